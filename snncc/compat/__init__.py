@@ -1,0 +1,1 @@
+"""Compatibility shims for third-party packages (kept in one place, each documented and tested)."""

@@ -1,0 +1,57 @@
+"""The one family of errors a user can cause.
+
+Every error names what failed (the file, the layer, the limit) and, where there is one, a hint. The CLI prints
+``str(error)`` on one line and exits non-zero; nothing else in snncc should reach a user as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SnnccError(Exception):
+    """Base class of every user-caused failure. ``exit_code`` is what the CLI returns."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, layer: str | None = None, hint: str | None = None):
+        self.layer = layer
+        self.hint = hint
+        text = f"layer '{layer}': {message}" if layer else message
+        if hint:
+            text += f" (hint: {hint})"
+        super().__init__(text)
+
+
+class ModelLoadError(SnnccError):
+    """The model file is missing, corrupt, of an unknown kind, or would need unsafe unpickling."""
+
+
+class UnsupportedLayerError(SnnccError):
+    """The model holds a layer, function or node type snncc cannot compile."""
+
+
+class GraphError(SnnccError):
+    """The graph is malformed: dangling edges, wrong shapes, missing dt/reset semantics."""
+
+
+class TargetError(SnnccError):
+    """The target description is missing or malformed."""
+
+
+class ResourceError(SnnccError):
+    """The model does not fit the target: names the layer and the binding per-core or per-chip limit."""
+
+
+class QuantizationError(SnnccError):
+    """A value cannot be represented in the target's integer formats (threshold, bias, decay, weight range)."""
+
+
+class BundleError(SnnccError):
+    """A compiled bundle is missing, incomplete or from an incompatible snncc version."""
+
+
+class VerificationError(SnnccError):
+    """Inputs given to verify/run do not fit the bundle (shape, dtype, value range)."""
+
+
+class BackendUnavailableError(SnnccError):
+    """A backend's packages (lava-nc, lava-dl) are not installed or cannot be imported."""

@@ -1,0 +1,183 @@
+"""The IR graph: named nodes (standard NIR or snncc types), directed edges, graph-level metadata.
+
+Edges into one node are summed (NIR semantics). Graph metadata makes explicit what NIR leaves implicit:
+``dt`` (seconds per step of the discrete model), the source of the graph, and the input encoding
+(see :mod:`snncc.ir.encoding`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import nir
+import numpy as np
+
+from ..errors import GraphError
+from .nodes import LIFNeuron, QDense, QLIF, SnnccNode
+
+Node = Any  # nir.NIRNode | SnnccNode
+
+SYNAPSE_TYPES = (nir.Affine, nir.Linear, QDense)
+NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, LIFNeuron, QLIF)
+
+
+def type_name(node: Node) -> str:
+    """The serialised type name: NIR's class name, or ``snncc.X`` for snncc nodes."""
+    return node.TYPE if isinstance(node, SnnccNode) else type(node).__name__
+
+
+def node_shapes(node: Node) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """(input shape, output shape) of a node, or None where the node does not fix it."""
+    if isinstance(node, SnnccNode):
+        return node.in_shape, node.out_shape
+    if isinstance(node, nir.Input):
+        s = tuple(int(x) for x in np.atleast_1d(node.input_type["input"]))
+        return s, s
+    if isinstance(node, nir.Output):
+        s = tuple(int(x) for x in np.atleast_1d(node.output_type["output"]))
+        return s, s
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        w = np.asarray(node.weight)
+        return (w.shape[-1],), (w.shape[-2],)
+    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
+        s = np.asarray(node.v_threshold).shape
+        return s, s
+    if isinstance(node, nir.Flatten):
+        s = tuple(int(x) for x in np.atleast_1d(node.input_type["input"]))
+        return s, (int(np.prod(s)),)
+    if isinstance(node, nir.Scale):
+        s = np.asarray(node.scale).shape
+        return s, s
+    return None, None
+
+
+@dataclass
+class Graph:
+    """A compiler IR graph. Passes take one and return a new one (``copy()`` first; never mutate the input)."""
+
+    nodes: dict[str, Node]
+    edges: list[tuple[str, str]]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> Graph:
+        return copy.deepcopy(self)
+
+    # ---- structure -------------------------------------------------------------------------------------
+    def predecessors(self, name: str) -> list[str]:
+        return [a for a, b in self.edges if b == name]
+
+    def successors(self, name: str) -> list[str]:
+        return [b for a, b in self.edges if a == name]
+
+    def of_type(self, *types: type) -> Iterator[tuple[str, Node]]:
+        for name in self.topological_order():
+            if isinstance(self.nodes[name], types):
+                yield name, self.nodes[name]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [n for n, v in self.nodes.items() if isinstance(v, nir.Input)]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [n for n, v in self.nodes.items() if isinstance(v, nir.Output)]
+
+    def to_networkx(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        g.add_nodes_from(self.nodes)
+        g.add_edges_from(self.edges)
+        return g
+
+    def topological_order(self) -> list[str]:
+        """Nodes in dependency order; a cycle (recurrence) is reported as a GraphError."""
+        try:
+            return list(nx.lexicographical_topological_sort(self.to_networkx(), key=self._insertion_key))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(self.to_networkx())
+            raise GraphError(
+                "recurrent connections are not supported yet: cycle " + " -> ".join(a for a, _ in cycle)
+            ) from None
+
+    def _insertion_key(self, name: str) -> str:
+        return f"{list(self.nodes).index(name):08d}"
+
+    def synapse_depth(self) -> dict[str, int]:
+        """Number of synapse nodes on the path from the input to each node (its latency in steps in Lava)."""
+        depth: dict[str, int] = {}
+        for name in self.topological_order():
+            preds = self.predecessors(name)
+            d = max((depth[p] for p in preds), default=0)
+            depth[name] = d + (1 if isinstance(self.nodes[name], SYNAPSE_TYPES) else 0)
+        return depth
+
+    # ---- checks ----------------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Structural invariants every graph satisfies between passes."""
+        seen = set()
+        for a, b in self.edges:
+            for end in (a, b):
+                if end not in self.nodes:
+                    raise GraphError(f"edge ({a} -> {b}) names node '{end}', which does not exist")
+            if (a, b) in seen:
+                raise GraphError(f"duplicate edge ({a} -> {b})")
+            seen.add((a, b))
+        if len(self.input_names) != 1:
+            raise GraphError(f"the graph must have exactly one Input node, found {len(self.input_names)}")
+        if not self.output_names:
+            raise GraphError("the graph has no Output node")
+        for name in self.input_names:
+            if self.predecessors(name):
+                raise GraphError(f"Input node '{name}' has incoming edges")
+        for name in self.output_names:
+            if self.successors(name):
+                raise GraphError(f"Output node '{name}' has outgoing edges")
+            if len(self.predecessors(name)) != 1:
+                raise GraphError(f"Output node '{name}' must have exactly one source")
+        for name, node in self.nodes.items():
+            if not isinstance(node, nir.Input) and not self.predecessors(name):
+                raise GraphError(f"node '{name}' has no input")
+            in_shape, _ = node_shapes(node)
+            for p in self.predecessors(name):
+                _, out_shape = node_shapes(self.nodes[p])
+                if in_shape is not None and out_shape is not None and tuple(in_shape) != tuple(out_shape):
+                    raise GraphError(
+                        f"shape mismatch on edge ({p} -> {name}): {p} gives {tuple(out_shape)}, "
+                        f"{name} takes {tuple(in_shape)}"
+                    )
+        self.topological_order()
+
+    # ---- display ---------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """A human-readable listing: one line per node with its type, shapes and key parameters."""
+        lines = [f"graph ({len(self.nodes)} nodes, {len(self.edges)} edges) metadata={_short(self.metadata)}"]
+        for name in self.topological_order():
+            node = self.nodes[name]
+            i, o = node_shapes(node)
+            preds = ",".join(self.predecessors(name)) or "-"
+            lines.append(f"  {name:<16} {type_name(node):<14} in={i} out={o} <- {preds}{_params(node)}")
+        return "\n".join(lines)
+
+
+def _short(d: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v!r}"[:60] for k, v in d.items()) + "}"
+
+
+def _params(node: Node) -> str:
+    if isinstance(node, QLIF):
+        return f"  du={node.du} dv={node.dv} vth={node.vth} reset={node.reset}"
+    if isinstance(node, QDense):
+        w = node.weight
+        return f"  w∈[{w.min() if w.size else 0},{w.max() if w.size else 0}] exp={node.weight_exp} graded={node.graded}"
+    if isinstance(node, LIFNeuron):
+        return (f"  decay_v={_rng(node.decay_v)} decay_i={_rng(node.decay_i)} thr={_rng(node.threshold)} "
+                f"reset={node.reset}")
+    return ""
+
+
+def _rng(a: np.ndarray) -> str:
+    lo, hi = float(np.min(a)), float(np.max(a))
+    return f"{lo:.4g}" if lo == hi else f"[{lo:.4g},{hi:.4g}]"

@@ -1,0 +1,164 @@
+"""Read and write IR graphs in NIR's HDF5 layout.
+
+Standard nodes are written exactly as ``nir.write`` writes them, so a graph of standard nodes is a plain NIR file
+(``nir.read`` accepts it). snncc nodes use the same layout under their own type names (``snncc.QLIF`` ...). Graph
+metadata (dt, encoding, placement, provenance) goes in the NIR ``metadata`` groups; values that HDF5 cannot hold
+natively (nested lists, None) are stored as JSON strings with a ``json:`` prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import nir
+import numpy as np
+
+from ..errors import GraphError
+from .graph import Graph, type_name
+from .nodes import SNNCC_NODE_TYPES, SnnccNode
+
+JSON_PREFIX = "json:"
+FORMAT_KEY = "snncc.ir_version"
+IR_VERSION = 1
+
+
+def write_graph(path: str | Path, graph: Graph) -> None:
+    """Write ``graph`` to ``path`` (NIR HDF5 layout)."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("version", data=nir.version, dtype=h5py.string_dtype())
+        root = f.create_group("node")
+        root.create_dataset("type", data="NIRGraph", dtype=h5py.string_dtype())
+        nodes = root.create_group("nodes")
+        for name, node in graph.nodes.items():
+            _write_dict(nodes.create_group(name), _node_dict(node))
+        edges = np.array(graph.edges, dtype=object).reshape(-1, 2) if graph.edges else np.zeros((0, 2), object)
+        root.create_dataset("edges", data=edges.astype(h5py.string_dtype()) if edges.size else edges.astype("S1"))
+        meta = {FORMAT_KEY: IR_VERSION, **graph.metadata}
+        _write_dict(root.create_group("metadata"), _encode_meta(meta))
+
+
+def read_graph(path: str | Path) -> Graph:
+    """Read a graph written by :func:`write_graph` or by ``nir.write`` (standard NIR files load too)."""
+    try:
+        with h5py.File(path, "r") as f:
+            root = f["node"]
+            raw = _read_group(root)
+    except (OSError, KeyError) as exc:
+        raise GraphError(f"{path} is not a NIR/snncc graph file: {exc}") from None
+    if raw.get("type") != "NIRGraph":
+        raise GraphError(f"{path}: the top-level node is {raw.get('type')!r}, not a NIRGraph")
+    nodes = {name: _node_from_dict(name, d) for name, d in raw.get("nodes", {}).items()}
+    edges_raw = raw.get("edges", np.zeros((0, 2)))
+    edges = [(_s(a), _s(b)) for a, b in np.asarray(edges_raw).reshape(-1, 2)]
+    meta = _decode_meta(raw.get("metadata", {}))
+    meta.pop(FORMAT_KEY, None)
+    return Graph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def is_standard(graph: Graph) -> bool:
+    """True when every node is a standard NIR node (the file is then plain NIR)."""
+    return not any(isinstance(n, SnnccNode) for n in graph.nodes.values())
+
+
+# ---- node <-> dict ---------------------------------------------------------------------------------------
+def _node_dict(node: Any) -> dict[str, Any]:
+    d = node.to_dict()
+    d["type"] = type_name(node)
+    if "metadata" in d:
+        d["metadata"] = _encode_meta(d["metadata"])
+    return {k: v for k, v in d.items() if k not in ("input_type", "output_type") or type_name(node) == "Flatten"}
+
+
+def _node_from_dict(name: str, d: dict[str, Any]) -> Any:
+    type_ = d.get("type")
+    meta = _decode_meta(d.get("metadata", {}))
+    if type_ in SNNCC_NODE_TYPES:
+        d = {k: v for k, v in d.items() if k not in ("type", "metadata")}
+        try:
+            node = SNNCC_NODE_TYPES[type_].from_dict(d)
+        except (TypeError, ValueError) as exc:
+            raise GraphError(f"node '{name}' of type {type_}: {exc}") from None
+        node.metadata = meta
+        return node
+    if type_ in ("Input", "Output"):
+        shape = np.asarray(d["shape"])
+        key = "input_type" if type_ == "Input" else "output_type"
+        return getattr(nir, type_)(**{key: {key.split("_")[0]: shape}}, metadata=meta)
+    if type_ == "Flatten":
+        it = d.get("input_type")
+        it = it if isinstance(it, dict) else {"input": it}
+        return nir.Flatten(input_type=it, start_dim=int(d["start_dim"]), end_dim=int(d["end_dim"]), metadata=meta)
+    if type_ not in nir.ir.__all_ir:
+        raise GraphError(f"node '{name}' has unknown type {type_!r}")
+    fields = {k: v for k, v in d.items() if k not in ("type", "metadata")}
+    try:
+        return nir.dict2NIRNode({"type": type_, **fields, "metadata": meta})
+    except Exception as exc:  # nir raises assorted errors for malformed fields
+        raise GraphError(f"node '{name}' of type {type_}: {exc}") from None
+
+
+# ---- HDF5 helpers ------------------------------------------------------------------------------------------
+def _write_dict(group: h5py.Group, d: dict[str, Any]) -> None:
+    for k, v in d.items():
+        if isinstance(v, dict):
+            if k == "metadata" and not v:
+                continue
+            _write_dict(group.create_group(str(k)), v)
+        elif isinstance(v, str):
+            group.create_dataset(k, data=v, dtype=h5py.string_dtype())
+        elif isinstance(v, np.ndarray):
+            group.create_dataset(k, data=v)
+        else:
+            group.create_dataset(k, data=v)
+
+
+def _read_group(group: h5py.Group) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[key] = _read_group(item)
+        else:
+            val = item[()]
+            out[key] = _s(val) if isinstance(val, bytes) else val
+    return out
+
+
+def _s(x: Any) -> Any:
+    return x.decode("utf8") if isinstance(x, bytes) else x
+
+
+def _encode_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in meta.items():
+        if isinstance(v, (str, int, float, bool, np.ndarray, np.generic)) and not (
+            isinstance(v, str) and v.startswith(JSON_PREFIX)
+        ):
+            out[k] = v
+        else:
+            out[k] = JSON_PREFIX + json.dumps(v, default=_json_default)
+    return out
+
+
+def _decode_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in meta.items():
+        if isinstance(v, str) and v.startswith(JSON_PREFIX):
+            out[k] = json.loads(v[len(JSON_PREFIX):])
+        elif isinstance(v, np.generic):
+            out[k] = v.item()
+        elif isinstance(v, dict):
+            out[k] = _decode_meta(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"cannot serialise {type(o).__name__} in graph metadata")
