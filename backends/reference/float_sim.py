@@ -60,7 +60,7 @@ class FloatSimulator:
                     spikes[name][:, t] = s
                     if record_states:
                         vs[name][:, t] = v
-        result = SimResult(timesteps=timesteps, steps=timesteps, batch=batch, output_layers=self.output_layers)
+        result = SimResult(timesteps=timesteps, batch=batch, output_layers=self.output_layers)
         for n in neurons:
             result.layers[n] = LayerTrace(spikes=spikes[n], latency=0, v=vs.get(n))
             c = LayerCounts(neuron_updates=batch * timesteps * spikes[n].shape[2])

@@ -2,7 +2,9 @@
 
 It follows Lava's schedule: every synapse delivers what it computed in the previous step, then every neuron
 updates on the sum of its synapses' deliveries, then every synapse accumulates its source's output of this step.
-All arithmetic comes from :mod:`snncc.fixedpoint`. Samples run side by side (batched), each from a zero state.
+All arithmetic comes from :mod:`snncc.fixedpoint`. Samples run side by side (batched), each from a zero state;
+each layer starts at the step its sample's first input reaches it, as the deployed network's staggered resets
+make it do (see :mod:`.trace`).
 """
 
 from __future__ import annotations
@@ -40,49 +42,58 @@ class ReferenceSimulator:
         self._nnz_cols = {s: (graph.nodes[s].weight != 0).sum(axis=0).astype(np.int64) for s in self.synapses}
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
-        """Simulate ``inputs`` (batch, T, n_in) integer payloads for T + latency steps."""
+        """Simulate ``inputs`` (batch, T, n_in) integer payloads: T + latency steps of Lava's schedule.
+
+        A layer of latency ``d`` is held at zero state, silent, until step ``d`` (when its first input arrives,
+        which is where the deployed network resets it) and records steps ``d .. d+T-1``.
+        """
         x = check_inputs(inputs, self.graph, self.encoding)
         batch, timesteps, _ = x.shape
-        steps = timesteps + self.latency
         g = self.graph
         buf = {s: np.zeros((batch, g.nodes[s].weight.shape[0]), np.int64) for s in self.synapses}
-        u = {n: np.zeros((batch, g.nodes[n].bias_mant.shape[0]), np.int64) for n in self.neurons}
-        v = {n: np.zeros_like(u[n]) for n in self.neurons}
+        size = {n: g.nodes[n].bias_mant.shape[0] for n in self.neurons}
+        u = {n: np.zeros((batch, size[n]), np.int64) for n in self.neurons}
+        v = {n: np.zeros((batch, size[n]), np.int64) for n in self.neurons}
         bias = {n: fx.bias_value(g.nodes[n].bias_mant, g.nodes[n].bias_exp) for n in self.neurons}
-        spikes = {n: np.zeros((batch, steps, u[n].shape[1]), np.int8) for n in self.neurons}
-        states = ({n: (np.zeros((batch, steps, u[n].shape[1]), np.int64),
-                       np.zeros((batch, steps, u[n].shape[1]), np.int64)) for n in self.neurons}
+        spikes = {n: np.zeros((batch, timesteps, size[n]), np.int8) for n in self.neurons}
+        states = ({n: (np.zeros((batch, timesteps, size[n]), np.int64),
+                       np.zeros((batch, timesteps, size[n]), np.int64)) for n in self.neurons}
                   if record_states else {})
         counts = {n: LayerCounts() for n in self.synapses + self.neurons}
-        zero_in = np.zeros((batch, x.shape[2]), np.int64)
-        out: dict[str, np.ndarray] = {}
-        for k in range(steps):
-            out[self.input_name] = x[:, k] if k < timesteps else zero_in
+        silent = {n: np.zeros((batch, size[n]), bool) for n in self.neurons}
+        out: dict[str, np.ndarray] = {self.input_name: np.zeros((batch, x.shape[2]), np.int64)}
+        for k in range(timesteps + self.latency):
+            out[self.input_name] = x[:, k] if k < timesteps else np.zeros_like(x[:, 0])
             delivered = {s: buf[s] for s in self.synapses}
             for n in self.neurons:
+                t = k - self.depth[n]
+                if not 0 <= t < timesteps:
+                    out[n] = silent[n]
+                    continue
                 node = g.nodes[n]
                 a = sum(delivered[p] for p in g.predecessors(n))
                 u[n], v[n], s = fx.lif_step(u[n], v[n], a, node.du, node.dv, node.vth, bias[n],
                                             node.reset == "subtract", self.fmt)
                 out[n] = s
-                spikes[n][:, k] = s
+                spikes[n][:, t] = s
                 if record_states:
-                    states[n][0][:, k] = u[n]
-                    states[n][1][:, k] = v[n]
+                    states[n][0][:, t] = u[n]
+                    states[n][1][:, t] = v[n]
             for syn in self.synapses:
                 node = g.nodes[syn]
                 src = out[self.sources[syn]]
                 buf[syn] = fx.synapse_accumulate(node.weight, src, node.weight_exp, node.graded)
-                c = counts[syn]
-                c.graded_input = node.graded
-                c.synops += int(((src != 0).astype(np.int64) @ self._nnz_cols[syn]).sum())
-                c.synops_dense += batch * node.weight.size
-        result = SimResult(timesteps=timesteps, steps=steps, batch=batch, output_layers=self.output_layers)
+                if 0 <= k - self.depth[self.sources[syn]] < timesteps:
+                    c = counts[syn]
+                    c.graded_input = node.graded
+                    c.synops += int(((src != 0).astype(np.int64) @ self._nnz_cols[syn]).sum())
+                    c.synops_dense += batch * node.weight.size
+        result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers)
         for n in self.neurons:
             st = states.get(n, (None, None))
             result.layers[n] = LayerTrace(spikes=spikes[n], latency=self.depth[n], u=st[0], v=st[1])
             c = counts[n]
-            c.neuron_updates = batch * steps * spikes[n].shape[2]
+            c.neuron_updates = batch * timesteps * size[n]
             c.spikes_per_neuron = spikes[n].sum(axis=(0, 1), dtype=np.int64)
             c.spikes = int(c.spikes_per_neuron.sum())
         result.counts = counts
