@@ -137,7 +137,8 @@ def parse_target(data: Any, where: str = "<target>") -> Target:
     if not isinstance(data, dict):
         raise TargetError(f"target {where}: top level must be a mapping")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise TargetError(f"target {where}: schema_version must be {SCHEMA_VERSION}, got {data.get('schema_version')!r}")
+        got = data.get("schema_version")
+        raise TargetError(f"target {where}: schema_version must be {SCHEMA_VERSION}, got {got!r}")
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise TargetError(f"target {where}: 'name' must be a non-empty string")

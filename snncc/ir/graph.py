@@ -17,7 +17,7 @@ import nir
 import numpy as np
 
 from ..errors import GraphError
-from .nodes import LIFNeuron, QDense, QLIF, SnnccNode
+from .nodes import QLIF, LIFNeuron, QDense, SnnccNode
 
 Node = Any  # nir.NIRNode | SnnccNode
 
