@@ -1,0 +1,225 @@
+"""Export a quantized graph as a lava-dl netx HDF5 network, and run such a file in Lava.
+
+netx (lava-dl 0.6.0, ``lava/lib/dl/netx``) describes a *chain* of ``dense`` layers of CUBA neurons with
+hard reset. It maps a layer to ``Dense(optimize_weight_bits(weight))`` -> ``LIF(du=iDecay-1, dv=vDecay,
+vth=vThMant, bias_mant=bias, bias_exp=6)``; it has no weight exponent, no per-neuron bias exponent and no soft
+reset. A graph is exported only when the file reproduces it bit for bit; otherwise :func:`write_netx` raises
+:class:`UnsupportedLayerError` naming the layer and the reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import h5py
+import nir
+import numpy as np
+from snncc.backends.lava.execution import (
+    build_result,
+    cut_windows,
+    num_lava_steps,
+    recording_path,
+    run_and_stop,
+    source_data,
+)
+from snncc.backends.reference.simulator import check_inputs
+from snncc.backends.reference.trace import LayerTrace, SimResult
+
+from snncc import fixedpoint as fx
+from snncc.compat.lava import import_lava, import_netx
+from snncc.errors import GraphError, UnsupportedLayerError
+from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
+
+NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
+INT16 = (-(1 << 15), (1 << 15) - 1)  # Lava's LIF stores bias_mant as int16
+GRADED_MESSAGE_BITS = 24
+
+
+def netx_chain(graph: Graph) -> list[tuple[str, str]]:
+    """The (QDense, QLIF) pairs from the input to the output, or UnsupportedLayerError if not a plain chain."""
+    for name, node in graph.nodes.items():
+        if not isinstance(node, (nir.Input, nir.Output, QDense, QLIF)):
+            raise UnsupportedLayerError(f"netx export needs a quantized graph; this node is {type_name(node)}",
+                                        layer=name)
+    if len(graph.output_names) != 1:
+        raise UnsupportedLayerError("netx describes one output; the graph has "
+                                    f"{len(graph.output_names)}", layer=graph.output_names[-1])
+    chain = []
+    prev = graph.input_names[0]
+    while True:
+        succ = graph.successors(prev)
+        if len(succ) != 1:
+            raise UnsupportedLayerError(f"netx describes a chain of layers; '{prev}' feeds {len(succ)} nodes",
+                                        layer=prev)
+        syn = succ[0]
+        if isinstance(graph.nodes[syn], nir.Output):
+            break
+        if not isinstance(graph.nodes[syn], QDense):
+            raise UnsupportedLayerError(f"expected a synapse after '{prev}'", layer=syn)
+        nxt = graph.successors(syn)
+        if len(nxt) != 1 or not isinstance(graph.nodes[nxt[0]], QLIF):
+            raise UnsupportedLayerError("netx needs each synapse to feed exactly one neuron layer", layer=syn)
+        lif = nxt[0]
+        if graph.predecessors(lif) != [syn]:
+            raise UnsupportedLayerError("netx has no fan-in: a neuron layer takes one synapse only", layer=lif)
+        chain.append((syn, lif))
+        prev = lif
+    if not chain:
+        raise UnsupportedLayerError("netx needs at least one dense layer", layer=graph.output_names[0])
+    return chain
+
+
+def netx_weight(node: QDense, name: str) -> np.ndarray:
+    """The integer weights netx must store so that its own quantization gives back ``node`` exactly."""
+    w = node.weight.astype(np.int64)
+    e = node.weight_exp
+    if e < 0 and np.any(w % (1 << -e)):
+        raise UnsupportedLayerError(f"netx has no weight exponent: weight_exp={e} floors the summed input, which "
+                                    f"integer weights cannot express (mantissas are not multiples of {1 << -e})",
+                                    layer=name)
+    weight = w << e if e >= 0 else w >> -e
+    reason = _netx_quantization_error(weight)
+    if reason:
+        raise UnsupportedLayerError(reason, layer=name)
+    return weight
+
+
+def _netx_quantization_error(weight: np.ndarray) -> str | None:
+    """Why netx + Lava's Dense would not reproduce integer ``weight`` exactly (None if they do).
+
+    Replays what happens to the file's weights: netx's ``optimize_weight_bits`` (shift, weight_exp,
+    num_weight_bits), then Dense's first-step ``clip_weights``/``truncate_weights`` under the sign mode Lava infers
+    (netx does not pass one), and compares the effective synapse with ``weight``.
+    """
+    lo, hi = int(weight.min()), int(weight.max())
+    if lo == hi == 0:
+        return "netx cannot quantize an all-zero weight matrix (its optimize_weight_bits divides by zero)"
+    if (hi > 254 and lo < 0) or (lo < -256 and hi > 0):
+        return f"effective weights [{lo}, {hi}] exceed netx's mixed-sign range [-256, 254]"
+    import_netx()
+    from lava.lib.dl.netx.utils import optimize_weight_bits
+    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+
+    with np.errstate(divide="ignore"):  # netx divides by a zero max/min weight of a single-sign matrix
+        w_opt, num_weight_bits, weight_exp, _ = optimize_weight_bits(weight.astype(np.int64))
+    if weight_exp > 0:  # netx shifts left by a negative count: weights beyond 8 bits + sign are not representable
+        return f"effective weights [{lo}, {hi}] exceed the 8-bit magnitude of a single-sign Lava synapse"
+    sign_mode = determine_sign_mode(w_opt)
+    w_lava = truncate_weights(clip_weights(w_opt, sign_mode, num_bits=8), sign_mode, num_weight_bits).astype(np.int64)
+    if not np.array_equal(w_lava, weight << -weight_exp):
+        return f"netx's weight quantization does not reproduce effective weights [{lo}, {hi}] exactly"
+    return None
+
+
+def netx_bias(node: QLIF, name: str) -> np.ndarray:
+    """netx's ``bias`` (used as bias_mant with bias_exp 6) equal to the QLIF's ``bias_mant << bias_exp``."""
+    b = fx.bias_value(node.bias_mant, node.bias_exp)
+    step = 1 << NETX_BIAS_EXP
+    if np.any(b % step):
+        raise UnsupportedLayerError(f"netx fixes bias_exp={NETX_BIAS_EXP}: effective biases must be multiples of "
+                                    f"{step}", layer=name)
+    bias = b // step
+    if bias.size and (bias.min() < INT16[0] or bias.max() > INT16[1]):
+        raise UnsupportedLayerError("bias / 64 exceeds Lava's int16 bias_mant", layer=name)
+    return bias
+
+
+def netx_expressible(graph: Graph) -> str | None:
+    """None if :func:`write_netx` can export ``graph`` exactly, else the reason (naming the layer)."""
+    try:
+        _netx_layers(graph)
+    except UnsupportedLayerError as exc:
+        return str(exc)
+    return None
+
+
+def _netx_layers(graph: Graph) -> list[dict]:
+    layers = []
+    for syn, lif in netx_chain(graph):
+        node = graph.nodes[lif]
+        if node.reset != "zero":
+            raise UnsupportedLayerError(f"netx's CUBA neurons reset v to zero; reset='{node.reset}' is not "
+                                        "expressible", layer=lif)
+        layers.append({
+            "weight": netx_weight(graph.nodes[syn], syn),
+            "bias": netx_bias(node, lif),
+            "iDecay": node.du + 1,
+            "vDecay": node.dv,
+            "vThMant": node.vth,
+            "names": (syn, lif),
+        })
+    return layers
+
+
+def _s10(group: h5py.Group, name: str, text: str) -> None:
+    group.create_dataset(name, (1,), "S10", [text.encode("ascii")])
+
+
+def write_netx(graph: Graph, path: str | Path) -> Path:
+    """Write ``graph`` as a netx HDF5 file: an ``input`` layer, then one CUBA ``dense`` layer per QDense -> QLIF.
+
+    Raises UnsupportedLayerError (naming the layer) if netx cannot reproduce the graph bit for bit.
+    """
+    layers = _netx_layers(graph)
+    path = Path(path)
+    n_in = int(np.prod(graph.nodes[graph.input_names[0]].input_type["input"]))
+    with h5py.File(path, "w") as f:
+        top = f.create_group("layer")
+        g = top.create_group("0")
+        _s10(g, "type", "input")
+        g.create_dataset("shape", data=np.array([n_in]))
+        for i, layer in enumerate(layers, start=1):
+            g = top.create_group(str(i))
+            _s10(g, "type", "dense")
+            g.create_dataset("shape", data=np.array([layer["weight"].shape[0]]))
+            g.create_dataset("weight", data=layer["weight"])
+            g.create_dataset("bias", data=layer["bias"])
+            neuron = g.create_group("neuron")
+            neuron.create_dataset("type", data="CUBA")
+            for key in ("iDecay", "vDecay", "vThMant"):
+                neuron.create_dataset(key, data=int(layer[key]))
+            neuron.create_dataset("refDelay", data=1)
+            neuron.create_dataset("gradedSpike", data=False)
+    return path
+
+
+def run_netx(path: str | Path, graph: Graph, inputs: np.ndarray) -> SimResult:
+    """Load a netx file with ``netx.hdf5.Network`` and run ``inputs`` like :class:`LavaRunner` (traces per layer of
+    ``graph``'s chain, spikes only).
+
+    netx gives its k-th block (0-based) ``LIFReset(reset_offset = reset_offset + 1 + k)``; block k is k+1 synapses
+    deep and must be reset at time_step k+2 of every sample, hence ``reset_offset=1``.
+    """
+    chain = netx_chain(graph)
+    x = check_inputs(inputs, graph, InputEncoding.from_metadata(graph.metadata))
+    batch, timesteps, _ = x.shape
+    graded = graph.nodes[chain[0][0]].graded
+    latency = len(chain)
+    num_steps = num_lava_steps(batch, timesteps, timesteps, latency)
+    netx = import_netx()
+    import_lava()
+    from lava.proc.io.source import RingBuffer
+    from snncc.backends.lava.processes import FileSink
+
+    net = netx.hdf5.Network(net_config=str(path), reset_interval=timesteps, reset_offset=1,
+                            input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+    try:
+        if len(net.layers) != len(chain):
+            raise GraphError(f"{path} holds {len(net.layers)} layers; the graph has {len(chain)}")
+        with tempfile.TemporaryDirectory(prefix="snncc-netx-") as tmp:
+            source = RingBuffer(data=source_data(x, timesteps, num_steps))
+            source.s_out.connect(net.inp)
+            paths = []
+            for k, ((_, lif), block) in enumerate(zip(chain, net.layers, strict=True)):
+                paths.append(recording_path(tmp, k, lif, "spikes"))
+                sink = FileSink(shape=block.neuron.s_out.shape, num_steps=num_steps, path=paths[-1], dtype="int8")
+                block.neuron.s_out.connect(sink.a_in)
+            run_and_stop(source, num_steps)
+            layers = {}
+            for k, (_, lif) in enumerate(chain):
+                s = cut_windows(np.load(paths[k]), batch, timesteps, timesteps, k + 1)
+                layers[lif] = LayerTrace(spikes=s.astype(np.int8), latency=k + 1)
+    finally:
+        net.net_config.f.close()
+    return build_result(graph, x, layers, [chain[-1][1]])
