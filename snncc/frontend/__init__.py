@@ -1,0 +1,43 @@
+"""Frontend: load a model file safely and turn it into an IR graph with dt, reset and encoding explicit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from ..ir import Graph
+from .loading import LoadedModel, load_model
+from .nir_import import apply_time_semantics, read_nir_file
+from .torch_trace import trace_module
+
+__all__ = ["LoadedModel", "apply_time_semantics", "import_model", "load_model", "read_nir_file", "trace_module"]
+
+
+def import_model(
+    source: str | Path | nn.Module | Graph,
+    *,
+    allow_unsafe: bool = False,
+    dt: float | None = None,
+    reset: str | None = None,
+    timesteps: int | None = None,
+) -> Graph:
+    """Any supported model source -> IR graph (torch module, .pt file, .nir file, or an IR graph)."""
+    if isinstance(source, Graph):
+        return apply_time_semantics(source, dt, reset)
+    if isinstance(source, nn.Module):
+        return _from_module(source, timesteps)
+    loaded = load_model(source, allow_unsafe=allow_unsafe)
+    if loaded.module is not None:
+        graph = _from_module(loaded.module, timesteps)
+        graph.metadata["source_file"] = str(loaded.path)
+        return graph
+    assert loaded.graph is not None
+    graph = apply_time_semantics(loaded.graph, dt, reset)
+    graph.metadata["source_file"] = str(loaded.path)
+    return graph
+
+
+def _from_module(module: nn.Module, timesteps: int | None) -> Graph:
+    t = timesteps if timesteps is not None else getattr(module, "timesteps", None)
+    return trace_module(module, timesteps=int(t) if t is not None else None)

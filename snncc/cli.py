@@ -1,0 +1,153 @@
+"""The ``snncc`` command: compile, verify, run, report, targets.
+
+User-caused failures (:class:`SnnccError`) print one ``snncc: error: ...`` line and exit with status 2; no
+traceback. ``verify`` exits 0 only when every bit-exact comparison holds (1 otherwise), so it can be a CI step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import SnnccError
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+    return lambda msg: print(f"[snncc] {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .compiler import compile_model, summary
+
+    bundle = compile_model(
+        args.model, args.target, args.output, allow_unsafe=args.allow_unsafe_pickle, dt=args.dt, reset=args.reset,
+        timesteps=args.timesteps, inputs=args.inputs, samples=args.samples, seed=args.seed,
+        bias_resolution=args.bias_resolution, dump_ir=args.dump_ir, progress=_progress(args.quiet),
+    )
+    print(summary(bundle))
+    print(f"bundle: {args.output} (report: {Path(args.output) / 'report.md'})")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .bundle import Bundle, write_json
+    from .verify import verify_bundle
+
+    bundle = Bundle.load(args.bundle)
+    result = verify_bundle(bundle, inputs=args.inputs, samples=args.samples, seed=args.seed,
+                           states=not args.spikes_only, netx=not args.no_netx,
+                           min_output_agreement=args.min_output_agreement, progress=_progress(args.quiet))
+    print(result.render())
+    if args.json:
+        write_json(Path(args.json), result.to_dict())
+    return 0 if result.passed else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .bundle import Bundle
+    from .inputs import load_inputs
+
+    bundle = Bundle.load(args.bundle)
+    result = bundle.run(load_inputs(args.inputs), args.backend)
+    counts = result.output_spike_counts()
+    if args.output:
+        np.save(args.output, counts)
+        print(f"wrote output spike counts {counts.shape} to {args.output}")
+    print("predictions:", " ".join(str(int(p)) for p in result.predictions()))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .bundle import Bundle
+    from .reports import render_markdown, render_summary
+
+    bundle = Bundle.load(args.bundle)
+    report = json.loads((Path(args.bundle) / "report.json").read_text())
+    print(render_markdown(report) if args.markdown else render_summary(report))
+    del bundle
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from .target import builtin_targets, load_target
+
+    for name in builtin_targets():
+        t = load_target(name)
+        print(f"{name:<10} {t.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snncc", description="Compile spiking neural networks for neuromorphic chips.")
+    p.add_argument("--version", action="version", version=f"snncc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compile", help="compile a model (.pt of torch.nn + snncc modules, or .nir) to a bundle")
+    c.add_argument("model", help="model file: .pt/.pth saved with torch.save(model), or a NIR .nir file")
+    c.add_argument("--target", default="loihi2", help="built-in target name or a target .yaml (default loihi2)")
+    c.add_argument("-o", "--output", default="build", help="bundle folder to write (default build/)")
+    c.add_argument("--timesteps", type=int, help="time steps per inference (default: the model's, else 16)")
+    c.add_argument("--dt", type=float, help="seconds per step for NIR files (NIR stores none)")
+    c.add_argument("--reset", choices=("zero", "subtract"), help="reset semantics of NIR neurons (default zero)")
+    c.add_argument("--inputs", help=".npy/.npz payloads (samples, T, n_in) for the activity and fidelity figures")
+    c.add_argument("--samples", type=int, default=16, help="random samples when --inputs is not given")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--bias-resolution", choices=("weight", "fine"), default="weight",
+                   help="quantize biases in weight units (netx-compatible, default) or 1/64 of them")
+    c.add_argument("--dump-ir", action="store_true", help="write the IR after every pass to <output>/ir/")
+    c.add_argument("--allow-unsafe-pickle", action="store_true",
+                   help="load a .pt file that needs classes outside snncc's allow-list (runs code from the file)")
+    c.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(func=cmd_compile)
+
+    v = sub.add_parser("verify", help="check reference == Lava (== netx) bit for bit; float vs integer fidelity")
+    v.add_argument("bundle")
+    v.add_argument("--inputs", help=".npy/.npz payloads (samples, T, n_in); default: random inputs")
+    v.add_argument("--samples", type=int, default=8)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--spikes-only", action="store_true", help="compare spikes only, not u and v")
+    v.add_argument("--no-netx", action="store_true", help="skip the netx comparison")
+    v.add_argument("--min-output-agreement", type=float,
+                   help="also fail unless float and integer predictions agree on at least this share (0..1)")
+    v.add_argument("--json", help="write the verdict as JSON to this file")
+    v.add_argument("-q", "--quiet", action="store_true")
+    v.set_defaults(func=cmd_verify)
+
+    r = sub.add_parser("run", help="run a bundle on payloads and print the predicted classes")
+    r.add_argument("bundle")
+    r.add_argument("--inputs", required=True)
+    r.add_argument("--backend", default="reference", choices=("reference", "lava", "netx", "float"))
+    r.add_argument("-o", "--output", help="save output spike counts (.npy)")
+    r.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="print a bundle's report")
+    rep.add_argument("bundle")
+    rep.add_argument("--markdown", action="store_true", help="the full Markdown report instead of the summary")
+    rep.set_defaults(func=cmd_report)
+
+    t = sub.add_parser("targets", help="list the built-in targets")
+    t.set_defaults(func=cmd_targets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SnnccError as exc:
+        print(f"snncc: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("snncc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

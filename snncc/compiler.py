@@ -1,0 +1,187 @@
+"""``snncc compile``: model -> IR -> passes -> bundle (graph, float graph, netx file, manifest, reports)."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from . import __version__
+from .bundle import FLOAT_GRAPH_FILE, GRAPH_FILE, MANIFEST, NETX_FILE, Bundle, sha256, write_atomically, write_json
+from .errors import BackendUnavailableError, UnsupportedLayerError
+from .fidelity import compare_float_int
+from .frontend import import_model
+from .inputs import load_inputs, random_inputs
+from .ir import QLIF, Graph, InputEncoding, write_graph
+from .passes import PassContext, PassManager, default_pipeline
+from .reports import energy_report, render_markdown, render_summary, resource_report
+from .target import load_target
+
+DEFAULT_TIMESTEPS = 16
+ACTIVITY_SAMPLES = 16
+VERSIONED_PACKAGES = ("torch", "nir", "numpy", "lava-nc", "lava-dl", "networkx", "h5py")
+
+
+def compile_model(
+    source: str | Path | nn.Module | Graph,
+    target: str | Path = "loihi2",
+    out_dir: str | Path | None = None,
+    *,
+    allow_unsafe: bool = False,
+    dt: float | None = None,
+    reset: str | None = None,
+    timesteps: int | None = None,
+    inputs: np.ndarray | str | Path | None = None,
+    samples: int = ACTIVITY_SAMPLES,
+    seed: int = 0,
+    bias_resolution: str = "weight",
+    dump_ir: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Bundle:
+    """Compile ``source`` for ``target``; write the bundle to ``out_dir`` when given (atomically).
+
+    ``inputs`` (payloads, or a .npy/.npz path) drive the activity measurement behind the energy report and the
+    float-vs-integer summary; without them ``samples`` random inputs of the model's encoding are used.
+    """
+    say = progress or (lambda _msg: None)
+    tgt = load_target(target)
+    say(f"target {tgt.name} ({tgt.path})")
+    graph = import_model(source, allow_unsafe=allow_unsafe, dt=dt, reset=reset, timesteps=timesteps)
+    t_steps = int(timesteps or graph.metadata.get("timesteps") or DEFAULT_TIMESTEPS)
+    graph.metadata["timesteps"] = t_steps
+    say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
+    ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution}, progress=say)
+    pipeline = default_pipeline(tgt)
+    dump_dir = Path(tempfile.mkdtemp(prefix="snncc-ir-")) if (dump_ir and out_dir is not None) else None
+    float_graph = PassManager(pipeline[:1]).run(graph, _sub(ctx, dump_dir, "canonical"))
+    final = PassManager(pipeline[1:]).run(float_graph, _sub(ctx, dump_dir, "lowered"))
+
+    enc = InputEncoding.from_metadata(final.metadata)
+    n_in = int(np.prod(final.nodes[final.input_names[0]].input_type["input"]))
+    if inputs is None:
+        x, activity = random_inputs(enc, n_in, samples, t_steps, seed), "random"
+    else:
+        x, activity = (load_inputs(inputs) if isinstance(inputs, (str, Path)) else np.asarray(inputs)), "given"
+    bundle = Bundle(graph=final, float_graph=float_graph, target=tgt, manifest={}, path=None)
+    say(f"measuring activity on {len(x)} {activity} samples (reference simulator)")
+    int_run = bundle.run(x, "reference")
+    float_run = bundle.run(x, "float")
+    report = {
+        "model": _describe(source), "target": tgt.name, "timesteps": t_steps, "input": enc.to_dict(),
+        "activity_inputs": activity,
+        "resources": resource_report(final, tgt),
+        "energy": energy_report(final, int_run.counts, tgt, int_run.batch, t_steps, int_run.latency),
+        "quantization": {"layers": ctx.notes.get("quantize", {}), "bias_resolution": bias_resolution},
+        "fidelity": compare_float_int(float_run, int_run),
+        "primitives": _primitives(final, tgt),
+        "warnings": list(ctx.warnings),
+        "pass_timings": {k: round(v, 6) for k, v in ctx.timings.items()},
+    }
+    netx_note = {"status": "not written (no output folder)"}
+    if out_dir is not None:
+        def fill(folder: Path) -> None:
+            nonlocal netx_note
+            write_graph(folder / GRAPH_FILE, final)
+            write_graph(folder / FLOAT_GRAPH_FILE, float_graph)
+            netx_note = _write_netx(final, folder / NETX_FILE)
+            report["netx"] = netx_note
+            write_json(folder / "report.json", report)
+            (folder / "report.md").write_text(render_markdown(report))
+            if dump_dir is not None:
+                shutil.copytree(dump_dir, folder / "ir")
+            files = [p.name for p in sorted(folder.iterdir()) if p.is_file()]
+            bundle.manifest.update(_manifest(source, tgt, final, t_steps, netx_note, ctx, report))
+            bundle.manifest["files"] = {name: sha256(folder / name) for name in files}
+            write_json(folder / MANIFEST, bundle.manifest)
+
+        try:
+            write_atomically(Path(out_dir), fill)
+        finally:
+            if dump_dir is not None:
+                shutil.rmtree(dump_dir, ignore_errors=True)
+        bundle.path = Path(out_dir)
+        say(f"wrote bundle {out_dir}")
+    else:
+        report["netx"] = netx_note
+        bundle.manifest.update(_manifest(source, tgt, final, t_steps, netx_note, ctx, report))
+    bundle.manifest["report"] = report
+    return bundle
+
+
+def summary(bundle: Bundle) -> str:
+    """The terminal summary of a freshly compiled bundle."""
+    return render_summary(bundle.manifest["report"])
+
+
+def _sub(ctx: PassContext, dump_dir: Path | None, stage: str) -> PassContext:
+    return PassContext(target=ctx.target, options=ctx.options, dump_dir=(dump_dir / stage) if dump_dir else None,
+                       warnings=ctx.warnings, notes=ctx.notes, timings=ctx.timings, progress=ctx.progress)
+
+
+def _write_netx(graph: Graph, path: Path) -> dict[str, Any]:
+    try:
+        from .backends.lava import write_netx
+
+        write_netx(graph, path)
+    except (UnsupportedLayerError, BackendUnavailableError) as exc:
+        if path.exists():
+            path.unlink()
+        return {"status": f"not expressible: {exc}", "file": None, "reason": str(exc)}
+    return {"status": f"written ({NETX_FILE})", "file": NETX_FILE}
+
+
+def _primitives(graph: Graph, tgt: Any) -> dict[str, dict[str, str]]:
+    out = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, QLIF):
+            prim = tgt.primitives["lif_hard_reset" if node.reset == "zero" else "lif_soft_reset"]
+            out[name] = {"primitive": prim.name, "kind": prim.kind, "lava": prim.lava.rsplit(".", 1)[-1],
+                         "reset": node.reset}
+    return out
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    return type(source).__name__
+
+
+def _manifest(source: Any, tgt: Any, graph: Graph, timesteps: int, netx: dict, ctx: PassContext,
+              report: dict) -> dict[str, Any]:
+    src: dict[str, Any] = {"description": _describe(source)}
+    if isinstance(source, (str, Path)) and Path(source).is_file():
+        src.update(path=str(source), sha256=sha256(Path(source)))
+    versions = {}
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            versions[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "format": 1, "snncc_version": __version__, "created": datetime.now(timezone.utc).isoformat(),
+        "source": src, "target": {"name": tgt.name, "data": _target_data(tgt)}, "timesteps": timesteps,
+        "input": InputEncoding.from_metadata(graph.metadata).to_dict(),
+        "latency_steps": max(graph.synapse_depth().values()) if graph.nodes else 0,
+        "pipeline": list(ctx.timings), "netx": netx, "versions": versions,
+        "python": platform.python_version(), "compile_seconds": round(sum(ctx.timings.values()), 4),
+        "built_at": time.time(),
+    }
+
+
+def _target_data(tgt: Any) -> dict[str, Any]:
+    """The target as YAML-shaped data, so a bundle re-validates the exact description it was compiled for."""
+    data: dict[str, Any] = {"schema_version": 1, "name": tgt.name, "description": tgt.description}
+    for section, figs in tgt.figures.items():
+        data[section] = {k: {"value": f.value, "unit": f.unit, "source": f.source, "confirmed": f.confirmed}
+                         for k, f in figs.items()}
+    data["primitives"] = {k: {"kind": p.kind, "lava": p.lava} for k, p in tgt.primitives.items()}
+    return data

@@ -1,0 +1,106 @@
+"""Load a model file without running code from it.
+
+``.pt``/``.pth`` files go through torch's ``weights_only`` unpickler with an allow-list of torch.nn and snncc
+module classes: a file that names any other class fails with a message saying so, and only an explicit opt-in
+(``allow_unsafe=True``, CLI ``--allow-unsafe-pickle``) falls back to full unpickling, which can run arbitrary code.
+``.nir`` files are HDF5 and carry no code.
+"""
+
+from __future__ import annotations
+
+import collections
+import pickle
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import torch
+from torch import nn
+
+from .. import neurons
+from ..errors import ModelLoadError
+from ..ir import Graph
+
+# torch.nn classes a deployable snncc model may contain; anything else is refused by the safe loader
+SAFE_TORCH_MODULES: tuple[type, ...] = (nn.Sequential, nn.ModuleList, nn.Linear, nn.Flatten, nn.Identity, nn.Dropout)
+SAFE_GLOBALS: list = [*SAFE_TORCH_MODULES, *neurons.MODULE_TYPES, collections.OrderedDict, set]
+
+NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
+TORCH_SUFFIXES = (".pt", ".pth")
+
+
+@dataclass
+class LoadedModel:
+    """What the frontend got from a file: a torch module or an IR graph (from NIR)."""
+
+    path: Path
+    module: nn.Module | None = None
+    graph: Graph | None = None
+    unsafe: bool = False
+
+
+def load_model(path: str | Path, allow_unsafe: bool = False) -> LoadedModel:
+    """Load ``path`` (a pickled torch module or a NIR file), refusing to run code unless ``allow_unsafe``."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"model file {p} does not exist")
+    if not p.is_file():
+        raise ModelLoadError(f"{p} is not a file")
+    if p.suffix.lower() in NIR_SUFFIXES or h5py.is_hdf5(p):
+        from .nir_import import read_nir_file
+
+        return LoadedModel(path=p, graph=read_nir_file(p))
+    if p.suffix.lower() not in TORCH_SUFFIXES:
+        raise ModelLoadError(f"{p}: unknown model file type '{p.suffix}'",
+                             hint="give a .pt/.pth file saved with torch.save(model) or a .nir file")
+    return _load_torch(p, allow_unsafe)
+
+
+def _load_torch(p: Path, allow_unsafe: bool) -> LoadedModel:
+    if not zipfile.is_zipfile(p):
+        raise ModelLoadError(f"{p} is not a PyTorch file (corrupt, truncated or another format)")
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+        unsafe = False
+    except pickle.UnpicklingError as exc:
+        blocked = _blocked_global(str(exc))
+        if not allow_unsafe:
+            raise ModelLoadError(
+                f"{p} needs {blocked or 'a class'} that is not in snncc's allow-list of torch.nn and snncc "
+                "modules; unpickling it could run code from the file",
+                hint="if you trust the file, pass --allow-unsafe-pickle (allow_unsafe=True)",
+            ) from None
+        print(f"warning: loading {p} with full unpickling (--allow-unsafe-pickle): this runs code from the file",
+              file=sys.stderr)
+        obj = _unsafe_load(p)
+        unsafe = True
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise ModelLoadError(f"{p} could not be read as a PyTorch file: {_first_line(exc)}") from None
+    if isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelLoadError(f"{p} holds a state dict (tensors only), not a model",
+                             hint="save the whole module with torch.save(model, path)")
+    if not isinstance(obj, nn.Module):
+        raise ModelLoadError(f"{p} holds a {type(obj).__name__}, not a torch.nn.Module")
+    obj.eval()
+    return LoadedModel(path=p, module=obj, unsafe=unsafe)
+
+
+def _unsafe_load(p: Path) -> object:
+    try:
+        return torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # arbitrary code ran; report whatever it raised as a load failure
+        raise ModelLoadError(f"{p} could not be unpickled: {_first_line(exc)}") from None
+
+
+def _blocked_global(message: str) -> str | None:
+    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
+    return f"class {m.group(1)}" if m else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

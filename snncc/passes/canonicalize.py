@@ -1,0 +1,212 @@
+"""canonicalize: bring any imported graph to one normal form the later passes can rely on.
+
+After it, the graph holds only ``nir.Input``, ``nir.Linear`` (no bias), :class:`LIFNeuron` and ``nir.Output``;
+the input feeds synapses, every synapse has one source and feeds exactly one neuron layer, and neurons feed
+synapses or outputs. On the way it
+
+* discretises NIR's continuous neurons with the graph's ``dt`` (forward Euler, the convention snnTorch,
+  SpikingJelly and the NIR paper graphs follow) and records their input gain,
+* removes ``Flatten`` (fully connected graphs are 1-D), merges chains of synapses into one,
+* moves synapse biases into the neuron bias (exact only without current decay, else an error) and folds the
+  input gains and the graded input's scale into the weights.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import nir
+import numpy as np
+
+from ..errors import GraphError, UnsupportedLayerError
+from ..ir import Graph, InputEncoding, LIFNeuron
+from .base import Pass, PassContext
+
+SYNAPSES = (nir.Affine, nir.Linear)
+CONTINUOUS = (nir.LIF, nir.IF, nir.CubaLIF)
+ACCEPTED = (nir.Input, nir.Output, nir.Flatten, *SYNAPSES, *CONTINUOUS, LIFNeuron)
+GAIN_KEY = "snncc.input_gain"
+
+
+class Canonicalize(Pass):
+    name = "canonicalize"
+
+    def requires(self, graph: Graph, ctx: PassContext) -> None:
+        for name, node in graph.nodes.items():
+            if not isinstance(node, ACCEPTED):
+                raise UnsupportedLayerError(f"node type {type(node).__name__} cannot be compiled yet", layer=name)
+            if isinstance(node, CONTINUOUS) and "dt" not in graph.metadata:
+                raise GraphError("continuous-time NIR neuron but the graph states no dt", layer=name,
+                                 hint="pass --dt")
+
+    def run(self, graph: Graph, ctx: PassContext) -> Graph:
+        g = graph.copy()
+        _remove_flatten(g)
+        _discretize(g)
+        _merge_synapse_chains(g)
+        _split_shared_synapses(g)
+        _fold_biases_and_gains(g)
+        _fold_input_scale(g)
+        g.metadata["canonical"] = True
+        return g
+
+    def ensures(self, graph: Graph, ctx: PassContext) -> None:
+        check_canonical(graph)
+
+
+def check_canonical(g: Graph) -> None:
+    """Raise UnsupportedLayerError/GraphError unless ``g`` is in canonical form (see module docstring)."""
+    for name, node in g.nodes.items():
+        preds, succs = g.predecessors(name), g.successors(name)
+        if isinstance(node, nir.Linear):
+            if len(preds) != 1:
+                raise UnsupportedLayerError("a synapse layer summing several spike sources (spike addition) is "
+                                            "not supported yet", layer=name)
+            if isinstance(g.nodes[preds[0]], nir.Linear):
+                raise GraphError("synapse chain left after canonicalize", layer=name)
+            if len(succs) != 1 or not isinstance(g.nodes[succs[0]], LIFNeuron):
+                raise UnsupportedLayerError("a synapse layer must feed exactly one neuron layer; end the model "
+                                            "with an snncc LIF/IF (non-spiking readouts are not supported yet)",
+                                            layer=name)
+        elif isinstance(node, LIFNeuron):
+            if not preds or not all(isinstance(g.nodes[p], nir.Linear) for p in preds):
+                raise UnsupportedLayerError("a neuron layer must be fed by synapse layers (nn.Linear)", layer=name)
+        elif isinstance(node, nir.Input):
+            if not all(isinstance(g.nodes[s], nir.Linear) for s in succs):
+                raise UnsupportedLayerError("the input must feed synapse layers (nn.Linear)", layer=name)
+        elif isinstance(node, nir.Output):
+            if not isinstance(g.nodes[preds[0]], LIFNeuron):
+                raise UnsupportedLayerError("the output must come from a spiking neuron layer", layer=name)
+        else:
+            raise GraphError(f"node type {type(node).__name__} left after canonicalize", layer=name)
+
+
+def _rewire_out(g: Graph, name: str) -> None:
+    """Remove ``name`` and connect each of its sources to each of its consumers."""
+    preds, succs = g.predecessors(name), g.successors(name)
+    g.edges = [e for e in g.edges if name not in e]
+    for p in preds:
+        for s in succs:
+            if (p, s) not in g.edges:
+                g.edges.append((p, s))
+    del g.nodes[name]
+
+
+def _remove_flatten(g: Graph) -> None:
+    for name in [n for n, v in g.nodes.items() if isinstance(v, nir.Flatten)]:
+        for p in g.predecessors(name):
+            node = g.nodes[p]
+            if isinstance(node, nir.Input):
+                flat = int(np.prod(node.input_type["input"]))
+                g.nodes[p] = nir.Input(input_type={"input": np.array([flat])}, metadata=node.metadata)
+        _rewire_out(g, name)
+
+
+def _discretize(g: Graph) -> None:
+    dt = float(g.metadata.get("dt", 1.0))
+    reset = g.metadata.get("reset", "zero")
+    for name, node in list(g.nodes.items()):
+        if not isinstance(node, CONTINUOUS):
+            continue
+        thr = np.asarray(node.v_threshold, np.float64).reshape(-1)
+        v_reset = np.asarray(node.v_reset if node.v_reset is not None else 0.0, np.float64)
+        if np.any(v_reset != 0):
+            raise UnsupportedLayerError("reset to a non-zero v_reset is not supported", layer=name)
+        r = np.broadcast_to(np.asarray(node.r, np.float64).reshape(-1), thr.shape)
+        if isinstance(node, nir.IF):
+            decay_v, decay_i, gain, bias = np.ones_like(thr), np.zeros_like(thr), dt * r, np.zeros_like(thr)
+        else:
+            tau = np.asarray(node.tau if isinstance(node, nir.LIF) else node.tau_mem, np.float64).reshape(-1)
+            decay_v = 1.0 - dt / tau
+            gain = dt * r / tau
+            bias = dt * np.asarray(node.v_leak, np.float64).reshape(-1) / tau
+            decay_i = np.zeros_like(thr)
+            if isinstance(node, nir.CubaLIF):
+                tau_syn = np.asarray(node.tau_syn, np.float64).reshape(-1)
+                decay_i = 1.0 - dt / tau_syn
+                gain = gain * np.asarray(node.w_in, np.float64).reshape(-1) * dt / tau_syn
+        for what, val in (("decay_v", decay_v), ("decay_i", decay_i)):
+            if np.any(val < 0) or np.any(val > 1):
+                raise GraphError(f"dt={dt} gives {what} outside [0, 1] (dt larger than a time constant?)", layer=name)
+        meta = dict(node.metadata)
+        meta[GAIN_KEY] = np.broadcast_to(gain, thr.shape).astype(np.float64)
+        meta.setdefault("snncc.source", f"{name} (nir.{type(node).__name__})")
+        g.nodes[name] = LIFNeuron(decay_v=decay_v, decay_i=decay_i, threshold=thr, bias=bias, reset=reset,
+                                  metadata=meta)
+
+
+def _as_affine(node: object) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(node.weight, np.float64)
+    b = np.asarray(node.bias, np.float64) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
+    return w, b
+
+
+def _merge_synapse_chains(g: Graph) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for name, node in list(g.nodes.items()):
+            succs = g.successors(name)
+            if not isinstance(node, SYNAPSES) or len(succs) != 1:
+                continue
+            nxt = succs[0]
+            if not isinstance(g.nodes[nxt], SYNAPSES) or len(g.predecessors(nxt)) != 1:
+                continue
+            w1, b1 = _as_affine(node)
+            w2, b2 = _as_affine(g.nodes[nxt])
+            merged = nir.Affine(weight=w2 @ w1, bias=w2 @ b1 + b2, metadata=dict(g.nodes[nxt].metadata))
+            merged.metadata["snncc.merged"] = f"{name} + {nxt}"
+            g.nodes[nxt] = merged
+            _rewire_out(g, name)
+            changed = True
+            break
+
+
+def _split_shared_synapses(g: Graph) -> None:
+    """Give every synapse exactly one consumer (each neuron layer quantizes its inputs at its own scale)."""
+    for name, node in list(g.nodes.items()):
+        succs = g.successors(name)
+        if not isinstance(node, SYNAPSES) or len(succs) <= 1:
+            continue
+        preds = g.predecessors(name)
+        for s in succs[1:]:
+            copy_name = f"{name}__{s}"
+            g.nodes[copy_name] = copy.deepcopy(node)
+            g.edges = [e for e in g.edges if e != (name, s)]
+            g.edges += [(p, copy_name) for p in preds] + [(copy_name, s)]
+
+
+def _fold_biases_and_gains(g: Graph) -> None:
+    for name, node in list(g.nodes.items()):
+        if not isinstance(node, SYNAPSES):
+            continue
+        (consumer,) = g.successors(name) or [None]
+        target = g.nodes.get(consumer)
+        w, b = _as_affine(node)
+        if isinstance(target, LIFNeuron):
+            gain = np.asarray(target.metadata.get(GAIN_KEY, np.ones(w.shape[0])), np.float64)
+            w = w * gain[:, None]
+            b = b * gain
+            if np.any(b != 0):
+                if np.any(target.decay_i != 0):
+                    raise UnsupportedLayerError(
+                        "a synapse bias into a neuron with current decay cannot be deployed exactly (the chip adds "
+                        "the bias to the voltage, not to the decaying current)", layer=name,
+                        hint="use bias=False or current_decay=0")
+                target.bias = target.bias + b
+        elif np.any(b != 0):
+            raise UnsupportedLayerError("a synapse bias must feed a neuron layer", layer=name)
+        g.nodes[name] = nir.Linear(weight=w, metadata=dict(node.metadata))
+    for node in g.nodes.values():
+        if isinstance(node, LIFNeuron):
+            node.metadata.pop(GAIN_KEY, None)
+
+
+def _fold_input_scale(g: Graph) -> None:
+    enc = InputEncoding.from_metadata(g.metadata)
+    if enc.scale == 1.0 or g.metadata.get("input", {}).get("scale_folded"):
+        return
+    for s in g.successors(g.input_names[0]):
+        node = g.nodes[s]
+        g.nodes[s] = nir.Linear(weight=np.asarray(node.weight, np.float64) * enc.scale, metadata=node.metadata)
+    g.metadata["input"] = {**enc.to_dict(), "scale_folded": True}

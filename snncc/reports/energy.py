@@ -1,0 +1,119 @@
+"""Energy and time per inference from measured operation counts and the target's per-operation model.
+
+Two conventions side by side:
+
+* the **target model**: ``E = synops*E_syn + neuron_updates*E_nu + messages*E_local + hops*E_hop
+  + chip_hops*E_chip + static_power * time``, every constant printed with its source and status;
+* the **SNN-paper convention**: binary synaptic events are accumulates (0.9 pJ), graded ones multiply-accumulates
+  (4.6 pJ); and an ANN of the same topology for comparison (one MAC per weight, one pass).
+
+Spike messages: a neuron's spike is one message to each core that holds a consumer block; hops are the Manhattan
+distance on the chip's mesh (different chips count one chip hop each).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir import QLIF, Graph, QDense
+from ..passes.partition import BLOCKS_KEY, consumer_layers
+from ..passes.place import PLACEMENT_KEY
+from ..target import Target
+
+PJ = 1e-12
+
+
+def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
+    """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts."""
+    out = {}
+    for name, node in graph.nodes.items():
+        if not isinstance(node, QLIF):
+            continue
+        msgs = hops = chip_hops = 0
+        counts = spikes_per_neuron[name]
+        blocks, places = node.metadata[BLOCKS_KEY], node.metadata[PLACEMENT_KEY]
+        for (start, stop), (chip, _, row, col) in zip(blocks, places, strict=True):
+            sent = int(counts[start:stop].sum())
+            for c in consumer_layers(graph, name):
+                for dchip, _, drow, dcol in graph.nodes[c].metadata[PLACEMENT_KEY]:
+                    msgs += sent
+                    if dchip == chip:
+                        hops += sent * (abs(drow - row) + abs(dcol - col))
+                    else:
+                        chip_hops += sent * abs(dchip - chip)
+        out[name] = {"messages": msgs, "hops": hops, "chip_hops": chip_hops}
+    return out
+
+
+def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples: int, timesteps: int,
+                  latency: int) -> dict[str, Any]:
+    """Per-inference operation counts and energy under the target model and the paper convention."""
+    e, tm, pc = target.figures["energy"], target.figures["timing"], target.figures["paper_convention"]
+    per = 1.0 / samples
+    layers: dict[str, dict[str, float]] = {}
+    spikes_per_neuron = {n: c.spikes_per_neuron for n, c in counts.items() if c.spikes_per_neuron is not None}
+    tr = traffic(graph, spikes_per_neuron)
+    ac = mac = ann_mac = 0.0
+    for name, node in graph.nodes.items():
+        c = counts.get(name)
+        if isinstance(node, QDense) and c is not None:
+            layers[name] = {"synops": c.synops * per, "synops_dense": c.synops_dense * per, "graded": c.graded_input}
+            if c.graded_input:
+                mac += c.synops * per
+            else:
+                ac += c.synops * per
+            ann_mac += float(node.weight.size)
+        elif isinstance(node, QLIF) and c is not None:
+            layers[name] = {"neuron_updates": c.neuron_updates * per, "spikes": c.spikes * per,
+                            **{k: v * per for k, v in tr[name].items()}}
+    synops = sum(v.get("synops", 0.0) for v in layers.values())
+    updates = sum(v.get("neuron_updates", 0.0) for v in layers.values())
+    msgs = sum(v.get("messages", 0.0) for v in layers.values())
+    hops = sum(v.get("hops", 0.0) for v in layers.values())
+    chip_hops = sum(v.get("chip_hops", 0.0) for v in layers.values())
+    steps = timesteps + latency
+    chips = len({p[0] for n in graph.nodes.values() if isinstance(n, QLIF) for p in n.metadata[PLACEMENT_KEY]})
+    step_time = _step_time(graph, counts, target, samples, steps)
+    dynamic = {
+        "synops": synops * e["synop"].value * PJ,
+        "neuron_updates": updates * e["neuron_update"].value * PJ,
+        "spike_messages": msgs * e["spike_local"].value * PJ,
+        "spike_hops": hops * e["spike_hop"].value * PJ,
+        "spike_chip_hops": chip_hops * e["spike_chip_hop"].value * PJ,
+    }
+    static = e["static_power_per_chip"].value * chips * step_time * steps
+    used = {"energy." + k: e[k] for k in ("synop", "neuron_update", "spike_local", "spike_hop", "spike_chip_hop",
+                                          "static_power_per_chip")}
+    used.update({"timing." + k: tm[k] for k in ("synop_time", "neuron_update_time", "barrier_time")})
+    used.update({"paper_convention." + k: pc[k] for k in ("ac", "mac")})
+    return {
+        "per_inference": {"synops": synops, "neuron_updates": updates, "spikes": sum(
+            v.get("spikes", 0.0) for v in layers.values()), "spike_messages": msgs, "hops": hops,
+            "chip_hops": chip_hops, "steps": steps},
+        "layers": layers,
+        "target_model": {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,
+                         "total_j": sum(dynamic.values()) + static, "step_time_s": step_time,
+                         "latency_s": step_time * steps, "chips": chips},
+        "paper_convention": {"ac": ac, "mac": mac, "energy_j": (ac * pc["ac"].value + mac * pc["mac"].value) * PJ,
+                             "ann_mac": ann_mac, "ann_energy_j": ann_mac * pc["mac"].value * PJ},
+        "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "confirmed": f.confirmed}
+                    for k, f in used.items()},
+        "activity": {"samples": samples, "timesteps": timesteps},
+    }
+
+
+def _step_time(graph: Graph, counts: dict[str, Any], target: Target, samples: int, steps: int) -> float:
+    """Mean time of one step: the busiest core's synaptic + neuron work, plus the barrier."""
+    tm = target.figures["timing"]
+    busiest = 0.0
+    for name, node in graph.nodes.items():
+        if not isinstance(node, QLIF):
+            continue
+        syn = sum(counts[s].synops for s in graph.predecessors(name) if s in counts) / (samples * steps)
+        n_blocks = len(node.metadata[BLOCKS_KEY])
+        per_core = (syn / n_blocks) * tm["synop_time"].value + (node.bias_mant.shape[0] / n_blocks) * tm[
+            "neuron_update_time"].value
+        busiest = max(busiest, per_core)
+    return (busiest + tm["barrier_time"].value) * 1e-9

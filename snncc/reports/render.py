@@ -1,0 +1,110 @@
+"""Render the compile report (report.json) as Markdown and as a short terminal summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _j(x: float) -> str:
+    for unit, f in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12)):
+        if abs(x) >= f or unit == "pJ":
+            return f"{x / f:.3g} {unit}"
+    return f"{x:.3g} J"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The full human-readable report."""
+    r, e, q = report["resources"], report["energy"], report["quantization"]
+    lines = [f"# snncc compile report: {report['model']}", "",
+             f"- target: **{report['target']}**, {report['timesteps']} time steps per inference, input "
+             f"{report['input']['kind']} ({report['input']['max_value']} max payload)",
+             f"- cores: **{r['cores_used']}** used (lower bound {r['cores_lower_bound']}, available "
+             f"{r['cores_available']})",
+             f"- energy per inference (target model): **{_j(e['target_model']['total_j'])}** "
+             f"(dynamic {_j(e['target_model']['dynamic_total_j'])}, static {_j(e['target_model']['static_j'])}); "
+             f"SNN-paper convention {_j(e['paper_convention']['energy_j'])}; same-topology ANN "
+             f"{_j(e['paper_convention']['ann_energy_j'])}",
+             f"- netx HDF5: {report['netx']['status']}",
+             f"- activity measured on {e['activity']['samples']} {report['activity_inputs']} samples", ""]
+    lines += ["## Layers", "", "| layer | neurons | fan-in | cores | binding limit | vth | weight exp | reset | "
+              "primitive |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, lay in r["layers"].items():
+        ql = q["layers"].get(name, {})
+        prim = report["primitives"].get(name, {})
+        lines.append(f"| {name} | {lay['neurons']} | {lay['fan_in']} | {lay['cores']} | {lay['binding_limit']} | "
+                     f"{ql.get('vth', '')} | {ql.get('weight_exp', '')} | {prim.get('reset', '')} | "
+                     f"{prim.get('lava', '')} ({prim.get('kind', '')}) |")
+    lines += ["", "## Per-core utilisation", "", "| chip:core | mesh | layer | neurons | memory | input axons | "
+              "output axons | binding |", "|---|---|---|---|---|---|---|---|"]
+    for c in r["cores"]:
+        u = c["utilisation"]
+        lines.append(f"| {c['chip']}:{c['core']} | {tuple(c['mesh'])} | {c['layer']} | {c['use']['neurons']} "
+                     f"({_pct(u['neurons'])}) | {c['use']['memory']} B ({_pct(u['memory'])}) | "
+                     f"{c['use']['input_axons']} ({_pct(u['input_axons'])}) | {c['use']['output_axons']} "
+                     f"({_pct(u['output_axons'])}) | {c['binding_limit']} |")
+    pi = e["per_inference"]
+    lines += ["", "## Operations per inference", "",
+              f"synaptic ops {pi['synops']:.0f}, neuron updates {pi['neuron_updates']:.0f}, spikes "
+              f"{pi['spikes']:.1f}, spike messages {pi['spike_messages']:.1f}, mesh hops {pi['hops']:.1f}, chip hops "
+              f"{pi['chip_hops']:.1f}, {pi['steps']} steps", "",
+              "| layer | synops | dense synops | neuron updates | spikes | messages | hops |",
+              "|---|---|---|---|---|---|---|"]
+    for name, lay in e["layers"].items():
+        lines.append(f"| {name} | {lay.get('synops', 0):.0f} | {lay.get('synops_dense', 0):.0f} | "
+                     f"{lay.get('neuron_updates', 0):.0f} | {lay.get('spikes', 0):.1f} | "
+                     f"{lay.get('messages', 0):.1f} | {lay.get('hops', 0):.1f} |")
+    tmod = e["target_model"]
+    lines += ["", "## Energy", "", "| component | energy per inference |", "|---|---|"]
+    lines += [f"| {k} | {_j(v)} |" for k, v in tmod["dynamic_j"].items()]
+    lines += [f"| static ({tmod['chips']} chip(s) x {tmod['latency_s'] * 1e6:.1f} us) | {_j(tmod['static_j'])} |",
+              f"| **total** | **{_j(tmod['total_j'])}** |", "",
+              f"Paper convention: {e['paper_convention']['ac']:.0f} AC x 0.9 pJ + {e['paper_convention']['mac']:.0f} "
+              f"MAC x 4.6 pJ = {_j(e['paper_convention']['energy_j'])}; ANN of the same topology: "
+              f"{e['paper_convention']['ann_mac']:.0f} MAC = {_j(e['paper_convention']['ann_energy_j'])}.", "",
+              "### Constants and their provenance", "", "| constant | value | confirmed | source |",
+              "|---|---|---|---|"]
+    for k, f in e["figures"].items():
+        lines.append(f"| {k} | {f['value']} {f['unit']} | {'yes' if f['confirmed'] else '**assumption**'} | "
+                     f"{f['source']} |")
+    lines += ["", "## Quantization", "", "| layer | scale | weight exp | vth | threshold err | weight rms err | "
+              "weights zeroed | worst-case input / limit |", "|---|---|---|---|---|---|---|---|"]
+    for name, ql in q["layers"].items():
+        lines.append(f"| {name} | {ql['scale']:.4g} | {ql['weight_exp']} | {ql['vth']} | "
+                     f"{_pct(ql['threshold_error'])} | {ql['weight_rms_error']:.3g} | {ql['weight_zeroed']} | "
+                     f"{ql['worst_case_input']} / {ql['input_limit']} |")
+    fid = report.get("fidelity")
+    if fid:
+        lines += ["", "## Float vs integer (same inputs)", "",
+                  f"output agreement (same predicted class): **{_pct(fid['output_agreement'])}**", "",
+                  "| layer | float rate | integer rate | spike agreement |", "|---|---|---|---|"]
+        for name, f in fid["layers"].items():
+            lines.append(f"| {name} | {f['float_rate']:.4f} | {f['int_rate']:.4f} | {_pct(f['agreement'])} |")
+    if report["warnings"]:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
+    lines += ["", "## Pass timings", "", "| pass | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in report["pass_timings"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_summary(report: dict[str, Any]) -> str:
+    """A few lines for the terminal after ``snncc compile``."""
+    r, e = report["resources"], report["energy"]
+    lines = [f"compiled {report['model']} for {report['target']}: {len(r['layers'])} neuron layers, "
+             f"{r['totals']['neurons']} neurons, {r['cores_used']} cores (lower bound {r['cores_lower_bound']})"]
+    for name, lay in r["layers"].items():
+        lines.append(f"  {name:<14} {lay['neurons']:>6} neurons  fan-in {lay['fan_in']:>5}  {lay['cores']} core(s)")
+    lines.append(f"energy per inference: {_j(e['target_model']['total_j'])} (target model, assumptions marked in "
+                 f"report.md); {_j(e['paper_convention']['energy_j'])} (SNN-paper convention)")
+    fid = report.get("fidelity")
+    if fid:
+        lines.append(f"float vs integer on {e['activity']['samples']} {report['activity_inputs']} samples: output "
+                     f"agreement {_pct(fid['output_agreement'])}, spike agreement " + ", ".join(
+                         f"{k} {_pct(v['agreement'])}" for k, v in fid["layers"].items()))
+    lines.append(f"netx: {report['netx']['status']}")
+    for w in report["warnings"]:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""``snncc verify``: prove the deployed network equals the reference, and measure how far it is from float.
+
+Bit-exact checks (the exit status): reference simulator == Lava process graph in every spike, and in u and v at
+every step of every layer; reference == lava-dl netx network in every spike, when the bundle has a netx file.
+Fidelity (reported, not part of the exit status unless a minimum is asked for): float model vs integer model,
+per-layer spike agreement and firing rates, share of identical predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .bundle import Bundle
+from .fidelity import compare_float_int
+from .inputs import load_inputs, random_inputs
+
+DEFAULT_SAMPLES = 8
+
+
+@dataclass
+class Comparison:
+    """One bit-exact comparison between two backends."""
+
+    a: str
+    b: str
+    equal: bool
+    checked: list[str] = field(default_factory=list)  # e.g. "lif_2.spikes"
+    first_mismatch: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "equal": self.equal, "checked": self.checked,
+                "first_mismatch": self.first_mismatch}
+
+
+@dataclass
+class VerifyResult:
+    comparisons: list[Comparison]
+    fidelity: dict[str, Any]
+    samples: int
+    inputs: str
+    min_output_agreement: float | None = None
+
+    @property
+    def bit_exact(self) -> bool:
+        return all(c.equal for c in self.comparisons)
+
+    @property
+    def passed(self) -> bool:
+        ok = self.bit_exact
+        if self.min_output_agreement is not None:
+            ok = ok and self.fidelity["output_agreement"] >= self.min_output_agreement
+        return ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "bit_exact": self.bit_exact, "samples": self.samples, "inputs": self.inputs,
+                "comparisons": [c.to_dict() for c in self.comparisons], "fidelity": self.fidelity,
+                "min_output_agreement": self.min_output_agreement}
+
+    def render(self) -> str:
+        lines = [f"verified on {self.samples} {self.inputs} samples"]
+        for c in self.comparisons:
+            status = "BIT-EXACT" if c.equal else "MISMATCH"
+            lines.append(f"  {c.a} vs {c.b}: {status} ({len(c.checked)} traces compared)")
+            if c.first_mismatch:
+                lines.append(f"    first mismatch: {c.first_mismatch}")
+        f = self.fidelity
+        lines.append(f"  float vs integer: output agreement {100 * f['output_agreement']:.1f}%")
+        for name, lay in f["layers"].items():
+            lines.append(f"    {name:<14} spike agreement {100 * lay['agreement']:6.2f}%  rate float "
+                         f"{lay['float_rate']:.4f} int {lay['int_rate']:.4f}")
+        lines.append("PASS" if self.passed else "FAIL")
+        return "\n".join(lines)
+
+
+def compare_results(a_name: str, a: Any, b_name: str, b: Any, states: bool) -> Comparison:
+    """Compare two SimResults trace by trace; report the first differing entry."""
+    cmp = Comparison(a=a_name, b=b_name, equal=True)
+    for layer, ta in a.layers.items():
+        tb = b.layers[layer]
+        fields = ["spikes"] + (["u", "v"] if states and ta.u is not None and tb.u is not None else [])
+        for f in fields:
+            xa, xb = np.asarray(getattr(ta, f)), np.asarray(getattr(tb, f))
+            cmp.checked.append(f"{layer}.{f}")
+            if xa.shape != xb.shape or not np.array_equal(xa, xb):
+                cmp.equal = False
+                if cmp.first_mismatch is None:
+                    cmp.first_mismatch = _first_mismatch(layer, f, xa, xb)
+    return cmp
+
+
+def _first_mismatch(layer: str, what: str, xa: np.ndarray, xb: np.ndarray) -> dict[str, Any]:
+    if xa.shape != xb.shape:
+        return {"layer": layer, "trace": what, "shapes": [list(xa.shape), list(xb.shape)]}
+    sample, step, neuron = (int(i) for i in np.argwhere(xa != xb)[0])
+    return {"layer": layer, "trace": what, "sample": sample, "step": step, "neuron": neuron,
+            "a": int(xa[sample, step, neuron]), "b": int(xb[sample, step, neuron])}
+
+
+def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, samples: int = DEFAULT_SAMPLES,
+                  seed: int = 0, states: bool = True, netx: bool = True,
+                  min_output_agreement: float | None = None,
+                  progress: Callable[[str], None] | None = None) -> VerifyResult:
+    """Run reference, Lava (and netx) on the same inputs and compare; also float vs integer fidelity."""
+    say = progress or (lambda _m: None)
+    if inputs is None:
+        x = random_inputs(bundle.encoding, bundle.n_inputs, samples, bundle.timesteps, seed)
+        kind = "random"
+    else:
+        x = load_inputs(inputs) if isinstance(inputs, str) else np.asarray(inputs)
+        kind = "given"
+    say(f"reference simulator on {len(x)} samples")
+    ref = bundle.run(x, "reference", record_states=states)
+    say("Lava (Loihi2SimCfg fixed_pt)")
+    lava = bundle.run(x, "lava", record_states=states)
+    comparisons = [compare_results("reference", ref, "lava", lava, states)]
+    if netx and bundle.netx_path is not None:
+        say("lava-dl netx network")
+        comparisons.append(compare_results("reference", ref, "netx", bundle.run(x, "netx"), states=False))
+    say("float model")
+    fidelity = compare_float_int(bundle.run(x, "float"), ref)
+    return VerifyResult(comparisons=comparisons, fidelity=fidelity, samples=len(x), inputs=kind,
+                        min_output_agreement=min_output_agreement)
