@@ -24,9 +24,17 @@ from .. import neurons
 from ..errors import ModelLoadError
 from ..ir import Graph
 
-# torch.nn classes a deployable snncc model may contain; anything else is refused by the safe loader
-SAFE_TORCH_MODULES: tuple[type, ...] = (nn.Sequential, nn.ModuleList, nn.Linear, nn.Flatten, nn.Identity, nn.Dropout)
-SAFE_GLOBALS: list = [*SAFE_TORCH_MODULES, *neurons.MODULE_TYPES, collections.OrderedDict, set]
+
+def _torch_nn_classes() -> list[type]:
+    """Every layer class torch.nn defines: part of torch itself, so unpickling one runs no code from the file.
+
+    Whether snncc can *compile* the layer is the tracer's decision, which then names it in a clear error.
+    """
+    return [c for c in vars(nn).values() if isinstance(c, type) and issubclass(c, nn.Module)
+            and c.__module__.startswith("torch.nn.modules")]
+
+
+SAFE_GLOBALS: list = [*_torch_nn_classes(), *neurons.MODULE_TYPES, collections.OrderedDict, set]
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt", ".pth")

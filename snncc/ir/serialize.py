@@ -22,6 +22,7 @@ from .nodes import SNNCC_NODE_TYPES, SnnccNode
 
 JSON_PREFIX = "json:"
 FORMAT_KEY = "snncc.ir_version"
+ORDER_KEY = "snncc.node_order"  # HDF5 lists groups alphabetically; keep the graph's own order
 IR_VERSION = 1
 
 
@@ -36,7 +37,7 @@ def write_graph(path: str | Path, graph: Graph) -> None:
             _write_dict(nodes.create_group(name), _node_dict(node))
         edges = np.array(graph.edges, dtype=object).reshape(-1, 2) if graph.edges else np.zeros((0, 2), object)
         root.create_dataset("edges", data=edges.astype(h5py.string_dtype()) if edges.size else edges.astype("S1"))
-        meta = {FORMAT_KEY: IR_VERSION, **graph.metadata}
+        meta = {FORMAT_KEY: IR_VERSION, ORDER_KEY: list(graph.nodes), **graph.metadata}
         _write_dict(root.create_group("metadata"), _encode_meta(meta))
 
 
@@ -55,6 +56,9 @@ def read_graph(path: str | Path) -> Graph:
     edges = [(_s(a), _s(b)) for a, b in np.asarray(edges_raw).reshape(-1, 2)]
     meta = _decode_meta(raw.get("metadata", {}))
     meta.pop(FORMAT_KEY, None)
+    order = meta.pop(ORDER_KEY, None)
+    if order and set(order) == set(nodes):
+        nodes = {name: nodes[name] for name in order}
     return Graph(nodes=nodes, edges=edges, metadata=meta)
 
 

@@ -1,0 +1,64 @@
+"""The integer rules of snncc.fixedpoint, pinned to values measured in Lava (shared note, loihi2_lava.md §1)."""
+
+import numpy as np
+import pytest
+
+from snncc import fixedpoint as fx
+
+
+def test_decay_truncates_toward_zero():
+    assert fx.trunc_decay(np.array([128]), 1).tolist() == [127]  # du=0 still decays: 128 -> 127
+    assert fx.trunc_decay(np.array([-100]), 2048).tolist() == [-50]
+    assert fx.trunc_decay(np.array([-101]), 2048).tolist() == [-50]  # -50.5 -> -50 (toward zero, not floor)
+    assert fx.trunc_decay(np.array([101]), 2048).tolist() == [50]
+    assert fx.trunc_decay(np.array([5]), 4096).tolist() == [0]
+    assert fx.trunc_decay(np.array([7]), 0).tolist() == [7]
+
+
+def test_current_wrap_is_a_single_correction():
+    m = 1 << 23
+    assert fx.wrap_current(np.array([m])).tolist() == [m]  # exactly +2**23 is left alone
+    assert fx.wrap_current(np.array([m + 1])).tolist() == [-m + 1]
+    assert fx.wrap_current(np.array([-m])).tolist() == [m]
+    assert fx.wrap_current(np.array([3 * m])).tolist() == [m]  # beyond 2**24: folded once only
+
+
+def test_voltage_saturates():
+    m = (1 << 23) - 1
+    assert fx.saturate(np.array([m + 5, -m - 5, 3])).tolist() == [m, -m, 3]
+
+
+def test_lif_step_hard_and_soft_reset():
+    u, v = np.zeros(2, np.int64), np.zeros(2, np.int64)
+    u1, v1, s = fx.lif_step(u, v, np.array([2, 1]), du=4095, dv=0, vth=100, bias=np.zeros(2), soft_reset=False)
+    # a << 6 = 128 and 64; vth << 6 = 6400: no spike yet
+    assert u1.tolist() == [128, 64] and v1.tolist() == [128, 64] and s.tolist() == [False, False]
+    u2, v2, s2 = fx.lif_step(u, np.array([6400, 6401]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), False)
+    assert s2.tolist() == [False, True] and v2.tolist() == [6400, 0]  # strict >
+    _, v3, s3 = fx.lif_step(u, np.array([6401, 10]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), True)
+    assert s3.tolist() == [True, False] and v3.tolist() == [1, 10]  # soft reset subtracts vth << 6
+
+
+def test_bias_and_shift():
+    assert fx.bias_value(np.array([4095, -3, 5]), np.array([5, 6, -1])).tolist() == [131040, -192, 2]
+    assert fx.shift_floor(np.array([7, -7]), -1).tolist() == [3, -4]  # arithmetic shift floors
+    assert fx.shift_floor(np.array([7]), 2).tolist() == [28]
+
+
+@pytest.mark.parametrize("exp", [-3, -1, 0, 1, 2])
+def test_lava_dense_encoding_is_exact(exp):
+    w = np.array([[-128, -3, 0, 5, 127]])
+    enc, e, bits = fx.lava_dense_encoding(w, exp)
+    # Lava MIXED mode: clip to [-256, 255], floor to multiples of 2**(8 - bits + 1), then shift the sum by e
+    nt = 8 - bits + 1
+    stored = (np.clip(enc, -256, 255) >> nt) << nt
+    s = np.ones(5, np.int64)
+    assert fx.shift_floor(stored @ s, e).tolist() == fx.shift_floor(w @ s, exp).tolist()
+    with pytest.raises(ValueError):
+        fx.lava_dense_encoding(np.array([[200]]), 0)
+
+
+def test_float_decay_to_int():
+    assert fx.float_decay_to_int(1.0) == 0
+    assert fx.float_decay_to_int(0.0) == 4096
+    assert fx.float_decay_to_int(0.9) == 410

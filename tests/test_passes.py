@@ -1,0 +1,175 @@
+"""Each pass: the IR before and after, its errors, and quantization exactness on the integer grid."""
+
+import copy
+
+import nir
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snncc.backends.reference import FloatSimulator, ReferenceSimulator
+from snncc.errors import GraphError, QuantizationError, ResourceError
+from snncc.ir import QLIF, Graph, LIFNeuron, QDense
+from snncc.passes import Canonicalize, Partition, PassContext, PassManager, Place, Quantize, default_pipeline
+from snncc.target import load_target, parse_target
+from tests.models import mlp
+
+TARGET = load_target("loihi2")
+
+
+def ctx(target=TARGET, **options):
+    return PassContext(target=target, options=options)
+
+
+def float_graph(w1, w2, thr=(1.0, 1.0), beta=(1.0, 1.0), bias=None, resets=("zero", "zero"), graded=False,
+                max_value=1):
+    n0, n1, n2 = w1.shape[1], w1.shape[0], w2.shape[0]
+    return Graph(
+        nodes={"input": nir.Input(input_type={"input": np.array([n0])}),
+               "fc1": nir.Linear(weight=w1),
+               "lif1": LIFNeuron(decay_v=beta[0], decay_i=0.0, threshold=np.full(n1, thr[0]),
+                                 bias=np.zeros(n1) if bias is None else bias, reset=resets[0]),
+               "fc2": nir.Linear(weight=w2),
+               "lif2": LIFNeuron(decay_v=beta[1], decay_i=0.0, threshold=np.full(n2, thr[1]), bias=np.zeros(n2),
+                                 reset=resets[1]),
+               "output": nir.Output(output_type={"output": np.array([n2])})},
+        edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")],
+        metadata={"dt": 1.0, "input": {"kind": "graded" if graded else "spikes", "scale": 1.0,
+                                       "max_value": max_value}})
+
+
+def test_canonicalize_before_after():
+    from snncc.frontend import trace_module
+
+    before = trace_module(mlp(sizes=(4, 3, 2)))
+    after = PassManager([Canonicalize()]).run(before, ctx())
+    assert isinstance(before.nodes["linear_1"], nir.Affine)
+    assert isinstance(after.nodes["linear_1"], nir.Linear)  # bias moved out of the synapse ...
+    b = before.nodes["linear_1"].bias
+    np.testing.assert_allclose(after.nodes["lif_2"].bias, b)  # ... into the neuron
+    # the graded input scale (1/8) is folded into the first synapse only
+    np.testing.assert_allclose(after.nodes["linear_1"].weight, before.nodes["linear_1"].weight / 8)
+    np.testing.assert_allclose(after.nodes["linear_3"].weight, before.nodes["linear_3"].weight)
+    assert after.metadata["canonical"] and "canonical" not in before.metadata  # input untouched
+
+
+def test_canonicalize_merges_chains_and_removes_flatten():
+    g = Graph(nodes={"input": nir.Input(input_type={"input": np.array([2, 2])}),
+                     "flat": nir.Flatten(input_type={"input": np.array([2, 2])}, start_dim=0),
+                     "a": nir.Affine(weight=np.eye(4) * 2, bias=np.ones(4)),
+                     "b": nir.Linear(weight=np.ones((3, 4))),
+                     "lif": LIFNeuron(decay_v=1.0, decay_i=0.0, threshold=np.ones(3), bias=np.zeros(3)),
+                     "output": nir.Output(output_type={"output": np.array([3])})},
+              edges=[("input", "flat"), ("flat", "a"), ("a", "b"), ("b", "lif"), ("lif", "output")],
+              metadata={"dt": 1.0})
+    out = PassManager([Canonicalize()]).run(g, ctx())
+    assert set(out.nodes) == {"input", "b", "lif", "output"}
+    np.testing.assert_allclose(out.nodes["b"].weight, np.full((3, 4), 2.0))
+    np.testing.assert_allclose(out.nodes["lif"].bias, np.full(3, 4.0))
+    assert out.nodes["input"].input_type["input"].tolist() == [4]
+
+
+def test_canonicalize_rejects_bias_into_current_decay():
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
+    g.nodes["fc1"] = nir.Affine(weight=np.ones((2, 2)), bias=np.ones(2))
+    g.nodes["lif1"].decay_i[:] = 0.5
+    with pytest.raises(Exception, match="in pass 'canonicalize'.*layer 'fc1'.*current decay"):
+        PassManager([Canonicalize()]).run(g, ctx())
+
+
+def test_quantize_before_after():
+    w1 = np.array([[0.5, -0.25], [1.0, 0.0]])
+    g = float_graph(w1, np.array([[2.0, -1.0]]), thr=(1.5, 3.0), beta=(0.75, 1.0), bias=np.array([0.125, 0.0]),
+                    resets=("zero", "subtract"))
+    q = PassManager([Quantize()]).run(g, ctx())
+    d1, l1 = q.nodes["fc1"], q.nodes["lif1"]
+    assert isinstance(d1, QDense) and isinstance(l1, QLIF)
+    # mantissa scale 127 / max|W| = 127; exponent raised while vth < 256: 1.5 * 127 = 190.5 -> e = 1
+    assert d1.weight_exp == 1 and d1.weight.tolist() == [[64, -32], [127, 0]]
+    scale = 127 * 2
+    assert l1.vth == round(1.5 * scale) and l1.dv == 1024 and l1.du == 4095 and l1.reset == "zero"
+    # bias 0.125 in weight units: round(0.125 * 254) = 32 -> mantissa 32 << 6
+    assert (l1.bias_mant[0] << l1.bias_exp[0]) == 32 * 64
+    assert q.nodes["lif2"].reset == "subtract" and q.nodes["lif2"].dv == 0
+    assert isinstance(g.nodes["fc1"], nir.Linear)  # input graph untouched
+
+
+def test_quantize_range_errors():
+    g = float_graph(np.full((2, 2), 1e-6), np.ones((2, 2)), thr=(1e4, 1.0))
+    with pytest.raises(QuantizationError, match="layer 'lif1'.*17-bit limit 131071"):
+        PassManager([Quantize()]).run(g, ctx())
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)), bias=np.array([1e6, 0.0]))
+    with pytest.raises(QuantizationError, match="layer 'lif1'.*13-bit mantissa"):
+        PassManager([Quantize()]).run(g, ctx())
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
+    g.nodes["lif1"].threshold = np.array([1.0, 2.0])
+    with pytest.raises(QuantizationError, match="2 different threshold values"):
+        PassManager([Quantize()]).run(g, ctx())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 12), m=st.integers(1, 8), k=st.integers(1, 6),
+       resets=st.sampled_from([("zero", "zero"), ("subtract", "subtract"), ("zero", "subtract")]),
+       graded=st.booleans(), unit=st.sampled_from([1.0, 0.37, 5.0]))
+def test_quantize_is_exact_on_the_integer_grid(seed, n, m, k, resets, graded, unit):
+    """IF layers whose weights, thresholds and biases lie on the quantization grid: integer == float, spike for
+    spike (the only differences quantization may cause come from rounding, so none here)."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(-127, 128, (m, n)).astype(float)
+    w1[0, 0] = 127  # fixes max|W| = 127 units, so the mantissa scale is exactly 1/unit
+    w2 = rng.integers(-127, 128, (k, m)).astype(float)
+    w2[0, 0] = -127
+    bias = rng.integers(-50, 50, m).astype(float)
+    g = float_graph(w1 * unit, w2 * unit, thr=(200 * unit, 150 * unit), bias=bias * unit, resets=resets,
+                    graded=graded, max_value=3)
+    x = rng.integers(0, 4 if graded else 2, (3, 10, n))
+    f = FloatSimulator(g).run(x)
+    q = ReferenceSimulator(PassManager(default_pipeline(TARGET)[1:]).run(g, ctx())).run(x)
+    for name in ("lif1", "lif2"):
+        np.testing.assert_array_equal(f.layers[name].spikes, q.layers[name].spikes)
+
+
+def test_partition_splits_by_the_binding_limit():
+    g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
+    out = PassManager([Quantize(), Partition()]).run(g, ctx())
+    blocks = out.nodes["lif1"].metadata["snncc.blocks"]
+    # 600 inputs x 1 byte + 8 bytes state per neuron, 600 x 4 bytes of axon table: 319 neurons per 192 KB core
+    assert len(blocks) == 10 and blocks[0] == [0, 300] and blocks[-1][1] == 3000
+    assert out.nodes["lif2"].metadata["snncc.blocks"] == [[0, 4]]
+
+
+def test_partition_errors_name_layer_and_limit():
+    with pytest.raises(ResourceError, match="layer 'lif1'.*fan-in 5000 exceeds the 4096 input axons"):
+        PassManager([Quantize(), Partition()]).run(float_graph(np.ones((2, 5000)), np.ones((2, 2))), ctx())
+    small = copy.deepcopy(TARGET.to_dict())
+    data = {"schema_version": 1, "name": "tiny", **{s: {k: {kk: vv for kk, vv in f.items()} for k, f in sec.items()}
+                                                     for s, sec in small["figures"].items()},
+            "primitives": {k: {"kind": p["kind"], "lava": p["lava"]} for k, p in small["primitives"].items()}}
+    data["system"]["cores_per_chip"]["value"] = 2
+    data["system"]["mesh_shape"]["value"] = [1, 2]
+    data["core_limits"]["neurons"]["value"] = 10
+    tiny = parse_target(data, "tiny.yaml")
+    with pytest.raises(ResourceError, match="needs 4 cores but the target has 2.*layer 'lif1' alone takes 3"):
+        PassManager([Quantize(), Partition()]).run(float_graph(np.ones((25, 2)), np.ones((5, 25))), ctx(tiny))
+
+
+def test_place_assigns_unique_neighbouring_cores():
+    g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
+    out = PassManager([Quantize(), Partition(), Place()]).run(g, ctx())
+    places = out.nodes["lif1"].metadata["snncc.placement"] + out.nodes["lif2"].metadata["snncc.placement"]
+    assert len({(p[0], p[1]) for p in places}) == 11
+    assert [p[2:] for p in places[:10]] == [[0, c] for c in range(10)] and places[10][2:] == [0, 10]  # serpentine
+    assert out.metadata["cores_used"] == 11
+
+
+def test_pass_manager_checks_and_dumps(tmp_path):
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
+    with pytest.raises(GraphError, match="in pass 'partition'.*quantized"):
+        PassManager([Partition()]).run(g, ctx())
+    c = PassContext(target=TARGET, dump_dir=tmp_path)
+    PassManager(default_pipeline(TARGET)).run(g, c)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[:2] == ["00-input.nir", "00-input.txt"] and "04-place.txt" in names
+    assert "snncc.QLIF" in (tmp_path / "02-quantize.txt").read_text()
+    assert set(c.timings) == {"canonicalize", "quantize", "partition", "place"}
