@@ -46,8 +46,9 @@ def resource_report(graph: Graph, target: Target) -> dict[str, Any]:
             "binding_limit": max((c["binding_limit"] for c in layer_cores),
                                  key=lambda k: max(c["utilisation"][k] for c in layer_cores)),
         }
-    lower = max(sum(math.ceil(layers[n]["neurons"] / limits["neurons"]) for n in layers),
-                math.ceil(total_memory / limits["memory"]))
+    # a true lower bound: every core filled to its neuron and memory limits, layers free to share cores
+    # (snncc's mapper gives each layer cores of its own, so it can exceed this for many small layers)
+    lower = max(1, math.ceil(total_neurons / limits["neurons"]), math.ceil(total_memory / limits["memory"]))
     return {"cores_used": len(cores), "cores_lower_bound": lower, "cores_available": target.total_cores,
             "limits": limits, "layers": layers, "cores": cores,
             "totals": {"neurons": total_neurons, "memory_bytes": total_memory}}
