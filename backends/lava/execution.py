@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from snncc.backends.reference.trace import LayerCounts, LayerTrace, SimResult
 
+from snncc.backends.reference.trace import LayerCounts, LayerTrace, SimResult
 from snncc.compat.lava import import_lava
 from snncc.ir import QLIF, Graph, QDense
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import h5py
 import nir
 import numpy as np
+
+from snncc import fixedpoint as fx
 from snncc.backends.lava.execution import (
     build_result,
     cut_windows,
@@ -25,8 +27,6 @@ from snncc.backends.lava.execution import (
 )
 from snncc.backends.reference.simulator import check_inputs
 from snncc.backends.reference.trace import LayerTrace, SimResult
-
-from snncc import fixedpoint as fx
 from snncc.compat.lava import import_lava, import_netx
 from snncc.errors import GraphError, UnsupportedLayerError
 from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
@@ -200,6 +200,7 @@ def run_netx(path: str | Path, graph: Graph, inputs: np.ndarray) -> SimResult:
     netx = import_netx()
     import_lava()
     from lava.proc.io.source import RingBuffer
+
     from snncc.backends.lava.processes import FileSink
 
     net = netx.hdf5.Network(net_config=str(path), reset_interval=timesteps, reset_offset=1,

@@ -13,6 +13,8 @@ import tempfile
 
 import nir
 import numpy as np
+
+from snncc import fixedpoint as fx
 from snncc.backends.lava.execution import (
     build_result,
     cut_windows,
@@ -23,8 +25,6 @@ from snncc.backends.lava.execution import (
 )
 from snncc.backends.reference.simulator import check_inputs
 from snncc.backends.reference.trace import LayerTrace, SimResult
-
-from snncc import fixedpoint as fx
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, QuantizationError
 from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
@@ -114,6 +114,7 @@ class LavaRunner:
         from lava.proc.io.source import RingBuffer
         from lava.proc.lif.process import LIFReset
         from lava.utils.weightutils import SignMode
+
         from snncc.backends.lava.processes import FileProbe, FileSink, SoftResetLIF
 
         g = self.graph
