@@ -143,8 +143,3 @@ class PyFileProbeModel(PyLoihiProcessModel):
         if self.time_step == self.num_steps:
             np.save(self.path, self.buffer)
 
-
-def load_recording(path: str) -> np.ndarray:
-    """Read back what a FileSink/FileProbe saved (``np.save`` appends ``.npy`` when the path lacks it)."""
-    return np.load(path if str(path).endswith(".npy") else f"{path}.npy")
-
