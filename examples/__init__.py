@@ -1,0 +1,1 @@
+"""snncc examples (importable so that tests can use their data helpers)."""
