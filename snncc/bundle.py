@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BundleError, GraphError, SnnccError
+from .fixedpoint import NeuronFormat
 from .ir import Graph, InputEncoding, read_graph
 from .target import Target, parse_target
 
@@ -67,6 +68,10 @@ class Bundle:
             from .backends.reference import FloatSimulator
 
             return FloatSimulator(self.float_graph).run(inputs, record_states)
+        if backend in ("lava", "netx") and self.target.neuron_format != NeuronFormat():
+            raise BundleError(f"target '{self.target.name}' declares neuron formats {self.target.neuron_format}, "
+                              "but Lava's fixed_pt LIF has 24-bit state and 12-bit decays; only the reference "
+                              "simulator runs this bundle")
         if backend == "lava":
             from .backends.lava import LavaRunner
 

@@ -173,3 +173,18 @@ def test_pass_manager_checks_and_dumps(tmp_path):
     assert names[:2] == ["00-input.nir", "00-input.txt"] and "04-place.txt" in names
     assert "snncc.QLIF" in (tmp_path / "02-quantize.txt").read_text()
     assert set(c.timings) == {"canonicalize", "quantize", "partition", "place"}
+
+
+def test_unequal_path_depths_are_rejected():
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
+    g.nodes["skip"] = nir.Linear(weight=np.ones((2, 2)))
+    g.edges += [("input", "skip"), ("skip", "lif2")]
+    with pytest.raises(Exception, match="layer 'lif2'.*different synaptic depth \\(\\[1, 2\\]\\)"):
+        PassManager(default_pipeline(TARGET)).run(g, ctx())
+
+
+def test_quantize_keeps_lava_int32_headroom():
+    # fan-in 4096 x 127 x payload 255: the exponent must drop until the worst-case sum stays below 2**25
+    g = float_graph(np.ones((2, 4096)), np.ones((2, 2)), thr=(1e3, 1.0), graded=True, max_value=255)
+    q = PassManager([Quantize()]).run(g, ctx())
+    assert 4096 * 127 * 255 * 2.0 ** q.nodes["fc1"].weight_exp < 2**25

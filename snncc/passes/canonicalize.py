@@ -56,6 +56,7 @@ class Canonicalize(Pass):
 
 def check_canonical(g: Graph) -> None:
     """Raise UnsupportedLayerError/GraphError unless ``g`` is in canonical form (see module docstring)."""
+    depth = g.synapse_depth()
     for name, node in g.nodes.items():
         preds, succs = g.predecessors(name), g.successors(name)
         if isinstance(node, nir.Linear):
@@ -71,6 +72,12 @@ def check_canonical(g: Graph) -> None:
         elif isinstance(node, LIFNeuron):
             if not preds or not all(isinstance(g.nodes[p], nir.Linear) for p in preds):
                 raise UnsupportedLayerError("a neuron layer must be fed by synapse layers (nn.Linear)", layer=name)
+            depths = {depth[p] for p in preds}
+            if len(depths) > 1:
+                raise UnsupportedLayerError(
+                    f"paths of different synaptic depth ({sorted(depths)}) meet here; on the chip each synapse "
+                    "layer adds one step, so the float model and the deployed network would disagree",
+                    layer=name, hint="latency balancing is not implemented yet; give both paths the same depth")
         elif isinstance(node, nir.Input):
             if not all(isinstance(g.nodes[s], nir.Linear) for s in succs):
                 raise UnsupportedLayerError("the input must feed synapse layers (nn.Linear)", layer=name)

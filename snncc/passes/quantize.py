@@ -86,6 +86,8 @@ def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ct
     worst = sum(np.abs(m).sum(axis=1) * payload_max[s] for s, m in mantissas.items())
     worst_max = int(np.max(worst)) if np.size(worst) else 0
     a_limit = 1 << (nfmt.state_bits - 1 - nfmt.act_shift)  # |a| below this cannot wrap u (for du = 4095)
+    # Lava computes a << 6 in int32: beyond this the simulator overflows where the chip (and the reference) wrap
+    a_int32 = 1 << (31 - nfmt.act_shift)
 
     def vth_at(e: int) -> int:
         return int(round(mant_scale * 2.0**e * theta))
@@ -100,7 +102,7 @@ def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ct
     while (e < sfmt.weight_exp_max and vth_at(e) < VTH_RESOLUTION and vth_at(e + 1) <= nfmt.vth_max
            and acc_at(e + 1) < a_limit and bias_at(e + 1) is not None):
         e += 1
-    while e > sfmt.weight_exp_min and (vth_at(e) > nfmt.vth_max or bias_at(e) is None):
+    while e > sfmt.weight_exp_min and (vth_at(e) > nfmt.vth_max or bias_at(e) is None or acc_at(e) >= a_int32):
         e -= 1
     vth = vth_at(e)
     if vth > nfmt.vth_max:
@@ -108,6 +110,10 @@ def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ct
             f"threshold {theta:g} needs vth={vth} at the lowest weight exponent {e}, above the "
             f"{nfmt.vth_bits}-bit limit {nfmt.vth_max}", layer=name,
             hint="the threshold is far larger than the weights")
+    if acc_at(e) >= a_int32:
+        raise QuantizationError(
+            f"worst-case synaptic input {acc_at(e)} reaches 2**{31 - nfmt.act_shift}, where Lava's int32 input "
+            "scaling overflows", layer=name, hint="reduce the fan-in or the weight range")
     bias = bias_at(e)
     if bias is None:
         raise QuantizationError(
