@@ -97,8 +97,10 @@ def render_summary(report: dict[str, Any]) -> str:
              f"{r['totals']['neurons']} neurons, {r['cores_used']} cores (lower bound {r['cores_lower_bound']})"]
     for name, lay in r["layers"].items():
         lines.append(f"  {name:<14} {lay['neurons']:>6} neurons  fan-in {lay['fan_in']:>5}  {lay['cores']} core(s)")
-    lines.append(f"energy per inference: {_j(e['target_model']['total_j'])} (target model, assumptions marked in "
-                 f"report.md); {_j(e['paper_convention']['energy_j'])} (SNN-paper convention)")
+    tm = e["target_model"]
+    lines.append(f"energy per inference: {_j(tm['total_j'])} = dynamic {_j(tm['dynamic_total_j'])} + static "
+                 f"{_j(tm['static_j'])} over {tm['latency_s'] * 1e6:.0f} us (target model; assumptions marked in "
+                 f"report.md); {_j(e['paper_convention']['energy_j'])} in the SNN-paper convention")
     fid = report.get("fidelity")
     if fid:
         lines.append(f"float vs integer on {e['activity']['samples']} {report['activity_inputs']} samples: output "
