@@ -68,10 +68,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .bundle import Bundle
     from .reports import render_markdown, render_summary
 
-    bundle = Bundle.load(args.bundle)
+    Bundle.load(args.bundle)  # checks that the bundle is complete and unmodified
     report = json.loads((Path(args.bundle) / "report.json").read_text())
     print(render_markdown(report) if args.markdown else render_summary(report))
-    del bundle
     return 0
 
 

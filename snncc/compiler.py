@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -17,7 +16,7 @@ from torch import nn
 
 from . import __version__
 from .bundle import FLOAT_GRAPH_FILE, GRAPH_FILE, MANIFEST, NETX_FILE, Bundle, sha256, write_atomically, write_json
-from .errors import BackendUnavailableError, UnsupportedLayerError
+from .errors import BackendUnavailableError, UnsupportedLayerError, VerificationError
 from .fidelity import compare_float_int
 from .frontend import import_model
 from .inputs import load_inputs, random_inputs
@@ -57,6 +56,8 @@ def compile_model(
     say(f"target {tgt.name} ({tgt.path})")
     graph = import_model(source, allow_unsafe=allow_unsafe, dt=dt, reset=reset, timesteps=timesteps)
     t_steps = int(timesteps or graph.metadata.get("timesteps") or DEFAULT_TIMESTEPS)
+    if t_steps < 1 or samples < 1:
+        raise VerificationError(f"timesteps and samples must be at least 1 (got {t_steps} and {samples})")
     graph.metadata["timesteps"] = t_steps
     say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
     ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution}, progress=say)
@@ -173,7 +174,6 @@ def _manifest(source: Any, tgt: Any, graph: Graph, timesteps: int, netx: dict, c
         "latency_steps": max(graph.synapse_depth().values()) if graph.nodes else 0,
         "pipeline": list(ctx.timings), "netx": netx, "versions": versions,
         "python": platform.python_version(), "compile_seconds": round(sum(ctx.timings.values()), 4),
-        "built_at": time.time(),
     }
 
 

@@ -154,3 +154,29 @@ def test_bad_verify_inputs(model_file, tmp_path):
     assert_user_error(snncc("run", out, "--inputs", tmp_path / "x.npy"), "(samples, timesteps, 12)")
     np.save(tmp_path / "x.npy", np.full((2, 5, 12), 99))
     assert_user_error(snncc("run", out, "--inputs", tmp_path / "x.npy"), "must lie in [0, 8]")
+
+
+@pytest.mark.lava
+def test_compile_a_nir_file(tmp_path):
+    import nir
+
+    rng = np.random.default_rng(4)
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type={"input": np.array([8])}),
+        nir.Affine(weight=rng.normal(0, 0.5, (6, 8)), bias=np.zeros(6)),
+        nir.LIF(tau=np.full(6, 1e-3), r=np.full(6, 10.0), v_leak=np.zeros(6), v_threshold=np.full(6, 0.8)),
+        nir.Linear(weight=rng.normal(0, 0.5, (3, 6))),
+        nir.IF(r=np.full(3, 1e4), v_threshold=np.full(3, 0.5)),
+        nir.Output(output_type={"output": np.array([3])}),
+    )
+    nir.write(tmp_path / "net.nir", graph)
+    assert_user_error(snncc("compile", tmp_path / "net.nir", "-o", tmp_path / "b"), "time step is unknown", "--dt")
+    proc = snncc("compile", tmp_path / "net.nir", "-o", tmp_path / "b", "--dt", "1e-4", "--reset", "subtract",
+                 "--timesteps", "10", "--dump-ir")
+    assert proc.returncode == 0, proc.stderr
+    dumps = sorted(p.name for p in (tmp_path / "b" / "ir" / "lowered").iterdir())
+    assert "03-place.txt" in dumps and "canonical" in {p.name for p in (tmp_path / "b" / "ir").iterdir()}
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["netx"]["file"] is None and "subtract" in manifest["netx"]["reason"]
+    proc = snncc("verify", tmp_path / "b", "--samples", "3")
+    assert proc.returncode == 0 and "reference vs lava: BIT-EXACT" in proc.stdout, proc.stdout + proc.stderr

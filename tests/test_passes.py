@@ -188,3 +188,9 @@ def test_quantize_keeps_lava_int32_headroom():
     g = float_graph(np.ones((2, 4096)), np.ones((2, 2)), thr=(1e3, 1.0), graded=True, max_value=255)
     q = PassManager([Quantize()]).run(g, ctx())
     assert 4096 * 127 * 255 * 2.0 ** q.nodes["fc1"].weight_exp < 2**25
+
+
+def test_quantize_rejects_decays_outside_the_unit_interval():
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)), beta=(1.5, 1.0))
+    with pytest.raises(QuantizationError, match="layer 'lif1'.*decays.*must lie in \\[0, 1\\]"):
+        PassManager([Quantize()]).run(g, ctx())

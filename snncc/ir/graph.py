@@ -162,8 +162,9 @@ class Graph:
         return "\n".join(lines)
 
 
-def _short(d: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {v!r}"[:60] for k, v in d.items()) + "}"
+def _short(d: dict[str, Any], width: int = 60) -> str:
+    items = (f"{k}: {v!r}" for k, v in d.items())
+    return "{" + ", ".join(i if len(i) <= width else i[: width - 3] + "..." for i in items) + "}"
 
 
 def _params(node: Node) -> str:

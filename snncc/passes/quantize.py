@@ -125,6 +125,10 @@ def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ct
     scale = mant_scale * 2.0**e
     du = fx.float_decay_to_int(alpha, nfmt.decay_bits) - 1
     dv = fx.float_decay_to_int(beta, nfmt.decay_bits)
+    one = 1 << nfmt.decay_bits
+    if not (0 <= dv <= one and -1 <= du < one):
+        raise QuantizationError(f"decays (voltage {beta:g}, current {alpha:g}) must lie in [0, 1]; they give "
+                                f"dv={dv}, du={du} outside the {nfmt.decay_bits}-bit range", layer=name)
     source = node.metadata.get("snncc.source", name)
     for s in synapses:
         graded = enc.graded and g.predecessors(s) == g.input_names
