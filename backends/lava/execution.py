@@ -11,9 +11,12 @@ import os
 
 import numpy as np
 
-from snncc.backends.reference.trace import LayerCounts, LayerTrace, SimResult
+from snncc.backends.reference.trace import LayerTrace, SimResult, count_operations
 from snncc.compat.lava import import_lava
-from snncc.ir import QLIF, Graph, QDense
+from snncc.ir import Graph
+
+INT16 = (-(1 << 15), (1 << 15) - 1)  # Lava's fixed-point LIF stores bias_mant and bias_exp as int16
+GRADED_MESSAGE_BITS = 24  # num_message_bits of a Dense fed graded payloads (any value > 0 selects graded)
 
 
 def source_data(x: np.ndarray, stride: int, num_steps: int) -> np.ndarray:
@@ -61,26 +64,10 @@ def build_result(
     layers: dict[str, LayerTrace],
     output_layers: list[str],
 ) -> SimResult:
-    """A SimResult with the reference simulator's operation counts, recomputed from the window traces."""
+    """A SimResult with the same operation counts the reference simulator reports, from the window traces."""
     batch, timesteps, _ = x.shape
     latency = max((t.latency for t in layers.values()), default=0)
     result = SimResult(timesteps=timesteps, batch=batch, latency=latency, output_layers=output_layers)
     result.layers = dict(layers)
-    spikes: dict[str, np.ndarray] = {graph.input_names[0]: x}
-    spikes.update({n: t.spikes for n, t in layers.items()})
-    counts: dict[str, LayerCounts] = {}
-    for name, node in graph.of_type(QDense):
-        src = spikes[graph.predecessors(name)[0]]
-        nnz_cols = (node.weight != 0).sum(axis=0).astype(np.int64)
-        counts[name] = LayerCounts(
-            synops=int(((src != 0).astype(np.int64) @ nnz_cols).sum()),
-            synops_dense=batch * timesteps * node.weight.size,
-            graded_input=node.graded,
-        )
-    for name, _node in graph.of_type(QLIF):
-        s = layers[name].spikes
-        per_neuron = s.sum(axis=(0, 1), dtype=np.int64)
-        counts[name] = LayerCounts(neuron_updates=batch * timesteps * s.shape[2], spikes=int(per_neuron.sum()),
-                                   spikes_per_neuron=per_neuron)
-    result.counts = counts
+    result.counts = count_operations(graph, x, result.layers)
     return result

@@ -18,6 +18,8 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.backends.lava.execution import (
+    GRADED_MESSAGE_BITS,
+    INT16,
     build_result,
     cut_windows,
     num_lava_steps,
@@ -32,8 +34,6 @@ from snncc.errors import GraphError, UnsupportedLayerError
 from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
 
 NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
-INT16 = (-(1 << 15), (1 << 15) - 1)  # Lava's LIF stores bias_mant as int16
-GRADED_MESSAGE_BITS = 24
 
 
 def netx_chain(graph: Graph) -> list[tuple[str, str]]:

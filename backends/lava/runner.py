@@ -16,6 +16,8 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.backends.lava.execution import (
+    GRADED_MESSAGE_BITS,
+    INT16,
     build_result,
     cut_windows,
     num_lava_steps,
@@ -28,9 +30,6 @@ from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, QuantizationError
 from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
-
-INT16 = (-(1 << 15), (1 << 15) - 1)  # Lava's fixed LIF stores bias_mant and bias_exp as int16
-GRADED_MESSAGE_BITS = 24
 
 
 class LavaRunner:

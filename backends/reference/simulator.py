@@ -16,7 +16,7 @@ from snncc import fixedpoint as fx
 from snncc.errors import GraphError, VerificationError
 from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
 
-from .trace import LayerCounts, LayerTrace, SimResult
+from .trace import LayerTrace, SimResult, count_operations
 
 
 class ReferenceSimulator:
@@ -39,7 +39,6 @@ class ReferenceSimulator:
         self.depth = graph.synapse_depth()
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
-        self._nnz_cols = {s: (graph.nodes[s].weight != 0).sum(axis=0).astype(np.int64) for s in self.synapses}
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
         """Simulate ``inputs`` (batch, T, n_in) integer payloads: T + latency steps of Lava's schedule.
@@ -59,7 +58,6 @@ class ReferenceSimulator:
         states = ({n: (np.zeros((batch, timesteps, size[n]), np.int64),
                        np.zeros((batch, timesteps, size[n]), np.int64)) for n in self.neurons}
                   if record_states else {})
-        counts = {n: LayerCounts() for n in self.synapses + self.neurons}
         silent = {n: np.zeros((batch, size[n]), bool) for n in self.neurons}
         out: dict[str, np.ndarray] = {self.input_name: np.zeros((batch, x.shape[2]), np.int64)}
         for k in range(timesteps + self.latency):
@@ -81,22 +79,12 @@ class ReferenceSimulator:
                     states[n][1][:, t] = v[n]
             for syn in self.synapses:
                 node = g.nodes[syn]
-                src = out[self.sources[syn]]
-                buf[syn] = fx.synapse_accumulate(node.weight, src, node.weight_exp, node.graded)
-                if 0 <= k - self.depth[self.sources[syn]] < timesteps:
-                    c = counts[syn]
-                    c.graded_input = node.graded
-                    c.synops += int(((src != 0).astype(np.int64) @ self._nnz_cols[syn]).sum())
-                    c.synops_dense += batch * node.weight.size
+                buf[syn] = fx.synapse_accumulate(node.weight, out[self.sources[syn]], node.weight_exp, node.graded)
         result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers)
         for n in self.neurons:
             st = states.get(n, (None, None))
             result.layers[n] = LayerTrace(spikes=spikes[n], latency=self.depth[n], u=st[0], v=st[1])
-            c = counts[n]
-            c.neuron_updates = batch * timesteps * size[n]
-            c.spikes_per_neuron = spikes[n].sum(axis=(0, 1), dtype=np.int64)
-            c.spikes = int(c.spikes_per_neuron.sum())
-        result.counts = counts
+        result.counts = count_operations(g, x, result.layers)
         return result
 
 

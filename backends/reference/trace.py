@@ -8,6 +8,7 @@ input arrives), so the traces of the reference, of Lava and of the float model c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +56,27 @@ class SimResult:
     def predictions(self) -> np.ndarray:
         """Class index per sample: the output neuron with the most spikes (lowest index on ties)."""
         return self.output_spike_counts().argmax(axis=1)
+
+
+def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrace]) -> dict[str, LayerCounts]:
+    """Operation counts of a run, from its input payloads and aligned traces (any backend).
+
+    A synapse performs one operation per (non-zero input, non-zero weight) pair in each of the T steps its
+    destination processes; every neuron of a layer is updated once per step.
+    """
+    from snncc.ir import QLIF, QDense
+
+    batch, timesteps, _ = inputs.shape
+    spikes: dict[str, np.ndarray] = {graph.input_names[0]: inputs}
+    spikes.update({n: t.spikes for n, t in layers.items()})
+    counts: dict[str, LayerCounts] = {}
+    for name, node in graph.of_type(QDense):
+        src = spikes[graph.predecessors(name)[0]]
+        nnz_cols = (node.weight != 0).sum(axis=0).astype(np.int64)
+        counts[name] = LayerCounts(synops=int(((src != 0).astype(np.int64) @ nnz_cols).sum()),
+                                   synops_dense=batch * timesteps * node.weight.size, graded_input=node.graded)
+    for name, _node in graph.of_type(QLIF):
+        per_neuron = layers[name].spikes.sum(axis=(0, 1), dtype=np.int64)
+        counts[name] = LayerCounts(neuron_updates=batch * timesteps * layers[name].spikes.shape[2],
+                                   spikes=int(per_neuron.sum()), spikes_per_neuron=per_neuron)
+    return counts
