@@ -152,3 +152,97 @@ def lava_dense_encoding(weight: np.ndarray, exp: int) -> tuple[np.ndarray, int, 
 def float_decay_to_int(decay: float, decay_bits: int = 12) -> int:
     """The 12-bit ``d`` for which ``(4096 - d) / 4096`` best approximates the float retention ``decay``."""
     return int(round((1 << decay_bits) * (1.0 - float(decay))))
+
+
+# ---- multi-level (graded) soft-reset neuron ------------------------------------------------------------------
+def multilevel_step(
+    u: np.ndarray,
+    v: np.ndarray,
+    a_in: np.ndarray,
+    du: int,
+    dv: int,
+    bias: np.ndarray,
+    theta_exp: int,
+    offset: int,
+    levels: int,
+    fmt: NeuronFormat = NeuronFormat(),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the graded soft-reset neuron shared by the multi-level family; returns ``(u, v, z)``.
+
+    The sub-threshold path is the LIF's (current ``u``, voltage ``v``, same decays, wrap and saturation). Then the
+    integer spike is ``z = clip((v + offset) >> theta_exp, 0, levels)`` (arithmetic shift: floor) and the reset
+    subtracts ``z << theta_exp``; ``z`` is sent as a graded payload. With ``levels = 1`` and ``offset = 1`` it is a
+    soft-reset LIF firing on ``v >= 2**theta_exp``.
+    """
+    u = wrap_current(trunc_decay(u, du + 1, fmt.decay_bits) + (np.asarray(a_in, dtype=np.int64) << fmt.act_shift),
+                     fmt.state_bits)
+    v = saturate(trunc_decay(v, dv, fmt.decay_bits) + u + bias, fmt.state_bits)
+    z = np.clip((v + int(offset)) >> int(theta_exp), 0, int(levels))
+    return u, v - (z << int(theta_exp)), z
+
+
+# ---- AR-LIF integer program -------------------------------------------------------------------------------------
+# Fixed-point format of the AR-LIF program: every quantity (voltage, input, threshold, memory, nonlinear outputs)
+# is a signed integer with ARLIF_FRAC fraction bits, so 1.0 == ARLIF_ONE. The nonlinearities use PLAN (Amin,
+# Curtis & Hayes-Gill 1997): a piecewise-linear sigmoid with power-of-two slopes, max error 0.019, computable with
+# shifts and adds in a neuron program; tanh(x) = 2 sigmoid(2x) - 1.
+ARLIF_FRAC = 12
+ARLIF_ONE = 1 << ARLIF_FRAC
+
+
+def plan_sigmoid_q(x: np.ndarray, frac: int = ARLIF_FRAC) -> np.ndarray:
+    """PLAN sigmoid of a Q(frac) integer, as a Q(frac) integer; every operation is a shift, an add or a compare."""
+    x = np.asarray(x, dtype=np.int64)
+    one = 1 << frac
+    a = np.abs(x)
+    y = np.where(a >= 5 * one, one,
+        np.where(a >= (19 * one) >> 3, (a >> 5) + ((27 * one) >> 5),   # 0.03125|x| + 0.84375 for |x| in [2.375, 5)
+        np.where(a >= one, (a >> 3) + ((5 * one) >> 3),                 # 0.125|x| + 0.625 for |x| in [1, 2.375)
+                 (a >> 2) + (one >> 1))))                               # 0.25|x| + 0.5 for |x| in [0, 1)
+    return np.where(x >= 0, y, one - y)
+
+
+def plan_tanh_q(x: np.ndarray, frac: int = ARLIF_FRAC) -> np.ndarray:
+    """tanh(x) = 2 sigmoid(2x) - 1 with the PLAN sigmoid, Q(frac) in and out."""
+    return 2 * plan_sigmoid_q(2 * np.asarray(x, dtype=np.int64), frac) - (1 << frac)
+
+
+def mul_q(a: np.ndarray, b: np.ndarray, frac: int = ARLIF_FRAC) -> np.ndarray:
+    """Product of two Q(frac) integers, truncated toward zero (as the LIF decay is)."""
+    p = np.asarray(a, dtype=np.int64) * np.asarray(b, dtype=np.int64)
+    return np.sign(p) * (np.abs(p) >> frac)
+
+
+def arlif_step(
+    v: np.ndarray,
+    m: np.ndarray,
+    x: np.ndarray,
+    dv: int,
+    vth: int,
+    amp: int,
+    gate: int,
+    fmt: NeuronFormat = NeuronFormat(),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the integer AR-LIF program (adaptive threshold and reset, reset memory); returns ``(v, m, s)``.
+
+    All values are Q(ARLIF_FRAC). ``x`` is this step's input current, ``amp = tanh(a)`` and ``gate = c`` are the
+    layer's trained scalars, ``vth`` the base threshold. Mirrors the float AR-LIF step by step:
+
+    1. ``v = decay(v) + x``                                   (leak lambda = 1 - dv/4096)
+    2. ``thr = vth + amp * tanh(x)``                          (input-dependent threshold)
+    3. ``s = v > thr``
+    4. ``g = sigmoid(gate * x)``; ``m = max(m,0)*g + min(m,0)*(1-g)``   (input-gated, asymmetric memory leak)
+    5. ``m = m + (2s - 1) * sigmoid(x)``
+    6. ``v = v - s * (thr + sigmoid(m))``                     (adaptive soft reset), then 24-bit saturation
+    """
+    one = ARLIF_ONE
+    x = np.asarray(x, dtype=np.int64)
+    v = saturate(trunc_decay(v, dv, fmt.decay_bits) + x, fmt.state_bits)
+    thr = int(vth) + mul_q(amp, plan_tanh_q(x))
+    s = v > thr
+    g = plan_sigmoid_q(mul_q(gate, x))
+    m = mul_q(np.maximum(m, 0), g) + mul_q(np.minimum(m, 0), one - g)
+    m = m + np.where(s, 1, -1) * plan_sigmoid_q(x)
+    m = saturate(m, fmt.state_bits)
+    v = saturate(np.where(s, v - (thr + plan_sigmoid_q(m)), v), fmt.state_bits)
+    return v, m, s

@@ -17,12 +17,13 @@ import nir
 import numpy as np
 
 from ..errors import GraphError
-from .nodes import QLIF, LIFNeuron, QDense, SnnccNode
+from .nodes import QARLIF, QLIF, ARLIFNeuron, LIFNeuron, MultiLevelNeuron, QDense, QMultiLevel, SnnccNode
 
 Node = Any  # nir.NIRNode | SnnccNode
 
 SYNAPSE_TYPES = (nir.Affine, nir.Linear, QDense)
-NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, LIFNeuron, QLIF)
+NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, LIFNeuron, QLIF, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF)
+RECURRENT_KEY = "snncc.recurrent"  # metadata flag of a synapse that feeds back (its input is the previous step's)
 
 
 def type_name(node: Node) -> str:
@@ -86,32 +87,48 @@ class Graph:
     def output_names(self) -> list[str]:
         return [n for n, v in self.nodes.items() if isinstance(v, nir.Output)]
 
+    def is_recurrent(self, name: str) -> bool:
+        """True for a synapse marked as feedback: it carries the previous step's spikes back to a layer."""
+        node = self.nodes[name]
+        return isinstance(node, SYNAPSE_TYPES) and bool(getattr(node, "metadata", {}).get(RECURRENT_KEY))
+
+    def feedforward_edges(self) -> list[tuple[str, str]]:
+        """All edges but those into recurrent synapses (which close the only cycles a graph may have)."""
+        return [(a, b) for a, b in self.edges if not self.is_recurrent(b)]
+
     def to_networkx(self) -> nx.DiGraph:
         g = nx.DiGraph()
         g.add_nodes_from(self.nodes)
-        g.add_edges_from(self.edges)
+        g.add_edges_from(self.feedforward_edges())
         return g
 
     def topological_order(self) -> list[str]:
-        """Nodes in dependency order; a cycle (recurrence) is reported as a GraphError."""
+        """Nodes in dependency order (ignoring the inputs of recurrent synapses); any other cycle is an error."""
         try:
             return list(nx.lexicographical_topological_sort(self.to_networkx(), key=self._insertion_key))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(self.to_networkx())
             raise GraphError(
-                "recurrent connections are not supported yet: cycle " + " -> ".join(a for a, _ in cycle)
+                "recurrent connections are not supported (only snncc's own lateral synapses may close a cycle): "
+                "cycle " + " -> ".join(a for a, _ in cycle)
             ) from None
 
     def _insertion_key(self, name: str) -> str:
         return f"{list(self.nodes).index(name):08d}"
 
     def synapse_depth(self) -> dict[str, int]:
-        """Number of synapse nodes on the path from the input to each node (its latency in steps in Lava)."""
+        """Number of synapse nodes on the path from the input to each node (its latency in steps in Lava).
+
+        Recurrent synapses do not add latency to the layer they feed back into.
+        """
         depth: dict[str, int] = {}
         for name in self.topological_order():
-            preds = self.predecessors(name)
+            preds = [p for p in self.predecessors(name) if not self.is_recurrent(p)]
             d = max((depth[p] for p in preds), default=0)
-            depth[name] = d + (1 if isinstance(self.nodes[name], SYNAPSE_TYPES) else 0)
+            depth[name] = d + (1 if isinstance(self.nodes[name], SYNAPSE_TYPES) and not self.is_recurrent(name) else 0)
+        for name in self.nodes:
+            if self.is_recurrent(name):
+                depth[name] = max(depth[p] for p in self.predecessors(name))
         return depth
 
     # ---- checks ----------------------------------------------------------------------------------------

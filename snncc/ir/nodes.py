@@ -57,9 +57,9 @@ def _vec(x: Any, dtype: Any = np.float64) -> np.ndarray:
 class LIFNeuron(SnnccNode):
     """Discrete-time current-based LIF; one step (time index t, input x from the synapses):
 
-    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; spike ``s = v > threshold`` (strict);
-    reset: ``zero`` sets ``v = 0``, ``subtract`` sets ``v -= threshold``; ``i`` is never reset.
-    An IF neuron is ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
+    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
+    spike ``s = v > threshold`` (strict); reset: ``zero`` sets ``v = 0``, ``subtract`` sets ``v -= threshold``;
+    ``i`` is never reset. An IF neuron is ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
     """
 
     TYPE: ClassVar[str] = "snncc.LIF"
@@ -68,6 +68,7 @@ class LIFNeuron(SnnccNode):
     threshold: np.ndarray
     bias: np.ndarray
     reset: str = "zero"
+    v_min: float | None = None
 
     def __post_init__(self) -> None:
         self.threshold = _vec(self.threshold)
@@ -75,10 +76,8 @@ class LIFNeuron(SnnccNode):
         self.decay_v = np.broadcast_to(_vec(self.decay_v), n).copy()
         self.decay_i = np.broadcast_to(_vec(self.decay_i), n).copy()
         self.bias = np.broadcast_to(_vec(self.bias), n).copy()
-        if isinstance(self.reset, bytes):
-            self.reset = self.reset.decode()
-        if self.reset not in RESET_MODES:
-            raise ValueError(f"reset must be one of {RESET_MODES}, got {self.reset!r}")
+        self.reset = _reset_mode(self.reset)
+        self.v_min = _optional(self.v_min, float)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -119,7 +118,9 @@ class QLIF(SnnccNode):
     """Integer CUBA LIF with Lava's parameters (see :mod:`snncc.fixedpoint` for the exact step).
 
     ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
-    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SoftResetLIF).
+    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SoftResetLIF). ``v_min`` (a floor on
+    ``v`` after the update, None for none) and a non-zero ``v_init`` (the voltage each sample starts from) also
+    need snncc's custom LIF.
     """
 
     TYPE: ClassVar[str] = "snncc.QLIF"
@@ -129,15 +130,22 @@ class QLIF(SnnccNode):
     bias_mant: np.ndarray
     bias_exp: np.ndarray
     reset: str = "zero"
+    v_min: int | None = None
+    v_init: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.du, self.dv, self.vth = int(self.du), int(self.dv), int(self.vth)
         self.bias_mant = _vec(self.bias_mant, np.int64)
         self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
-        if isinstance(self.reset, bytes):
-            self.reset = self.reset.decode()
-        if self.reset not in RESET_MODES:
-            raise ValueError(f"reset must be one of {RESET_MODES}, got {self.reset!r}")
+        self.reset = _reset_mode(self.reset)
+        self.v_min = _optional(self.v_min, int)
+        self.v_init = (np.zeros(self.bias_mant.shape, np.int64) if self.v_init is None
+                       else np.broadcast_to(_vec(self.v_init, np.int64), self.bias_mant.shape).copy())
+
+    @property
+    def stock(self) -> bool:
+        """True when Lava's stock LIFReset implements this layer (hard reset, no floor, zero initial voltage)."""
+        return self.reset == "zero" and self.v_min is None and not np.any(self.v_init)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -146,4 +154,135 @@ class QLIF(SnnccNode):
     out_shape = in_shape
 
 
-SNNCC_NODE_TYPES: dict[str, type[SnnccNode]] = {c.TYPE: c for c in (LIFNeuron, QDense, QLIF)}
+@dataclass(eq=False)
+class MultiLevelNeuron(SnnccNode):
+    """Float multi-level neuron (multi-level, Group Neuron, ASN/NASN): integer spikes, soft reset, optional leak.
+
+    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``z = clip(floor(v / threshold + offset), 0, levels)``;
+    ``v -= z * threshold``; the output is ``z * out_scale`` (canonicalize folds ``out_scale`` into the next
+    synapses, so the deployed payload is the integer ``z``). Per-neuron arrays; ``levels`` is an integer.
+    """
+
+    TYPE: ClassVar[str] = "snncc.MultiLevel"
+    decay_v: np.ndarray
+    decay_i: np.ndarray
+    threshold: np.ndarray
+    bias: np.ndarray
+    offset: np.ndarray
+    out_scale: np.ndarray
+    levels: int = 1
+
+    def __post_init__(self) -> None:
+        self.threshold = _vec(self.threshold)
+        n = self.threshold.shape
+        for f in ("decay_v", "decay_i", "bias", "offset", "out_scale"):
+            setattr(self, f, np.broadcast_to(_vec(getattr(self, f)), n).copy())
+        self.levels = int(self.levels)
+        if self.levels < 1:
+            raise ValueError(f"levels must be >= 1, got {self.levels}")
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.threshold.shape
+
+    out_shape = in_shape
+
+
+@dataclass(eq=False)
+class ARLIFNeuron(SnnccNode):
+    """Float AR-LIF (adaptive threshold from the input current, reset memory ``m``, adaptive soft reset).
+
+    With ``x`` the input current (bias included): ``v = decay_v * v + x``; ``thr = threshold + amp * tanh(x)``;
+    ``s = v > thr``; ``g = sigmoid(gate * x)``; ``m = max(m,0)*g + min(m,0)*(1-g)``; ``m += (2s-1) sigmoid(x)``;
+    ``v -= s * (thr + sigmoid(m))``. ``amp`` is the trained ``tanh(a)``, ``gate`` the trained ``c`` (per layer).
+    """
+
+    TYPE: ClassVar[str] = "snncc.ARLIF"
+    decay_v: np.ndarray
+    threshold: np.ndarray
+    bias: np.ndarray
+    amp: float = 0.0
+    gate: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.threshold = _vec(self.threshold)
+        n = self.threshold.shape
+        self.decay_v = np.broadcast_to(_vec(self.decay_v), n).copy()
+        self.bias = np.broadcast_to(_vec(self.bias), n).copy()
+        self.amp, self.gate = float(self.amp), float(self.gate)
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.threshold.shape
+
+    out_shape = in_shape
+
+
+@dataclass(eq=False)
+class QMultiLevel(SnnccNode):
+    """Integer graded soft-reset neuron (see :func:`snncc.fixedpoint.multilevel_step`); sends the payload ``z``."""
+
+    TYPE: ClassVar[str] = "snncc.QMultiLevel"
+    du: int
+    dv: int
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    theta_exp: int
+    offset: int
+    levels: int
+
+    def __post_init__(self) -> None:
+        self.du, self.dv = int(self.du), int(self.dv)
+        self.theta_exp, self.offset, self.levels = int(self.theta_exp), int(self.offset), int(self.levels)
+        self.bias_mant = _vec(self.bias_mant, np.int64)
+        self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.bias_mant.shape
+
+    out_shape = in_shape
+
+
+@dataclass(eq=False)
+class QARLIF(SnnccNode):
+    """Integer AR-LIF program (see :func:`snncc.fixedpoint.arlif_step`), Q(ARLIF_FRAC) throughout.
+
+    The input current is ``x = (a << 6) + bias`` with ``a`` the synapses' delivery and ``bias`` per neuron.
+    """
+
+    TYPE: ClassVar[str] = "snncc.QARLIF"
+    dv: int
+    vth: int
+    amp: int
+    gate: int
+    bias: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.dv, self.vth, self.amp, self.gate = int(self.dv), int(self.vth), int(self.amp), int(self.gate)
+        self.bias = _vec(self.bias, np.int64)
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.bias.shape
+
+    out_shape = in_shape
+
+
+def _reset_mode(reset: str | bytes) -> str:
+    reset = reset.decode() if isinstance(reset, bytes) else reset
+    if reset not in RESET_MODES:
+        raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
+    return reset
+
+
+def _optional(value: object, kind: type) -> object:
+    """None stays None; HDF5 stores None as NaN-free sentinel strings, so accept 'None' too."""
+    if value is None or (isinstance(value, (str, bytes)) and value in ("None", b"None")):
+        return None
+    return kind(value)
+
+
+SNNCC_NODE_TYPES: dict[str, type[SnnccNode]] = {
+    c.TYPE: c for c in (LIFNeuron, QDense, QLIF, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF)
+}

@@ -107,7 +107,9 @@ def _node_from_dict(name: str, d: dict[str, Any]) -> Any:
 # ---- HDF5 helpers ------------------------------------------------------------------------------------------
 def _write_dict(group: h5py.Group, d: dict[str, Any]) -> None:
     for k, v in d.items():
-        if isinstance(v, dict):
+        if v is None:
+            group.create_dataset(k, data="None", dtype=h5py.string_dtype())
+        elif isinstance(v, dict):
             if k == "metadata" and not v:
                 continue
             _write_dict(group.create_group(str(k)), v)
