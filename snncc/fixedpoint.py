@@ -114,14 +114,18 @@ def lif_step(
     bias: np.ndarray,
     soft_reset: bool,
     fmt: NeuronFormat = NeuronFormat(),
+    v_min: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One time step of the fixed-point CUBA LIF; returns the new ``(u, v, spikes)``.
 
-    ``a_in`` is the summed synaptic input of this step (already shifted by each synapse's exponent).
+    ``a_in`` is the summed synaptic input of this step (already shifted by each synapse's exponent). ``v_min``
+    (snncc's custom LIF only) floors ``v`` after the update and before the spike test (KLIF's ReLU).
     """
     u = trunc_decay(u, du + 1, fmt.decay_bits) + (np.asarray(a_in, dtype=np.int64) << fmt.act_shift)
     u = wrap_current(u, fmt.state_bits)
     v = saturate(trunc_decay(v, dv, fmt.decay_bits) + u + bias, fmt.state_bits)
+    if v_min is not None:
+        v = np.maximum(v, v_min)
     vth_e = int(vth) << fmt.act_shift
     s = v > vth_e
     v = np.where(s, v - vth_e, v) if soft_reset else np.where(s, 0, v)
