@@ -29,7 +29,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     bundle = compile_model(
         args.model, args.target, args.output, allow_unsafe=args.allow_unsafe_pickle, dt=args.dt, reset=args.reset,
         timesteps=args.timesteps, inputs=args.inputs, samples=args.samples, seed=args.seed,
-        bias_resolution=args.bias_resolution, dump_ir=args.dump_ir, progress=_progress(args.quiet),
+        bias_resolution=args.bias_resolution, arlif=args.arlif, dump_ir=args.dump_ir, progress=_progress(args.quiet),
     )
     print(summary(bundle))
     print(f"bundle: {args.output} (report: {Path(args.output) / 'report.md'})")
@@ -52,15 +52,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .bundle import Bundle
+    from .fidelity import logical_spikes
     from .inputs import load_inputs
 
     bundle = Bundle.load(args.bundle)
     result = bundle.run(load_inputs(args.inputs), args.backend)
-    counts = result.output_spike_counts()
+    graph = bundle.float_graph if args.backend == "float" else bundle.graph
+    out = result.output_layers[0]
+    counts = logical_spikes(graph, out, result.layers[out].spikes).sum(axis=1)
     if args.output:
         np.save(args.output, counts)
         print(f"wrote output spike counts {counts.shape} to {args.output}")
-    print("predictions:", " ".join(str(int(p)) for p in result.predictions()))
+    print("predictions:", " ".join(str(int(p)) for p in counts.argmax(axis=1)))
     return 0
 
 
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--bias-resolution", choices=("weight", "fine"), default="weight",
                    help="quantize biases in weight units (netx-compatible, default) or 1/64 of them")
+    c.add_argument("--arlif", choices=("program", "stock"), default="program",
+                   help="AR-LIF lowering: snncc's integer AR-LIF program (default) or an approximating stock LIF")
     c.add_argument("--dump-ir", action="store_true", help="write the IR after every pass to <output>/ir/")
     c.add_argument("--allow-unsafe-pickle", action="store_true",
                    help="load a .pt file that needs classes outside snncc's allow-list (runs code from the file)")

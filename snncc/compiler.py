@@ -6,7 +6,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,12 @@ from torch import nn
 from . import __version__
 from .bundle import FLOAT_GRAPH_FILE, GRAPH_FILE, MANIFEST, NETX_FILE, Bundle, sha256, write_atomically, write_json
 from .errors import BackendUnavailableError, UnsupportedLayerError, VerificationError
-from .fidelity import compare_float_int
+from .fidelity import compare_float_int, compare_layers
 from .frontend import import_model
 from .inputs import load_inputs, random_inputs
-from .ir import QLIF, Graph, InputEncoding, write_graph
+from .ir import INT_NEURONS, Graph, InputEncoding, write_graph
 from .passes import PassContext, PassManager, default_pipeline
+from .passes.lower_primitives import required_primitive
 from .reports import energy_report, render_markdown, render_summary, resource_report
 from .target import load_target
 
@@ -43,6 +44,7 @@ def compile_model(
     samples: int = ACTIVITY_SAMPLES,
     seed: int = 0,
     bias_resolution: str = "weight",
+    arlif: str = "program",
     dump_ir: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Bundle:
@@ -50,6 +52,8 @@ def compile_model(
 
     ``inputs`` (payloads, or a .npy/.npz path) drive the activity measurement behind the energy report and the
     float-vs-integer summary; without them ``samples`` random inputs of the model's encoding are used.
+    ``arlif`` chooses AR-LIF's lowering: ``program`` (snncc's integer AR-LIF program) or ``stock`` (an approximating
+    stock LIF).
     """
     say = progress or (lambda _msg: None)
     tgt = load_target(target)
@@ -60,11 +64,12 @@ def compile_model(
         raise VerificationError(f"timesteps and samples must be at least 1 (got {t_steps} and {samples})")
     graph.metadata["timesteps"] = t_steps
     say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
-    ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution}, progress=say)
-    pipeline = default_pipeline(tgt)
+    ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution, "arlif": arlif}, progress=say,
+                      keep={"canonicalize", "lower-neurons", "quantize"})
     dump_dir = Path(tempfile.mkdtemp(prefix="snncc-ir-")) if (dump_ir and out_dir is not None) else None
-    float_graph = PassManager(pipeline[:1]).run(graph, _sub(ctx, dump_dir, "canonical"))
-    final = PassManager(pipeline[1:]).run(float_graph, _sub(ctx, dump_dir, "lowered"))
+    ctx.dump_dir = dump_dir
+    final = PassManager(default_pipeline(tgt)).run(graph, ctx)
+    float_graph = ctx.snapshots["canonicalize"]  # the F level: what the trained model computes
 
     enc = InputEncoding.from_metadata(final.metadata)
     n_in = int(np.prod(final.nodes[final.input_names[0]].input_type["input"]))
@@ -76,13 +81,15 @@ def compile_model(
     say(f"measuring activity on {len(x)} {activity} samples (reference simulator)")
     int_run = bundle.run(x, "reference")
     float_run = bundle.run(x, "float")
+    lowering = measure_lowerings(ctx, x, float_run, int_run, final)
     report = {
         "model": _describe(source), "target": tgt.name, "timesteps": t_steps, "input": enc.to_dict(),
         "activity_inputs": activity,
         "resources": resource_report(final, tgt),
         "energy": energy_report(final, int_run.counts, tgt, int_run.batch, t_steps, int_run.latency),
         "quantization": {"layers": ctx.notes.get("quantize", {}), "bias_resolution": bias_resolution},
-        "fidelity": compare_float_int(float_run, int_run),
+        "fidelity": compare_float_int(float_graph, float_run, final, int_run),
+        "lowering": lowering,
         "primitives": _primitives(final, tgt),
         "warnings": list(ctx.warnings),
         "pass_timings": {k: round(v, 6) for k, v in ctx.timings.items()},
@@ -123,9 +130,36 @@ def summary(bundle: Bundle) -> str:
     return render_summary(bundle.manifest["report"])
 
 
-def _sub(ctx: PassContext, dump_dir: Path | None, stage: str) -> PassContext:
-    return PassContext(target=ctx.target, options=ctx.options, dump_dir=(dump_dir / stage) if dump_dir else None,
-                       warnings=ctx.warnings, notes=ctx.notes, timings=ctx.timings, progress=ctx.progress)
+def measure_lowerings(ctx: PassContext, x: np.ndarray, float_run: Any, int_run: Any, final: Graph) -> dict:
+    """Each lowering with its exactness and its measured effect on the same inputs.
+
+    Float-level rewrites (lower-neurons) are measured float against float; integer-level ones (lower-primitives)
+    integer against integer, so that each number isolates one lowering from quantization.
+    """
+    notes = {name: dict(n) for name, n in ctx.notes.get("lowering", {}).items()}
+    if not notes:
+        return {}
+    snaps = ctx.snapshots
+    float_layers = [n for n in notes if n in snaps["lower-neurons"].nodes and n in snaps["canonicalize"].nodes
+                    and type(snaps["lower-neurons"].nodes[n]) is not type(snaps["canonicalize"].nodes[n])]
+    if float_layers:
+        from .backends.reference import FloatSimulator
+
+        lowered = FloatSimulator(snaps["lower-neurons"]).run(x)
+        cmp = compare_layers(snaps["canonicalize"], float_run, snaps["lower-neurons"], lowered, float_layers)
+        for n in float_layers:
+            notes[n]["measured"] = {"spike_agreement": cmp["layers"][n]["agreement"],
+                                    "output_agreement": cmp["output_agreement"], "against": "float model"}
+    int_layers = [n for n in notes if n not in float_layers]
+    if int_layers:
+        from .backends.reference import ReferenceSimulator
+
+        unlowered = ReferenceSimulator(snaps["quantize"], ctx.target.neuron_format).run(x)
+        cmp = compare_layers(snaps["quantize"], unlowered, final, int_run, int_layers)
+        for n in int_layers:
+            notes[n]["measured"] = {"spike_agreement": cmp["layers"][n]["agreement"],
+                                    "output_agreement": cmp["output_agreement"], "against": "unlowered integer graph"}
+    return notes
 
 
 def _write_netx(graph: Graph, path: Path) -> dict[str, Any]:
@@ -141,12 +175,13 @@ def _write_netx(graph: Graph, path: Path) -> dict[str, Any]:
 
 
 def _primitives(graph: Graph, tgt: Any) -> dict[str, dict[str, str]]:
+    """The target primitive each neuron layer runs on, and whether it is stock Lava or snncc's own."""
     out = {}
     for name, node in graph.nodes.items():
-        if isinstance(node, QLIF):
-            prim = tgt.primitives["lif_hard_reset" if node.reset == "zero" else "lif_soft_reset"]
+        if isinstance(node, INT_NEURONS):
+            prim = tgt.primitives[required_primitive(graph, name)]
             out[name] = {"primitive": prim.name, "kind": prim.kind, "lava": prim.lava.rsplit(".", 1)[-1],
-                         "reset": node.reset}
+                         "reset": getattr(node, "reset", "subtract")}
     return out
 
 
@@ -168,7 +203,7 @@ def _manifest(source: Any, tgt: Any, graph: Graph, timesteps: int, netx: dict, c
         except importlib_metadata.PackageNotFoundError:
             versions[pkg] = None
     return {
-        "format": 1, "snncc_version": __version__, "created": datetime.now(timezone.utc).isoformat(),
+        "format": 1, "snncc_version": __version__, "created": datetime.now(UTC).isoformat(),
         "source": src, "target": {"name": tgt.name, "data": _target_data(tgt)}, "timesteps": timesteps,
         "input": InputEncoding.from_metadata(graph.metadata).to_dict(),
         "latency_steps": max(graph.synapse_depth().values()) if graph.nodes else 0,

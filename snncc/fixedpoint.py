@@ -27,6 +27,7 @@ import numpy as np
 
 DECAY_ONE = 1 << 12  # 4096: the unit of the 12-bit decay constants
 ACT_SHIFT = 6  # synaptic input and threshold are scaled by 2**6 inside the neuron
+ACT_SHIFT_SCALE = 1 << ACT_SHIFT
 STATE_BITS = 24
 
 

@@ -121,6 +121,6 @@ def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, sample
         say("lava-dl netx network")
         comparisons.append(compare_results("reference", ref, "netx", bundle.run(x, "netx"), states=False))
     say("float model")
-    fidelity = compare_float_int(bundle.run(x, "float"), ref)
+    fidelity = compare_float_int(bundle.float_graph, bundle.run(x, "float"), bundle.graph, ref)
     return VerifyResult(comparisons=comparisons, fidelity=fidelity, samples=len(x), inputs=kind,
                         min_output_agreement=min_output_agreement)

@@ -170,9 +170,9 @@ def test_pass_manager_checks_and_dumps(tmp_path):
     c = PassContext(target=TARGET, dump_dir=tmp_path)
     PassManager(default_pipeline(TARGET)).run(g, c)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names[:2] == ["00-input.nir", "00-input.txt"] and "04-place.txt" in names
-    assert "snncc.QLIF" in (tmp_path / "02-quantize.txt").read_text()
-    assert set(c.timings) == {"canonicalize", "quantize", "partition", "place"}
+    assert names[:2] == ["00-input.nir", "00-input.txt"] and "06-place.txt" in names
+    assert "snncc.QLIF" in (tmp_path / "03-quantize.txt").read_text()
+    assert set(c.timings) == {"canonicalize", "lower-neurons", "quantize", "lower-primitives", "partition", "place"}
 
 
 def test_unequal_path_depths_are_rejected():

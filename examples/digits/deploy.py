@@ -20,6 +20,7 @@ if __package__ in (None, ""):
 import snncc  # noqa: E402
 from examples.digits.data import EVAL_SEED, load_digits_split, payloads  # noqa: E402
 from examples.digits.train import load_model, output_counts, predict_counts  # noqa: E402
+from snncc.fidelity import predictions  # noqa: E402
 from snncc.verify import compare_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -34,7 +35,7 @@ def deployed_accuracy(model_path: str | Path, out_dir: str | Path | None = None,
                                               np.random.default_rng(EVAL_SEED)))
     bundle = snncc.compile(model_path, "loihi2", out_dir, inputs=x[:64])
     deployed = bundle.run(x, "reference")
-    int_pred = deployed.predictions()
+    int_pred = predictions(bundle.graph, deployed)
     result = {
         "float_accuracy": float(np.mean(float_pred == split.y_test)),
         "deployed_accuracy": float(np.mean(int_pred == split.y_test)),

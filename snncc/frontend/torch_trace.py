@@ -4,7 +4,9 @@ What maps to what:
 
 * ``nn.Linear`` -> ``nir.Affine`` (``nir.Linear`` without bias)
 * ``snncc.neurons.LIF`` / ``IF`` -> :class:`snncc.ir.LIFNeuron` (discrete time, reset mode explicit; NIR's
-  continuous-time LIF cannot say "subtract")
+  continuous-time LIF cannot say "subtract"); ``KLIF`` -> ``KLIFNeuron``; ``ARLIF`` -> ``ARLIFNeuron``;
+  ``MultiLevel``/``ASN``/``GroupNeuron`` -> ``MultiLevelNeuron``; ``NASN`` -> its folded eval-mode
+  normalization (a diagonal ``nir.Affine``, merged into the preceding Linear by canonicalize) + ``MultiLevelNeuron``
 * ``snncc.neurons.GradedInput`` -> graded input encoding recorded in the graph metadata
 * ``nn.Flatten``, ``nn.Identity``, ``nn.Dropout`` (inference) -> nothing; ``a + b`` -> two edges into one node
   (NIR fan-in is summation)
@@ -25,11 +27,12 @@ from torch import fx, nn
 
 from .. import neurons
 from ..errors import GraphError, UnsupportedLayerError
-from ..ir import Graph, InputEncoding, LIFNeuron
+from ..ir import ARLIFNeuron, Graph, InputEncoding, KLIFNeuron, LIFNeuron, MultiLevelNeuron
 
 PASS_THROUGH = (nn.Flatten, nn.Identity, nn.Dropout)
 ADD_FUNCTIONS = (operator.add, torch.add)
-SUPPORTED_HINT = "supported: nn.Linear, nn.Flatten/Identity/Dropout, snncc.neurons.LIF/IF/GradedInput, and '+'"
+SUPPORTED_HINT = ("supported: nn.Linear, nn.Flatten/Identity/Dropout, snncc.neurons LIF/IF/KLIF/ARLIF/MultiLevel/ASN/"
+                  "NASN/GroupNeuron/GradedInput, and '+'")
 
 
 class _Tracer(fx.Tracer):
@@ -134,20 +137,47 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
         node_ir.metadata = {"snncc.source": source}
         b.add(name, node_ir, x)
         return _Value([name], (mod.out_features,))
-    if isinstance(mod, neurons.LIF):
+    if isinstance(mod, NEURON_MODULES):
         if x.is_input or x.shape is None or len(x.shape) != 1:
             raise UnsupportedLayerError("a neuron layer must follow a synapse layer (nn.Linear)", layer=name)
         n = x.shape[0]
-        lif = LIFNeuron(
-            decay_v=np.full(n, float(mod.beta.detach().clamp(0.0, 1.0))),
-            decay_i=np.full(n, float(mod.current_decay.detach())),
-            threshold=np.full(n, float(mod.threshold.detach())),
-            bias=np.zeros(n), reset=mod.reset, metadata={"snncc.source": source},
-        )
-        b.add(name, lif, x)
+        if isinstance(mod, neurons.NASN):
+            scale, shift = (t.double().numpy() for t in mod.folded_affine())
+            norm = f"{name}_norm"
+            b.add(norm, nir.Affine(weight=np.diag(scale), bias=shift,
+                                   metadata={"snncc.source": f"{source}: eval-mode normalization (folded)"}), x)
+            x = _Value([norm], x.shape)
+        node_ir = _neuron_node(mod, n)
+        node_ir.metadata = {"snncc.source": source}
+        b.add(name, node_ir, x)
         return _Value([name], x.shape)
+    if isinstance(mod, neurons.QCFS):
+        raise UnsupportedLayerError("QCFS is an ANN activation", layer=name,
+                                    hint="convert the trained ANN with snncc.neurons.convert_to_snn() first")
     raise UnsupportedLayerError(f"{type(mod).__module__}.{type(mod).__name__} is not supported", layer=name,
                                 hint=SUPPORTED_HINT)
+
+
+NEURON_MODULES = (neurons.LIF, neurons.KLIF, neurons.ARLIF, neurons.MultiLevel, neurons.NASN)
+
+
+def _neuron_node(mod: nn.Module, n: int) -> object:
+    """The IR node of one snncc neuron module (its parameters as the forward pass uses them)."""
+    thr = float(mod.threshold.detach())
+    if isinstance(mod, neurons.KLIF):
+        return KLIFNeuron(threshold=np.full(n, thr), bias=np.zeros(n), k=float(mod.effective_k().detach()),
+                          tau=mod.tau, decay_input=mod.decay_input, reset=mod.reset)
+    if isinstance(mod, neurons.ARLIF):
+        return ARLIFNeuron(decay_v=np.full(n, float(mod.decay.detach())), threshold=np.full(n, thr),
+                           bias=np.zeros(n), amp=mod.amp, gate=mod.gate)
+    if isinstance(mod, (neurons.MultiLevel, neurons.NASN)):
+        theta = float(mod.threshold.detach().clamp(min=neurons.multilevel.THETA_MIN))
+        return MultiLevelNeuron(decay_v=np.full(n, mod.decay), decay_i=np.zeros(n), threshold=np.full(n, theta),
+                                bias=np.zeros(n), offset=np.full(n, mod.offset), out_scale=np.full(n, mod.out_scale),
+                                levels=mod.levels)
+    return LIFNeuron(decay_v=np.full(n, float(mod.beta.detach().clamp(0.0, 1.0))),
+                     decay_i=np.full(n, float(mod.current_decay.detach())), threshold=np.full(n, thr),
+                     bias=np.zeros(n), reset=mod.reset)
 
 
 def _function(node: fx.Node, values: dict[str, _Value]) -> _Value:

@@ -1,11 +1,12 @@
 """snncc's IR: NIR nodes plus snncc node types, graph metadata for dt/encoding, NIR-layout files."""
 
 from .encoding import InputEncoding
-from .graph import NEURON_TYPES, SYNAPSE_TYPES, Graph, node_shapes, type_name
-from .nodes import QLIF, LIFNeuron, QDense, SnnccNode
+from .graph import FLOAT_NEURONS, INT_NEURONS, NEURON_TYPES, SYNAPSE_TYPES, Graph, layer_size, node_shapes, type_name
+from .nodes import QARLIF, QLIF, ARLIFNeuron, KLIFNeuron, LIFNeuron, MultiLevelNeuron, QDense, QMultiLevel, SnnccNode
 from .serialize import is_standard, read_graph, write_graph
 
 __all__ = [
-    "Graph", "InputEncoding", "LIFNeuron", "NEURON_TYPES", "QDense", "QLIF", "SYNAPSE_TYPES", "SnnccNode",
-    "is_standard", "node_shapes", "read_graph", "type_name", "write_graph",
+    "ARLIFNeuron", "FLOAT_NEURONS", "Graph", "INT_NEURONS", "InputEncoding", "KLIFNeuron", "LIFNeuron",
+    "MultiLevelNeuron", "NEURON_TYPES", "QARLIF", "QDense", "QLIF", "QMultiLevel", "SYNAPSE_TYPES", "SnnccNode",
+    "is_standard", "layer_size", "node_shapes", "read_graph", "type_name", "write_graph",
 ]

@@ -17,18 +17,25 @@ import nir
 import numpy as np
 
 from ..errors import GraphError
-from .nodes import QARLIF, QLIF, ARLIFNeuron, LIFNeuron, MultiLevelNeuron, QDense, QMultiLevel, SnnccNode
+from .nodes import QARLIF, QLIF, ARLIFNeuron, KLIFNeuron, LIFNeuron, MultiLevelNeuron, QDense, QMultiLevel, SnnccNode
 
 Node = Any  # nir.NIRNode | SnnccNode
 
 SYNAPSE_TYPES = (nir.Affine, nir.Linear, QDense)
-NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, LIFNeuron, QLIF, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF)
+FLOAT_NEURONS = (LIFNeuron, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron)
+INT_NEURONS = (QLIF, QMultiLevel, QARLIF)
+NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, *FLOAT_NEURONS, *INT_NEURONS)
 RECURRENT_KEY = "snncc.recurrent"  # metadata flag of a synapse that feeds back (its input is the previous step's)
 
 
 def type_name(node: Node) -> str:
     """The serialised type name: NIR's class name, or ``snncc.X`` for snncc nodes."""
     return node.TYPE if isinstance(node, SnnccNode) else type(node).__name__
+
+
+def layer_size(node: Node) -> int:
+    """Number of neurons of a (1-D) neuron layer node."""
+    return int(np.prod(node_shapes(node)[1]))
 
 
 def node_shapes(node: Node) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:

@@ -189,6 +189,46 @@ class MultiLevelNeuron(SnnccNode):
 
 
 @dataclass(eq=False)
+class KLIFNeuron(SnnccNode):
+    """Float KLIF (spikingjelly's KLIFNode, V_reset = 0, scale_reset off): learnable scale ``k``, ReLU on the membrane.
+
+    With ``x`` the input current (``bias`` included): ``h = v + (x - v) / tau`` (``decay_input``) or
+    ``h = v - v / tau + x``; ``f = max(k h, 0)``; ``s = f > threshold``;
+    reset ``zero``: ``v = f (1 - s)``, ``subtract``: ``v = f - s threshold``. Per layer ``k`` and ``tau``.
+    Equivalent to a LIF with decay ``k (1 - 1/tau)``, input gain ``k / tau`` (``k`` without decay_input) and a
+    floor at 0 (see the lower-neurons pass).
+    """
+
+    TYPE: ClassVar[str] = "snncc.KLIF"
+    threshold: np.ndarray
+    bias: np.ndarray
+    k: float = 1.0
+    tau: float = 2.0
+    decay_input: bool = True
+    reset: str = "zero"
+
+    def __post_init__(self) -> None:
+        self.threshold = _vec(self.threshold)
+        self.bias = np.broadcast_to(_vec(self.bias), self.threshold.shape).copy()
+        self.k, self.tau, self.decay_input = float(self.k), float(self.tau), bool(self.decay_input)
+        self.reset = _reset_mode(self.reset)
+
+    @property
+    def decay(self) -> float:
+        return self.k * (1.0 - 1.0 / self.tau)
+
+    @property
+    def gain(self) -> float:
+        return self.k / self.tau if self.decay_input else self.k
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.threshold.shape
+
+    out_shape = in_shape
+
+
+@dataclass(eq=False)
 class ARLIFNeuron(SnnccNode):
     """Float AR-LIF (adaptive threshold from the input current, reset memory ``m``, adaptive soft reset).
 
@@ -284,5 +324,5 @@ def _optional(value: object, kind: type) -> object:
 
 
 SNNCC_NODE_TYPES: dict[str, type[SnnccNode]] = {
-    c.TYPE: c for c in (LIFNeuron, QDense, QLIF, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF)
+    c.TYPE: c for c in (LIFNeuron, QDense, QLIF, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF)
 }

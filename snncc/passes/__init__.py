@@ -5,16 +5,23 @@ from __future__ import annotations
 from ..target import Target
 from .base import Pass, PassContext, PassManager
 from .canonicalize import Canonicalize, check_canonical
+from .lower_neurons import LowerNeurons
+from .lower_primitives import LowerPrimitives
 from .partition import Partition
 from .place import Place
 from .quantize import Quantize
 
-__all__ = ["Canonicalize", "Pass", "PassContext", "PassManager", "Partition", "Place", "Quantize",
-           "check_canonical", "default_pipeline", "PASSES"]
+__all__ = ["Canonicalize", "LowerNeurons", "LowerPrimitives", "Pass", "PassContext", "PassManager", "Partition",
+           "Place", "Quantize", "check_canonical", "default_pipeline", "PASSES"]
 
-PASSES: dict[str, type[Pass]] = {p.name: p for p in (Canonicalize, Quantize, Partition, Place)}
+PASSES: dict[str, type[Pass]] = {
+    p.name: p for p in (Canonicalize, LowerNeurons, Quantize, LowerPrimitives, Partition, Place)
+}
 
 
 def default_pipeline(target: Target) -> list[Pass]:
-    """canonicalize -> quantize -> partition -> place. Every step reads the target's data, not its name."""
-    return [Canonicalize(), Quantize(), Partition(), Place()]
+    """canonicalize -> lower-neurons -> quantize -> lower-primitives -> partition -> place.
+
+    Every step reads the target's data (formats, limits, declared primitives), never its name.
+    """
+    return [Canonicalize(), LowerNeurons(), Quantize(), LowerPrimitives(), Partition(), Place()]

@@ -30,6 +30,8 @@ class PassContext:
     notes: dict[str, Any] = field(default_factory=dict)  # per-pass results for the report
     timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    keep: set[str] = field(default_factory=set)  # names of passes whose result to keep in ``snapshots``
+    snapshots: dict[str, Graph] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -87,6 +89,8 @@ class PassManager:
                 raise GraphError(f"pass '{p.name}' returned its input graph instead of a new one")
             ctx.timings[p.name] = time.perf_counter() - start
             graph = result
+            if p.name in ctx.keep:
+                ctx.snapshots[p.name] = graph
             if ctx.dump_dir is not None:
                 _dump(graph, ctx.dump_dir, index, p.name)
         return graph

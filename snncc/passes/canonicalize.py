@@ -1,6 +1,6 @@
 """canonicalize: bring any imported graph to one normal form the later passes can rely on.
 
-After it, the graph holds only ``nir.Input``, ``nir.Linear`` (no bias), :class:`LIFNeuron` and ``nir.Output``;
+After it, the graph holds only ``nir.Input``, ``nir.Linear`` (no bias), float neuron nodes and ``nir.Output``;
 the input feeds synapses, every synapse has one source and feeds exactly one neuron layer, and neurons feed
 synapses or outputs. On the way it
 
@@ -8,7 +8,7 @@ synapses or outputs. On the way it
   SpikingJelly and the NIR paper graphs follow) and records their input gain,
 * removes ``Flatten`` (fully connected graphs are 1-D), merges chains of synapses into one,
 * moves synapse biases into the neuron bias (exact only without current decay, else an error) and folds the
-  input gains and the graded input's scale into the weights.
+  input gains, multi-level output scales and the graded input's scale into the weights.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import nir
 import numpy as np
 
 from ..errors import GraphError, UnsupportedLayerError
-from ..ir import Graph, InputEncoding, LIFNeuron
+from ..ir import FLOAT_NEURONS, Graph, InputEncoding, LIFNeuron, MultiLevelNeuron
 from .base import Pass, PassContext
 
 SYNAPSES = (nir.Affine, nir.Linear)
 CONTINUOUS = (nir.LIF, nir.IF, nir.CubaLIF)
-ACCEPTED = (nir.Input, nir.Output, nir.Flatten, *SYNAPSES, *CONTINUOUS, LIFNeuron)
+ACCEPTED = (nir.Input, nir.Output, nir.Flatten, *SYNAPSES, *CONTINUOUS, *FLOAT_NEURONS)
+BIAS_INTO_VOLTAGE = (LIFNeuron, MultiLevelNeuron)  # add the bias to v, so a decaying current cannot carry it
 GAIN_KEY = "snncc.input_gain"
 
 
@@ -46,6 +47,7 @@ class Canonicalize(Pass):
         _merge_synapse_chains(g)
         _split_shared_synapses(g)
         _fold_biases_and_gains(g)
+        _fold_out_scales(g)
         _fold_input_scale(g)
         g.metadata["canonical"] = True
         return g
@@ -65,11 +67,11 @@ def check_canonical(g: Graph) -> None:
                                             "not supported yet", layer=name)
             if isinstance(g.nodes[preds[0]], nir.Linear):
                 raise GraphError("synapse chain left after canonicalize", layer=name)
-            if len(succs) != 1 or not isinstance(g.nodes[succs[0]], LIFNeuron):
+            if len(succs) != 1 or not isinstance(g.nodes[succs[0]], FLOAT_NEURONS):
                 raise UnsupportedLayerError("a synapse layer must feed exactly one neuron layer; end the model "
                                             "with an snncc LIF/IF (non-spiking readouts are not supported yet)",
                                             layer=name)
-        elif isinstance(node, LIFNeuron):
+        elif isinstance(node, FLOAT_NEURONS):
             if not preds or not all(isinstance(g.nodes[p], nir.Linear) for p in preds):
                 raise UnsupportedLayerError("a neuron layer must be fed by synapse layers (nn.Linear)", layer=name)
             depths = {depth[p] for p in preds}
@@ -82,7 +84,7 @@ def check_canonical(g: Graph) -> None:
             if not all(isinstance(g.nodes[s], nir.Linear) for s in succs):
                 raise UnsupportedLayerError("the input must feed synapse layers (nn.Linear)", layer=name)
         elif isinstance(node, nir.Output):
-            if not isinstance(g.nodes[preds[0]], LIFNeuron):
+            if not isinstance(g.nodes[preds[0]], FLOAT_NEURONS):
                 raise UnsupportedLayerError("the output must come from a spiking neuron layer", layer=name)
         else:
             raise GraphError(f"node type {type(node).__name__} left after canonicalize", layer=name)
@@ -190,12 +192,12 @@ def _fold_biases_and_gains(g: Graph) -> None:
         (consumer,) = g.successors(name) or [None]
         target = g.nodes.get(consumer)
         w, b = _as_affine(node)
-        if isinstance(target, LIFNeuron):
+        if isinstance(target, FLOAT_NEURONS):
             gain = np.asarray(target.metadata.get(GAIN_KEY, np.ones(w.shape[0])), np.float64)
             w = w * gain[:, None]
             b = b * gain
             if np.any(b != 0):
-                if np.any(target.decay_i != 0):
+                if isinstance(target, BIAS_INTO_VOLTAGE) and np.any(target.decay_i != 0):
                     raise UnsupportedLayerError(
                         "a synapse bias into a neuron with current decay cannot be deployed exactly (the chip adds "
                         "the bias to the voltage, not to the decaying current)", layer=name,
@@ -205,8 +207,24 @@ def _fold_biases_and_gains(g: Graph) -> None:
             raise UnsupportedLayerError("a synapse bias must feed a neuron layer", layer=name)
         g.nodes[name] = nir.Linear(weight=w, metadata=dict(node.metadata))
     for node in g.nodes.values():
-        if isinstance(node, LIFNeuron):
+        if isinstance(node, FLOAT_NEURONS):
             node.metadata.pop(GAIN_KEY, None)
+
+
+def _fold_out_scales(g: Graph) -> None:
+    """A multi-level layer emits ``z * out_scale``; scale the columns of the synapses it feeds instead, so that the
+    deployed payload is the integer ``z`` (a layer feeding the output keeps its scale: argmax ignores it)."""
+    for name, node in g.nodes.items():
+        if not isinstance(node, MultiLevelNeuron) or np.all(node.out_scale == 1.0):
+            continue
+        succs = g.successors(name)
+        if not all(isinstance(g.nodes[s], nir.Linear) for s in succs):
+            continue
+        for s in succs:
+            syn = g.nodes[s]
+            g.nodes[s] = nir.Linear(weight=np.asarray(syn.weight, np.float64) * node.out_scale[None, :],
+                                    metadata=syn.metadata)
+        node.out_scale = np.ones_like(node.out_scale)
 
 
 def _fold_input_scale(g: Graph) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..errors import GraphError, ResourceError
-from ..ir import QLIF, Graph, QDense
+from ..ir import INT_NEURONS, Graph, QDense, layer_size
 from .base import Pass, PassContext
 
 BLOCKS_KEY = "snncc.blocks"
@@ -48,11 +48,11 @@ class Partition(Pass):
         lim = ctx.target.figures["core_limits"]
         max_neurons, memory = lim["neurons"].value, lim["memory"].value
         max_in, max_out = lim["input_axons"].value, lim["output_axons"].value
-        layers = [n for n in g.topological_order() if isinstance(g.nodes[n], QLIF)]
+        layers = [n for n in g.topological_order() if isinstance(g.nodes[n], INT_NEURONS)]
         n_blocks: dict[str, int] = {}
         notes = {}
         for name in reversed(layers):
-            n = g.nodes[name].bias_mant.shape[0]
+            n = layer_size(g.nodes[name])
             fi = fan_in(g, name)
             if fi > max_in:
                 raise ResourceError(f"fan-in {fi} exceeds the {max_in} input axons of a core (core_limits.input_axons)",
@@ -93,7 +93,7 @@ class Partition(Pass):
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         for name, node in graph.nodes.items():
-            if isinstance(node, QLIF):
+            if isinstance(node, INT_NEURONS):
                 blocks = node.metadata.get(BLOCKS_KEY)
-                if not blocks or blocks[0][0] != 0 or blocks[-1][1] != node.bias_mant.shape[0]:
+                if not blocks or blocks[0][0] != 0 or blocks[-1][1] != layer_size(node):
                     raise ResourceError("blocks do not cover the layer", layer=name)

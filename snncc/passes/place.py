@@ -8,7 +8,7 @@ report measures the hop-weighted traffic of whatever placement is chosen.)
 from __future__ import annotations
 
 from ..errors import GraphError
-from ..ir import QLIF, Graph
+from ..ir import INT_NEURONS, Graph
 from .base import Pass, PassContext
 from .partition import BLOCKS_KEY
 
@@ -26,7 +26,7 @@ class Place(Pass):
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:
         for name, node in graph.nodes.items():
-            if isinstance(node, QLIF) and BLOCKS_KEY not in node.metadata:
+            if isinstance(node, INT_NEURONS) and BLOCKS_KEY not in node.metadata:
                 raise GraphError("layer has no blocks (run partition first)", layer=name)
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
@@ -36,7 +36,7 @@ class Place(Pass):
         core = 0
         for name in g.topological_order():
             node = g.nodes[name]
-            if not isinstance(node, QLIF):
+            if not isinstance(node, INT_NEURONS):
                 continue
             placed = []
             for _ in node.metadata[BLOCKS_KEY]:
@@ -51,7 +51,7 @@ class Place(Pass):
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         seen = set()
         for node in graph.nodes.values():
-            for chip, local, _, _ in node.metadata.get(PLACEMENT_KEY, []) if isinstance(node, QLIF) else []:
+            for chip, local, _, _ in node.metadata.get(PLACEMENT_KEY, []) if isinstance(node, INT_NEURONS) else []:
                 if (chip, local) in seen:
                     raise GraphError(f"core {chip}:{local} assigned twice")
                 seen.add((chip, local))

@@ -10,6 +10,10 @@ For each neuron layer, with all of its incoming synapses sharing one scale ``s``
   does, which keeps the layer expressible in netx); decays ``dv = round(4096 (1 - beta))``,
   ``du = round(4096 (1 - alpha)) - 1`` (Lava's current decay is ``du + 1``).
 
+Multi-level layers instead take the largest mantissa scale that makes their quantum ``theta`` a power of two,
+``2**k``, in voltage units (the graded primitive shifts by ``k``; ``k >= 6`` so that a population of binary neurons
+can stand in for it); AR-LIF layers use the fixed Q12 scale of the integer AR-LIF program.
+
 The exponent ``e`` starts at 0 and is raised while the threshold resolution is coarse (``vth < 256``) and the
 worst-case input cannot wrap the 24-bit current, and lowered while the threshold or a bias does not fit. Values
 that cannot be represented raise :class:`QuantizationError` naming the layer and the limit; a possible current
@@ -23,7 +27,18 @@ import numpy as np
 
 from .. import fixedpoint as fx
 from ..errors import QuantizationError
-from ..ir import QLIF, Graph, InputEncoding, LIFNeuron, QDense
+from ..ir import (
+    INT_NEURONS,
+    QARLIF,
+    QLIF,
+    ARLIFNeuron,
+    Graph,
+    InputEncoding,
+    LIFNeuron,
+    MultiLevelNeuron,
+    QDense,
+    QMultiLevel,
+)
 from .base import Pass, PassContext
 from .canonicalize import check_canonical
 
@@ -47,7 +62,14 @@ class Quantize(Pass):
         for name in g.topological_order():
             node = g.nodes[name]
             if isinstance(node, LIFNeuron):
-                notes[name] = _quantize_layer(g, name, node, enc, ctx, resolution)
+                notes[name] = _quantize_lif(g, name, node, enc, ctx, resolution)
+            elif isinstance(node, MultiLevelNeuron):
+                notes[name] = _quantize_multilevel(g, name, node, enc, ctx, resolution)
+            elif isinstance(node, ARLIFNeuron):
+                notes[name] = _quantize_arlif(g, name, node, enc, ctx)
+            elif not isinstance(node, (nir.Input, nir.Output, nir.Linear)):
+                raise QuantizationError(f"cannot quantize a {type(node).__name__} (run lower-neurons first)",
+                                        layer=name)
         g.metadata["quantized"] = True
         g.metadata["target"] = ctx.target.name
         ctx.notes["quantize"] = notes
@@ -55,7 +77,7 @@ class Quantize(Pass):
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         for name, node in graph.nodes.items():
-            if not isinstance(node, (nir.Input, nir.Output, QDense, QLIF)):
+            if not isinstance(node, (nir.Input, nir.Output, QDense, *INT_NEURONS)):
                 raise QuantizationError(f"node left unquantized: {type(node).__name__}", layer=name)
 
 
@@ -63,31 +85,97 @@ def _uniform(values: np.ndarray, what: str, layer: str) -> float:
     v = np.unique(np.asarray(values, np.float64))
     if v.size != 1:
         raise QuantizationError(
-            f"{v.size} different {what} values in one layer; a Lava LIF process takes one per population",
+            f"{v.size} different {what} values in one layer; a Lava neuron process takes one per population",
             layer=layer, hint="use one value per layer (snncc.neurons modules do)")
     return float(v[0])
 
 
-def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx: PassContext,
-                    resolution: str) -> dict:
+class _Inputs:
+    """The float synapses feeding one neuron layer, and what their sources can send."""
+
+    def __init__(self, g: Graph, layer: str, enc: InputEncoding) -> None:
+        self.names = g.predecessors(layer)
+        self.weights = {s: np.asarray(g.nodes[s].weight, np.float64) for s in self.names}
+        self.wmax = max((float(np.abs(w).max()) for w in self.weights.values() if w.size), default=0.0)
+        self.graded: dict[str, bool] = {}
+        self.payload_max: dict[str, int] = {}
+        for s in self.names:
+            src = g.nodes[g.predecessors(s)[0]]
+            if isinstance(src, nir.Input):
+                self.graded[s], self.payload_max[s] = enc.graded, (enc.max_value if enc.graded else 1)
+            elif isinstance(src, (MultiLevelNeuron, QMultiLevel)):
+                self.graded[s], self.payload_max[s] = True, int(src.levels)
+            else:
+                self.graded[s], self.payload_max[s] = False, 1
+
+    def mantissas(self, mant_scale: float, sfmt: fx.SynapseFormat) -> dict[str, np.ndarray]:
+        return {s: np.clip(np.round(w * mant_scale), sfmt.weight_min, sfmt.weight_max).astype(np.int64)
+                for s, w in self.weights.items()}
+
+    def worst_case(self, mantissas: dict[str, np.ndarray]) -> int:
+        """Largest |sum of mantissa x payload| one neuron can receive in a step (before the exponent)."""
+        worst = sum(np.abs(m).sum(axis=1) * self.payload_max[s] for s, m in mantissas.items())
+        return int(np.max(worst)) if np.size(worst) else 0
+
+    def place(self, g: Graph, mantissas: dict[str, np.ndarray], e: int, scale: float) -> dict:
+        """Replace the float synapses by QDense nodes; returns the weight-error statistics."""
+        for s in self.names:
+            g.nodes[s] = QDense(weight=mantissas[s], weight_exp=e, graded=self.graded[s],
+                                metadata={"snncc.source": g.nodes[s].metadata.get("snncc.source", s),
+                                          "snncc.scale": scale})
+        if not self.names:
+            return {"weight_rms_error": 0.0, "weight_zeroed": 0, "weight_clipped": 0}
+        wq = np.concatenate([(mantissas[s] * 2.0**e / scale).ravel() for s in self.names])
+        wf = np.concatenate([self.weights[s].ravel() for s in self.names])
+        m_raw = np.concatenate([(self.weights[s] * scale / 2.0**e).ravel() for s in self.names])
+        return {"weight_rms_error": float(np.sqrt(np.mean((wq - wf) ** 2))) if wf.size else 0.0,
+                "weight_zeroed": int(np.sum((np.round(m_raw) == 0) & (wf != 0))),
+                "weight_clipped": int(np.sum(np.abs(np.round(m_raw)) > 127))}
+
+
+def _acc(worst: int, e: int) -> int:
+    return worst << e if e >= 0 else worst >> -e
+
+
+def _limits(nfmt: fx.NeuronFormat) -> tuple[int, int]:
+    """(|a| below which u cannot wrap, |a| below which Lava's int32 ``a << 6`` cannot overflow)."""
+    return 1 << (nfmt.state_bits - 1 - nfmt.act_shift), 1 << (31 - nfmt.act_shift)
+
+
+def _check_input_range(name: str, acc: int, nfmt: fx.NeuronFormat, ctx: PassContext) -> None:
+    a_limit, a_int32 = _limits(nfmt)
+    if acc >= a_int32:
+        raise QuantizationError(
+            f"worst-case synaptic input {acc} reaches 2**{31 - nfmt.act_shift}, where Lava's int32 input "
+            "scaling overflows", layer=name, hint="reduce the fan-in or the weight range")
+    if acc >= a_limit:
+        ctx.warn(f"layer '{name}': worst-case synaptic input {acc} can wrap the {nfmt.state_bits}-bit "
+                 f"current (limit {a_limit}); the deployed layer then differs from the float model")
+
+
+def _decays(name: str, beta: float, alpha: float, nfmt: fx.NeuronFormat) -> tuple[int, int]:
+    du = fx.float_decay_to_int(alpha, nfmt.decay_bits) - 1
+    dv = fx.float_decay_to_int(beta, nfmt.decay_bits)
+    one = 1 << nfmt.decay_bits
+    if not (0 <= dv <= one and -1 <= du < one):
+        raise QuantizationError(f"decays (voltage {beta:g}, current {alpha:g}) must lie in [0, 1]; they give "
+                                f"dv={dv}, du={du} outside the {nfmt.decay_bits}-bit range", layer=name)
+    return du, dv
+
+
+def _quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx: PassContext,
+                  resolution: str) -> dict:
     nfmt, sfmt = ctx.target.neuron_format, ctx.target.synapse_format
     theta = _uniform(node.threshold, "threshold", name)
     beta = _uniform(node.decay_v, "voltage decay", name)
     alpha = _uniform(node.decay_i, "current decay", name)
     if not theta > 0:
         raise QuantizationError(f"threshold must be positive, got {theta}", layer=name)
-    synapses = g.predecessors(name)
-    weights = {s: np.asarray(g.nodes[s].weight, np.float64) for s in synapses}
-    wmax = max((float(np.abs(w).max()) for w in weights.values() if w.size), default=0.0)
-    mant_scale = sfmt.weight_max / wmax if wmax > 0 else sfmt.weight_max / theta
-    mantissas = {s: np.clip(np.round(w * mant_scale), sfmt.weight_min, sfmt.weight_max).astype(np.int64)
-                 for s, w in weights.items()}
-    payload_max = {s: (enc.max_value if enc.graded and g.predecessors(s) == g.input_names else 1) for s in synapses}
-    worst = sum(np.abs(m).sum(axis=1) * payload_max[s] for s, m in mantissas.items())
-    worst_max = int(np.max(worst)) if np.size(worst) else 0
-    a_limit = 1 << (nfmt.state_bits - 1 - nfmt.act_shift)  # |a| below this cannot wrap u (for du = 4095)
-    # Lava computes a << 6 in int32: beyond this the simulator overflows where the chip (and the reference) wrap
-    a_int32 = 1 << (31 - nfmt.act_shift)
+    inputs = _Inputs(g, name, enc)
+    mant_scale = sfmt.weight_max / inputs.wmax if inputs.wmax > 0 else sfmt.weight_max / theta
+    mantissas = inputs.mantissas(mant_scale, sfmt)
+    worst = inputs.worst_case(mantissas)
+    a_limit, a_int32 = _limits(nfmt)
 
     def vth_at(e: int) -> int:
         return int(round(mant_scale * 2.0**e * theta))
@@ -95,14 +183,12 @@ def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ct
     def bias_at(e: int) -> tuple[np.ndarray, np.ndarray] | None:
         return _bias(node.bias * mant_scale * 2.0**e, nfmt, resolution)
 
-    def acc_at(e: int) -> int:
-        return worst_max << e if e >= 0 else worst_max >> -e
-
     e = 0
     while (e < sfmt.weight_exp_max and vth_at(e) < VTH_RESOLUTION and vth_at(e + 1) <= nfmt.vth_max
-           and acc_at(e + 1) < a_limit and bias_at(e + 1) is not None):
+           and _acc(worst, e + 1) < a_limit and bias_at(e + 1) is not None):
         e += 1
-    while e > sfmt.weight_exp_min and (vth_at(e) > nfmt.vth_max or bias_at(e) is None or acc_at(e) >= a_int32):
+    while e > sfmt.weight_exp_min and (vth_at(e) > nfmt.vth_max or bias_at(e) is None
+                                       or _acc(worst, e) >= a_int32):
         e -= 1
     vth = vth_at(e)
     if vth > nfmt.vth_max:
@@ -110,46 +196,104 @@ def _quantize_layer(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ct
             f"threshold {theta:g} needs vth={vth} at the lowest weight exponent {e}, above the "
             f"{nfmt.vth_bits}-bit limit {nfmt.vth_max}", layer=name,
             hint="the threshold is far larger than the weights")
-    if acc_at(e) >= a_int32:
-        raise QuantizationError(
-            f"worst-case synaptic input {acc_at(e)} reaches 2**{31 - nfmt.act_shift}, where Lava's int32 input "
-            "scaling overflows", layer=name, hint="reduce the fan-in or the weight range")
+    _check_input_range(name, _acc(worst, e), nfmt, ctx)
     bias = bias_at(e)
     if bias is None:
         raise QuantizationError(
             f"bias up to {float(np.abs(node.bias).max()):g} exceeds the {nfmt.bias_mant_bits}-bit mantissa with "
             f"exponent <= {nfmt.bias_exp_max}", layer=name)
-    if acc_at(e) >= a_limit:
-        ctx.warn(f"layer '{name}': worst-case synaptic input {acc_at(e)} can wrap the {nfmt.state_bits}-bit "
-                 f"current (limit {a_limit}); the deployed layer then differs from the float model")
     scale = mant_scale * 2.0**e
-    du = fx.float_decay_to_int(alpha, nfmt.decay_bits) - 1
-    dv = fx.float_decay_to_int(beta, nfmt.decay_bits)
-    one = 1 << nfmt.decay_bits
-    if not (0 <= dv <= one and -1 <= du < one):
-        raise QuantizationError(f"decays (voltage {beta:g}, current {alpha:g}) must lie in [0, 1]; they give "
-                                f"dv={dv}, du={du} outside the {nfmt.decay_bits}-bit range", layer=name)
-    source = node.metadata.get("snncc.source", name)
-    for s in synapses:
-        graded = enc.graded and g.predecessors(s) == g.input_names
-        g.nodes[s] = QDense(weight=mantissas[s], weight_exp=e, graded=graded,
-                            metadata={"snncc.source": g.nodes[s].metadata.get("snncc.source", s),
-                                      "snncc.scale": scale})
+    du, dv = _decays(name, beta, alpha, nfmt)
+    v_min = None if node.v_min is None else int(round(fx.ACT_SHIFT_SCALE * scale * node.v_min))
+    stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QLIF(du=du, dv=dv, vth=vth, bias_mant=bias[0], bias_exp=bias[1], reset=node.reset,
-                         metadata={"snncc.source": source, "snncc.scale": scale})
-    wq = np.concatenate([(m * 2.0**e / scale).ravel() for m in mantissas.values()]) if mantissas else np.zeros(0)
-    wf = np.concatenate([w.ravel() for w in weights.values()]) if weights else np.zeros(0)
-    bias_float = fx.bias_value(bias[0], bias[1]) / (64.0 * scale)
+                         v_min=v_min, metadata={"snncc.source": node.metadata.get("snncc.source", name),
+                                                "snncc.scale": scale})
+    bias_float = fx.bias_value(bias[0], bias[1]) / (fx.ACT_SHIFT_SCALE * scale)
     return {
-        "scale": scale, "weight_exp": e, "weight_max_abs": wmax, "vth": vth,
-        "threshold_error": abs(vth / scale - theta) / theta,
-        "weight_rms_error": float(np.sqrt(np.mean((wq - wf) ** 2))) if wf.size else 0.0,
-        "weight_zeroed": int(np.sum((np.round(wf * mant_scale) == 0) & (wf != 0))),
+        "kind": "LIF", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax, "vth": vth,
+        "threshold_error": abs(vth / scale - theta) / theta, **stats,
         "bias_max_error": float(np.max(np.abs(bias_float - node.bias))) if node.bias.size else 0.0,
         "du": du, "dv": dv,
         "decay_v_error": abs((1 - dv / 4096) - beta), "decay_i_error": abs((1 - (du + 1) / 4096) - alpha),
-        "worst_case_input": acc_at(e), "input_limit": a_limit,
+        "worst_case_input": _acc(worst, e), "input_limit": a_limit,
     }
+
+
+def _quantize_multilevel(g: Graph, name: str, node: MultiLevelNeuron, enc: InputEncoding, ctx: PassContext,
+                         resolution: str) -> dict:
+    nfmt, sfmt = ctx.target.neuron_format, ctx.target.synapse_format
+    q = _uniform(node.threshold, "threshold", name)
+    beta = _uniform(node.decay_v, "voltage decay", name)
+    alpha = _uniform(node.decay_i, "current decay", name)
+    offset = _uniform(node.offset, "offset", name)
+    if not q > 0:
+        raise QuantizationError(f"threshold must be positive, got {q}", layer=name)
+    inputs = _Inputs(g, name, enc)
+    # the largest mantissa scale 2**p / q not above weight_max / wmax: the quantum is then 2**(p + e + 6) v-units
+    p = int(np.floor(np.log2(sfmt.weight_max / inputs.wmax * q))) if inputs.wmax > 0 else 7
+    e = 0 if p >= 0 else min(-p, sfmt.weight_exp_max)
+    p = max(p, -e)  # k = p + e + 6 >= 6: a binary population can then represent the quantum (vth = 2**(k-6))
+    mant_scale = 2.0**p / q
+    mantissas = inputs.mantissas(mant_scale, sfmt)
+    worst = inputs.worst_case(mantissas)
+    a_limit, a_int32 = _limits(nfmt)
+    while e > sfmt.weight_exp_min and _acc(worst, e) >= a_int32 and p + e + 6 > 6:
+        e -= 1
+    k = p + e + 6
+    if k + int(np.ceil(np.log2(node.levels + 1))) > nfmt.state_bits - 1:
+        raise QuantizationError(f"{node.levels} levels of quantum 2**{k} overflow the {nfmt.state_bits}-bit "
+                                "voltage", layer=name, hint="fewer levels, or a threshold closer to the weights")
+    _check_input_range(name, _acc(worst, e), nfmt, ctx)
+    scale = mant_scale * 2.0**e
+    bias = _bias(node.bias * scale, nfmt, resolution)
+    if bias is None:
+        raise QuantizationError(f"bias up to {float(np.abs(node.bias).max()):g} exceeds the "
+                                f"{nfmt.bias_mant_bits}-bit mantissa", layer=name)
+    du, dv = _decays(name, beta, alpha, nfmt)
+    offset_int = int(round(offset * 2.0**k))
+    stats = inputs.place(g, mantissas, e, scale)
+    g.nodes[name] = QMultiLevel(du=du, dv=dv, bias_mant=bias[0], bias_exp=bias[1], theta_exp=k, offset=offset_int,
+                                levels=node.levels,
+                                metadata={"snncc.source": node.metadata.get("snncc.source", name),
+                                          "snncc.scale": scale})
+    return {"kind": "MultiLevel", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax,
+            "theta_exp": k, "levels": node.levels, "offset": offset_int,
+            "offset_error": abs(offset_int / 2.0**k - offset), **stats, "du": du, "dv": dv,
+            "decay_v_error": abs((1 - dv / 4096) - beta), "worst_case_input": _acc(worst, e),
+            "input_limit": a_limit}
+
+
+def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, ctx: PassContext) -> dict:
+    nfmt, sfmt = ctx.target.neuron_format, ctx.target.synapse_format
+    one = fx.ARLIF_ONE
+    theta = _uniform(node.threshold, "threshold", name)
+    lam = _uniform(node.decay_v, "voltage decay", name)
+    inputs = _Inputs(g, name, enc)
+    # the program works in Q12: v = 4096 * float, so the weights' effective integer value is 4096 / 64 * w
+    scale = one / (1 << fx.ACT_SHIFT)
+    e = int(np.ceil(np.log2(scale * inputs.wmax / sfmt.weight_max))) if inputs.wmax > 0 else 0
+    e = int(np.clip(e, sfmt.weight_exp_min, sfmt.weight_exp_max))
+    mant_scale = scale / 2.0**e
+    mantissas = inputs.mantissas(mant_scale, sfmt)
+    worst = inputs.worst_case(mantissas)
+    _check_input_range(name, _acc(worst, e), nfmt, ctx)
+    values = {"vth": theta, "amp": node.amp, "gate": node.gate}
+    ints = {k: int(round(v * one)) for k, v in values.items()}
+    limit = nfmt.state_max
+    for k, v in ints.items():
+        if abs(v) > limit:
+            raise QuantizationError(f"AR-LIF {k} {values[k]:g} exceeds the Q12 range of the "
+                                    f"{nfmt.state_bits}-bit state", layer=name)
+    bias = np.round(node.bias * one).astype(np.int64)
+    _, dv = _decays(name, lam, 0.0, nfmt)
+    stats = inputs.place(g, mantissas, e, scale)
+    g.nodes[name] = QARLIF(dv=dv, vth=ints["vth"], amp=ints["amp"], gate=ints["gate"], bias=bias,
+                           metadata={"snncc.source": node.metadata.get("snncc.source", name),
+                                     "snncc.scale": scale})
+    return {"kind": "AR-LIF", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax, "vth": ints["vth"],
+            "amp": ints["amp"], "gate": ints["gate"], **stats, "dv": dv, "decay_v_error": abs((1 - dv / 4096) - lam),
+            "worst_case_input": _acc(worst, e), "input_limit": _limits(nfmt)[0]}
 
 
 def _bias(b_weight_units: np.ndarray, nfmt: fx.NeuronFormat, resolution: str) -> tuple[np.ndarray, np.ndarray] | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import QLIF, Graph, QDense
+from ..ir import INT_NEURONS, Graph, QDense, layer_size
 from ..passes.partition import BLOCKS_KEY, consumer_layers
 from ..passes.place import PLACEMENT_KEY
 from ..target import Target
@@ -29,7 +29,7 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str,
     """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts."""
     out = {}
     for name, node in graph.nodes.items():
-        if not isinstance(node, QLIF):
+        if not isinstance(node, INT_NEURONS):
             continue
         msgs = hops = chip_hops = 0
         counts = spikes_per_neuron[name]
@@ -65,7 +65,7 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
             else:
                 ac += c.synops * per
             ann_mac += float(node.weight.size)
-        elif isinstance(node, QLIF) and c is not None:
+        elif isinstance(node, INT_NEURONS) and c is not None:
             layers[name] = {"neuron_updates": c.neuron_updates * per, "spikes": c.spikes * per,
                             **{k: v * per for k, v in tr[name].items()}}
     synops = sum(v.get("synops", 0.0) for v in layers.values())
@@ -74,7 +74,7 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     hops = sum(v.get("hops", 0.0) for v in layers.values())
     chip_hops = sum(v.get("chip_hops", 0.0) for v in layers.values())
     steps = timesteps + latency
-    chips = len({p[0] for n in graph.nodes.values() if isinstance(n, QLIF) for p in n.metadata[PLACEMENT_KEY]})
+    chips = len({p[0] for n in graph.nodes.values() if isinstance(n, INT_NEURONS) for p in n.metadata[PLACEMENT_KEY]})
     step_time = _step_time(graph, counts, target, samples, steps)
     dynamic = {
         "synops": synops * e["synop"].value * PJ,
@@ -109,11 +109,11 @@ def _step_time(graph: Graph, counts: dict[str, Any], target: Target, samples: in
     tm = target.figures["timing"]
     busiest = 0.0
     for name, node in graph.nodes.items():
-        if not isinstance(node, QLIF):
+        if not isinstance(node, INT_NEURONS):
             continue
         syn = sum(counts[s].synops for s in graph.predecessors(name) if s in counts) / (samples * steps)
         n_blocks = len(node.metadata[BLOCKS_KEY])
-        per_core = (syn / n_blocks) * tm["synop_time"].value + (node.bias_mant.shape[0] / n_blocks) * tm[
+        per_core = (syn / n_blocks) * tm["synop_time"].value + (layer_size(node) / n_blocks) * tm[
             "neuron_update_time"].value
         busiest = max(busiest, per_core)
     return (busiest + tm["barrier_time"].value) * 1e-9

@@ -73,9 +73,20 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Quantization", "", "| layer | scale | weight exp | vth | threshold err | weight rms err | "
               "weights zeroed | worst-case input / limit |", "|---|---|---|---|---|---|---|---|"]
     for name, ql in q["layers"].items():
-        lines.append(f"| {name} | {ql['scale']:.4g} | {ql['weight_exp']} | {ql['vth']} | "
-                     f"{_pct(ql['threshold_error'])} | {ql['weight_rms_error']:.3g} | {ql['weight_zeroed']} | "
+        vth = ql["vth"] if "vth" in ql else f"2^{ql['theta_exp']}" if "theta_exp" in ql else ""
+        thr_err = _pct(ql["threshold_error"]) if "threshold_error" in ql else "exact (power of two)"
+        lines.append(f"| {name} ({ql.get('kind', 'LIF')}) | {ql['scale']:.4g} | {ql['weight_exp']} | {vth} | "
+                     f"{thr_err} | {ql['weight_rms_error']:.3g} | {ql['weight_zeroed']} | "
                      f"{ql['worst_case_input']} / {ql['input_limit']} |")
+    low = report.get("lowering") or {}
+    if low:
+        lines += ["", "## Lowerings", "", "| layer | from | to | exact | measured spike agreement | against |",
+                  "|---|---|---|---|---|---|"]
+        for name, n in low.items():
+            m = n.get("measured", {})
+            agree = _pct(m["spike_agreement"]) if "spike_agreement" in m else "-"
+            lines.append(f"| {name} | {n['from']} | {n['to']} | {'yes' if n['exact'] else '**no (approximate)**'} | "
+                         f"{agree} | {m.get('against', '')} |")
     fid = report.get("fidelity")
     if fid:
         lines += ["", "## Float vs integer (same inputs)", "",
@@ -106,6 +117,10 @@ def render_summary(report: dict[str, Any]) -> str:
         lines.append(f"float vs integer on {e['activity']['samples']} {report['activity_inputs']} samples: output "
                      f"agreement {_pct(fid['output_agreement'])}, spike agreement " + ", ".join(
                          f"{k} {_pct(v['agreement'])}" for k, v in fid["layers"].items()))
+    for name, n in (report.get("lowering") or {}).items():
+        m = n.get("measured", {})
+        agree = f", measured spike agreement {_pct(m['spike_agreement'])}" if "spike_agreement" in m else ""
+        lines.append(f"lowering {name}: {n['from']} -> {n['to']} ({'exact' if n['exact'] else 'APPROXIMATE'}{agree})")
     lines.append(f"netx: {report['netx']['status']}")
     for w in report["warnings"]:
         lines.append(f"warning: {w}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..ir import QLIF, Graph
+from ..ir import INT_NEURONS, Graph, layer_size
 from ..passes.base import PassContext
 from ..passes.partition import BLOCKS_KEY, block_memory, consumer_layers, fan_in
 from ..passes.place import PLACEMENT_KEY
@@ -18,11 +18,11 @@ def resource_report(graph: Graph, target: Target) -> dict[str, Any]:
     limits = {k: lim[k].value for k in ("neurons", "memory", "input_axons", "output_axons")}
     ctx = PassContext(target=target)
     cores, layers = [], {}
-    blocks_of = {n: len(v.metadata[BLOCKS_KEY]) for n, v in graph.nodes.items() if isinstance(v, QLIF)}
+    blocks_of = {n: len(v.metadata[BLOCKS_KEY]) for n, v in graph.nodes.items() if isinstance(v, INT_NEURONS)}
     total_neurons = total_memory = 0
     for name in graph.topological_order():
         node = graph.nodes[name]
-        if not isinstance(node, QLIF):
+        if not isinstance(node, INT_NEURONS):
             continue
         fi = fan_in(graph, name)
         dest = sum(blocks_of[c] for c in consumer_layers(graph, name))
@@ -41,8 +41,8 @@ def resource_report(graph: Graph, target: Target) -> dict[str, Any]:
             total_neurons += n
             total_memory += use["memory"]
         layers[name] = {
-            "neurons": int(node.bias_mant.shape[0]), "fan_in": fi, "synapses_nonzero": synapses,
-            "synapses_stored": fi * int(node.bias_mant.shape[0]), "cores": len(layer_cores),
+            "neurons": layer_size(node), "fan_in": fi, "synapses_nonzero": synapses,
+            "synapses_stored": fi * layer_size(node), "cores": len(layer_cores),
             "binding_limit": max((c["binding_limit"] for c in layer_cores),
                                  key=lambda k: max(c["utilisation"][k] for c in layer_cores)),
         }
