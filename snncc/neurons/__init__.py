@@ -7,19 +7,32 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .arlif import ARLIF
+from .conversion import QCFS, GroupNeuron, convert_to_snn
 from .encoding import GradedInput
+from .klif import KLIF
 from .lif import IF, LIF
+from .multilevel import ASN, NASN, MultiLevel
 from .surrogate import round_ste, spike
 
-__all__ = ["GradedInput", "IF", "LIF", "reset_states", "run_sequence", "round_ste", "spike", "MODULE_TYPES"]
+__all__ = [
+    "ARLIF", "ASN", "GradedInput", "GroupNeuron", "IF", "KLIF", "LIF", "MultiLevel", "NASN", "QCFS",
+    "convert_to_snn", "reset_states", "run_sequence", "round_ste", "spike", "MODULE_TYPES", "STATEFUL_TYPES",
+]
 
-MODULE_TYPES: tuple[type[nn.Module], ...] = (LIF, IF, GradedInput)
+MODULE_TYPES: tuple[type[nn.Module], ...] = (
+    LIF, IF, GradedInput, KLIF, ARLIF, MultiLevel, ASN, NASN, GroupNeuron, QCFS,
+)
+"""snncc's module classes: the safe-loading allow-list, and the modules the tracer keeps opaque."""
+
+STATEFUL_TYPES: tuple[type[nn.Module], ...] = (LIF, KLIF, ARLIF, MultiLevel, NASN)
+"""Modules that keep state across time steps; each has ``reset_state()``."""
 
 
 def reset_states(model: nn.Module) -> None:
     """Clear the state of every stateful snncc module in ``model``."""
     for m in model.modules():
-        if isinstance(m, LIF):
+        if isinstance(m, STATEFUL_TYPES):
             m.reset_state()
 
 

@@ -1,0 +1,181 @@
+"""AR-LIF: adaptive-reset LIF (Huang et al. 2025) with an input-dependent threshold and a reset memory ``m``.
+
+One call is one time step; the order is exactly :class:`snncc.ir.nodes.ARLIFNeuron`'s (the authors' main code,
+``XLIF``, with ``m`` carried across time; seed_neurons.md §1.3)::
+
+    v   = decay * v + x
+    thr = threshold + tanh(a) * tanh(x)
+    s   = v > thr                                     (strict, like Loihi; the authors fire at equality)
+    g   = sigmoid(c * x)
+    m   = max(m, 0) * g + min(m, 0) * (1 - g)
+    m   = m + (2 s - 1) * sigmoid(x)
+    v   = v - s * (thr + sigmoid(m))
+
+``a`` and ``c`` are learned per-layer scalars; the spike uses the authors' rectangle surrogate (height 1, width 1
+around ``v = thr``) and nothing is detached, as in their code.
+
+``deploy_exact=True`` makes the forward value exactly :func:`snncc.fixedpoint.arlif_step` on the Q12 grid
+(``ARLIF_FRAC = 12``): the input is rounded to the grid (a no-op when it already lies on it, as the compiled
+network's integer input current does), the state is Q12, the nonlinearities are PLAN's and products truncate,
+with the integer parameters of :meth:`ARLIF.quantized`. Gradients still flow through the float formula,
+evaluated at the exact state and with the exact spikes (straight-through), so the mode is usable for
+quantization-aware fine-tuning.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..fixedpoint import ARLIF_FRAC, STATE_BITS, float_decay_to_int
+from .multilevel import straight_through
+
+_ONE = 1 << ARLIF_FRAC
+_STATE_MAX = (1 << (STATE_BITS - 1)) - 1
+
+
+class _RectangleSpike(torch.autograd.Function):
+    """Forward ``z > 0``; backward ``1/width`` for ``|z| <= width/2``, else 0 (the AR-LIF authors' default)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, width: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(z)
+        ctx.width = width
+        return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (z,) = ctx.saved_tensors
+        return grad * (z.abs() <= ctx.width / 2).to(grad.dtype) / ctx.width, None
+
+
+def rectangle_spike(z: torch.Tensor, width: float = 1.0) -> torch.Tensor:
+    """Heaviside of ``z`` (strict) with a rectangle surrogate of the given width and area 1."""
+    return _RectangleSpike.apply(z, width)
+
+
+# ---- the integer AR-LIF program of snncc.fixedpoint, in torch int64 -----------------------------------------------
+def _sat(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp(-_STATE_MAX, _STATE_MAX)
+
+
+def _mul_q(a: torch.Tensor | int, b: torch.Tensor) -> torch.Tensor:
+    p = a * b
+    return torch.sign(p) * (p.abs() >> ARLIF_FRAC)
+
+
+def _plan_sigmoid_q(x: torch.Tensor) -> torch.Tensor:
+    one = _ONE
+    a = x.abs()
+    y = torch.where(a >= 5 * one, torch.full_like(a, one),
+        torch.where(a >= (19 * one) >> 3, (a >> 5) + ((27 * one) >> 5),
+        torch.where(a >= one, (a >> 3) + ((5 * one) >> 3), (a >> 2) + (one >> 1))))
+    return torch.where(x >= 0, y, one - y)
+
+
+def _plan_tanh_q(x: torch.Tensor) -> torch.Tensor:
+    return 2 * _plan_sigmoid_q(2 * x) - _ONE
+
+
+def arlif_step_q(v: torch.Tensor, m: torch.Tensor, x: torch.Tensor, dv: int, vth: int, amp: int,
+                 gate: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`snncc.fixedpoint.arlif_step` on int64 torch tensors (Q12 throughout); returns ``(v, m, s)``."""
+    p = v * (_ONE - dv)
+    v = _sat(torch.sign(p) * (p.abs() >> 12) + x)
+    thr = vth + _mul_q(amp, _plan_tanh_q(x))
+    s = v > thr
+    g = _plan_sigmoid_q(_mul_q(gate, x))
+    m = _mul_q(m.clamp(min=0), g) + _mul_q(m.clamp(max=0), _ONE - g)
+    m = _sat(m + torch.where(s, 1, -1) * _plan_sigmoid_q(x))
+    v = _sat(torch.where(s, v - (thr + _plan_sigmoid_q(m)), v))
+    return v, m, s
+
+
+def _to_q(x: torch.Tensor) -> torch.Tensor:
+    return torch.round(x.detach().double() * _ONE).to(torch.int64)
+
+
+class ARLIF(nn.Module):
+    """AR-LIF neuron layer, one time step per call; ``a`` and ``c`` are learned per-layer scalars."""
+
+    def __init__(
+        self,
+        decay: float = 0.5,
+        threshold: float = 1.0,
+        a: float = 0.0,
+        c: float = 1.0,
+        learn: bool = True,
+        deploy_exact: bool = False,
+        surrogate_width: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= decay <= 1.0:
+            raise ValueError(f"decay must lie in [0, 1], got {decay}")
+        if threshold <= 0:
+            raise ValueError(f"threshold must be positive, got {threshold}")
+        if not surrogate_width > 0:
+            raise ValueError(f"surrogate_width must be positive, got {surrogate_width}")
+        for name, value in (("a", a), ("c", c)):
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value}")
+        self.deploy_exact = bool(deploy_exact)
+        self.surrogate_width = float(surrogate_width)
+        self.decay = nn.Parameter(torch.tensor(float(decay)), requires_grad=False)
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=False)
+        self.a = nn.Parameter(torch.tensor(float(a)), requires_grad=learn)
+        self.c = nn.Parameter(torch.tensor(float(c)), requires_grad=learn)
+        self.v: torch.Tensor | None = None
+        self.m: torch.Tensor | None = None
+
+    @property
+    def amp(self) -> float:
+        """``tanh(a)``: the amplitude of the input-dependent threshold shift (ARLIFNeuron.amp)."""
+        return math.tanh(float(self.a.detach()))
+
+    @property
+    def gate(self) -> float:
+        """``c``: the gain inside the memory gate ``sigmoid(c x)`` (ARLIFNeuron.gate)."""
+        return float(self.c.detach())
+
+    def quantized(self) -> dict[str, int]:
+        """The integer parameters of :func:`snncc.fixedpoint.arlif_step` (and QARLIF) this layer deploys with."""
+        return {
+            "dv": float_decay_to_int(float(self.decay)),
+            "vth": int(round(float(self.threshold) * _ONE)),
+            "amp": int(round(self.amp * _ONE)),
+            "gate": int(round(self.gate * _ONE)),
+        }
+
+    def reset_state(self) -> None:
+        """Forget the membrane and the reset memory (call before each new sample or batch)."""
+        self.v = None
+        self.m = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.v is None or self.v.shape != x.shape:
+            self.v = torch.zeros_like(x)
+            self.m = torch.zeros_like(x)
+        q = None
+        if self.deploy_exact:
+            p = self.quantized()
+            q = arlif_step_q(_to_q(self.v), _to_q(self.m), _to_q(x), p["dv"], p["vth"], p["amp"], p["gate"])
+        v = self.decay * self.v + x
+        thr = self.threshold + torch.tanh(self.a) * torch.tanh(x)
+        s = rectangle_spike(v - thr, self.surrogate_width)
+        if q is not None:
+            s = straight_through(s, q[2])
+        g = torch.sigmoid(self.c * x)
+        m = self.m.clamp(min=0) * g + self.m.clamp(max=0) * (1 - g)
+        m = m + (2 * s - 1) * torch.sigmoid(x)
+        v = v - s * (thr + torch.sigmoid(m))
+        if q is not None:
+            v = straight_through(v, q[0].double() / _ONE)
+            m = straight_through(m, q[1].double() / _ONE)
+        self.v, self.m = v, m
+        return s
+
+    def extra_repr(self) -> str:
+        return (f"decay={float(self.decay):.4g}, threshold={float(self.threshold):.4g}, "
+                f"a={float(self.a.detach()):.4g}, c={float(self.c.detach()):.4g}, deploy_exact={self.deploy_exact}")
