@@ -176,8 +176,8 @@ def multilevel_step(
 
     The sub-threshold path is the LIF's (current ``u``, voltage ``v``, same decays, wrap and saturation). Then the
     integer spike is ``z = clip((v + offset) >> theta_exp, 0, levels)`` (arithmetic shift: floor) and the reset
-    subtracts ``z << theta_exp``; ``z`` is sent as a graded payload. With ``levels = 1`` and ``offset = 1`` it is a
-    soft-reset LIF firing on ``v >= 2**theta_exp``.
+    subtracts ``z << theta_exp``; ``z`` is sent as a graded payload. With ``levels = 1`` and ``offset = 0`` it is a
+    soft-reset LIF firing on ``v >= 2**theta_exp`` (the floor fires at equality, as the papers' neurons do).
     """
     u = wrap_current(trunc_decay(u, du + 1, fmt.decay_bits) + (np.asarray(a_in, dtype=np.int64) << fmt.act_shift),
                      fmt.state_bits)
