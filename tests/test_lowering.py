@@ -99,6 +99,7 @@ def test_population_lowering_is_exact_without_leak(seed, levels, offset):
 def test_population_reaches_every_level():
     """A strongly driven neuron must emit the maximum level, through all of its members at once."""
     q, _ = quantized_multilevel_graph(3, levels=4, offset=0.0, beta=1.0)
+    q.nodes["fc1"].weight = np.abs(q.nodes["fc1"].weight) + 64  # every input excites: the residual outgrows 4 quanta
     low = PassManager([LowerPrimitives()]).run(q, PassContext(target=LOIHI))
     x = np.ones((1, 20, 6), np.int64)
     z = ReferenceSimulator(q).run(x).layers["a"].spikes
