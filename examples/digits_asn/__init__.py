@@ -1,0 +1,1 @@
+"""ASN/NASN digits example: adaptive spiking neurons (reconstructed) with direct input."""

@@ -1,0 +1,349 @@
+"""Seed-neuron digits examples: shared training/evaluation helpers, and the deploy-and-measure script.
+
+    .venv/bin/python examples/seed_deploy.py examples/digits_klif/model.pt --target loihi2 [--lava 8]
+    .venv/bin/python examples/seed_deploy.py examples/digits_arlif/model_float.pt --arlif stock
+    .venv/bin/python examples/seed_deploy.py --all [--lava 4]       # every shipped (model, target): the table
+
+For one model file and target it compiles the model with snncc (the first 64 test payloads drive the activity
+figures), runs the 360 test images through the compiled integer network on snncc's reference simulator
+(population-aware predictions, :func:`snncc.fidelity.predictions`), compares with the float accuracy of the torch
+model itself, and (``--lava N``) re-runs the first N images on Lava, which must be bit-exact with the reference in
+spikes and states. Costs and lowering flags come from the compile report.
+
+The prediction rule everywhere is the argmax of the output layer's summed output levels over T steps (spike counts
+for binary layers, summed integer levels ``z`` for multi-level layers), the lowest class index on ties.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import snncc  # noqa: E402
+from examples.digits.data import (  # noqa: E402
+    EVAL_SEED,
+    PIXEL_LEVELS,
+    DigitsSplit,
+    encode,
+    load_digits_split,
+    payloads,
+)
+from examples.digits.train import predict_counts  # noqa: E402
+from snncc.fidelity import logical_spikes, predictions  # noqa: E402
+from snncc.frontend.loading import load_model  # noqa: E402
+from snncc.neurons import ARLIF, NASN, QCFS, STATEFUL_TYPES, GradedInput, MultiLevel, reset_states  # noqa: E402
+from snncc.verify import compare_results  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent
+ACTIVITY_IMAGES = 64  # test payloads passed to snncc.compile for the activity / energy figures
+
+# Every shipped (model, target, arlif lowering, timesteps override): the rows of docs/seed_neurons.md.
+SHIPPED: list[tuple[str, str, str, int | None]] = [
+    ("digits_klif/model.pt", "loihi2", "program", None),
+    ("digits_klif/model_rate.pt", "loihi2", "program", None),
+    ("digits_klif/model_rate.pt", "loihi", "program", None),
+    ("digits_arlif/model_float.pt", "loihi2", "program", None),
+    ("digits_arlif/model.pt", "loihi2", "program", None),
+    ("digits_arlif/model_float.pt", "loihi2", "stock", None),
+    ("digits_arlif/model.pt", "loihi2", "stock", None),
+    ("digits_multilevel/model.pt", "loihi2", "program", None),
+    ("digits_multilevel/model.pt", "loihi", "program", None),
+    ("digits_gn/model.pt", "loihi2", "program", 1),
+    ("digits_gn/model.pt", "loihi2", "program", 2),
+    ("digits_gn/model.pt", "loihi2", "program", 4),
+    ("digits_gn/model.pt", "loihi2", "program", 8),
+    ("digits_asn/model.pt", "loihi2", "program", None),
+    ("digits_asn/model_nasn.pt", "loihi2", "program", None),
+]
+
+
+# ---- models and inputs ------------------------------------------------------------------------------------------
+def load_seed_model(path: str | Path) -> nn.Module:
+    """Load a saved example with snncc's safe loader (torch ``weights_only`` + the torch.nn/snncc allow-list)."""
+    return load_model(path).module
+
+
+def save_seed_model(model: nn.Module, path: str | Path, timesteps: int, encoding: str) -> Path:
+    """``torch.save`` the whole module (eval mode, state cleared) with ``timesteps`` and ``encoding`` attributes."""
+    reset_states(model)
+    model.eval()
+    model.timesteps = int(timesteps)
+    model.encoding = str(encoding)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model, path)
+    return path
+
+
+def check_encoding(model: nn.Module, encoding: str) -> None:
+    """Direct encoding needs ``GradedInput(16)`` first (the payload is the pixel 0..16); rate needs none."""
+    first = next(iter(model.children()), None)
+    graded = isinstance(first, GradedInput)
+    if encoding == "direct" and not (graded and first.levels == PIXEL_LEVELS):
+        raise ValueError(f"direct encoding needs GradedInput({PIXEL_LEVELS}) as the first module")
+    if encoding == "rate" and graded:
+        raise ValueError("rate encoding must not start with GradedInput")
+
+
+def output_scale(model: nn.Module) -> float:
+    """What one output level of the last neuron layer is worth: ``out_scale`` of a multi-level layer, ``theta / L``
+    of a QCFS activation (an ANN), 1 for binary spikes."""
+    last = [m for m in model.modules() if isinstance(m, (*STATEFUL_TYPES, QCFS))]
+    if last and isinstance(last[-1], (MultiLevel, NASN)):
+        return float(last[-1].out_scale)
+    if last and isinstance(last[-1], QCFS):
+        return float(last[-1].theta.detach()) / last[-1].levels
+    return 1.0
+
+
+def summed_output(model: nn.Module, seq: torch.Tensor) -> torch.Tensor:
+    """The model's output summed over the sequence ``seq`` (T, B, 64), from a fresh state (differentiable)."""
+    reset_states(model)
+    total = torch.zeros(())
+    for x_t in seq:
+        total = total + model(x_t)
+    reset_states(model)
+    return total
+
+
+@torch.no_grad()
+def float_counts(model: nn.Module, x: np.ndarray, encoding: str, timesteps: int,
+                 rng: np.random.Generator | None = None, batch_size: int = 512) -> np.ndarray:
+    """Output levels (N, 10) summed over T: ``round(sum_t out_t / output_scale)`` as int64.
+
+    Rate encoding draws all spikes at once from ``rng`` (default ``default_rng(EVAL_SEED)``), exactly the spikes of
+    ``payloads(x, timesteps, "rate", default_rng(EVAL_SEED))``.
+    """
+    if encoding == "rate" and rng is None:
+        rng = np.random.default_rng(EVAL_SEED)
+    was_training = model.training
+    model.eval()
+    seq = encode(x, timesteps, encoding, rng)
+    scale = output_scale(model)
+    out = [summed_output(model, seq[:, i:i + batch_size]).double().numpy() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return np.rint(np.concatenate(out) / scale).astype(np.int64)
+
+
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, encoding: str, timesteps: int) -> float:
+    """Float test accuracy (0..1) with the argmax-of-summed-levels rule (rate: fixed-seed spikes)."""
+    return float((predict_counts(float_counts(model, x, encoding, timesteps)) == y).mean())
+
+
+# ---- training ---------------------------------------------------------------------------------------------------
+def weight_noise(lsbs: float) -> Callable[[nn.Module], list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A batch perturbation: uniform noise of ``lsbs`` 8-bit LSBs (max|W|/127 per layer) on every Linear weight."""
+    def perturb(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        saved = []
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, nn.Linear):
+                    lsb = float(m.weight.abs().max()) / 127
+                    saved.append((m.weight, m.weight.detach().clone()))
+                    m.weight.add_((torch.rand_like(m.weight) - 0.5) * (lsbs * lsb))
+        return saved
+
+    return perturb
+
+
+@dataclass
+class FitResult:
+    """Per-epoch metrics and the training time in seconds."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epochs: int, lr: float = 2e-3,
+        batch_size: int = 64, loss_scale: float = 0.5, seed: int = 0,
+        perturb: Callable[[nn.Module], list[tuple[torch.Tensor, torch.Tensor]]] | None = None,
+        param_groups: list[dict] | None = None, perturb_eval: bool = False, verbose: bool = True,
+        label: str = "") -> FitResult:
+    """Adam + cosine schedule on the cross-entropy of ``loss_scale * summed outputs`` over T steps.
+
+    ``perturb(model)`` runs before each batch's forward pass and returns ``(weight, clean value)`` pairs that are
+    restored before the optimizer step: the gradient of the perturbed forward pass updates the clean weights (weight
+    noise, or a straight-through fake quantization of the weights). ``perturb_eval``: the per-epoch test accuracy is
+    measured with the perturbation applied too (for a deterministic fake quantization).
+    """
+    params = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    y_train = torch.from_numpy(data.y_train)
+    result = FitResult()
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = rng.permutation(len(data.x_train))
+        total, loss_sum, correct = 0, 0.0, 0
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            clean = perturb(model) if perturb is not None else []
+            out = summed_output(model, encode(data.x_train[idx], timesteps, encoding, rng))
+            loss = loss_fn(loss_scale * out, y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for w, w0 in clean:
+                    w.copy_(w0)
+            opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((predict_counts(out) == data.y_train[idx]).sum())
+            total += len(idx)
+        sched.step()
+        clean = perturb(model) if (perturb is not None and perturb_eval) else []
+        test_acc = accuracy(model, data.x_test, data.y_test, encoding, timesteps)
+        with torch.no_grad():
+            for w, w0 in clean:
+                w.copy_(w0)
+        row = {"epoch": epoch, "loss": loss_sum / total, "train_acc": correct / total, "test_acc": test_acc}
+        result.history.append(row)
+        if verbose:
+            print(f"{label}epoch {epoch:3d}  loss {row['loss']:.4f}  train acc {100 * row['train_acc']:6.2f}%  "
+                  f"test acc {100 * test_acc:6.2f}%  ({time.perf_counter() - start:5.1f} s)", flush=True)
+    result.seconds = time.perf_counter() - start
+    model.eval()
+    reset_states(model)
+    return result
+
+
+# ---- deployment -------------------------------------------------------------------------------------------------
+def deploy_payloads(model: nn.Module, split: DigitsSplit, timesteps: int | None = None) -> np.ndarray:
+    """What the deployed network receives for the test images: int64 (360, T, 64)."""
+    t = int(timesteps or model.timesteps)
+    return payloads(split.x_test, t, model.encoding, np.random.default_rng(EVAL_SEED))
+
+
+def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path | None = None,
+            arlif: str = "program", lava_samples: int = 0, timesteps: int | None = None) -> dict:
+    """Compile ``model_path`` for ``target`` and measure float vs deployed accuracy, costs and lowerings."""
+    model = load_seed_model(model_path)
+    t = int(timesteps or model.timesteps)
+    split = load_digits_split(seed=0)
+    x = deploy_payloads(model, split, t)
+    f_counts = float_counts(model, split.x_test, model.encoding, t)
+    float_pred = predict_counts(f_counts)
+    start = time.perf_counter()
+    bundle = snncc.compile(model_path, target, out_dir, inputs=x[:ACTIVITY_IMAGES], arlif=arlif, timesteps=t)
+    compile_s = time.perf_counter() - start
+    deployed = bundle.run(x, "reference")
+    int_pred = predictions(bundle.graph, deployed)
+    out = deployed.output_layers[0]
+    int_counts = logical_spikes(bundle.graph, out, deployed.layers[out].spikes).sum(axis=1)
+    arlifs = [m for m in model.modules() if isinstance(m, ARLIF)]
+    report = bundle.manifest["report"]
+    res = report["resources"]
+    result = {
+        "model": _short(model_path),
+        "target": target, "arlif": arlif, "timesteps": t, "encoding": model.encoding,
+        "test_images": int(len(split.y_test)),
+        "float_accuracy": float(np.mean(float_pred == split.y_test)),
+        "deployed_accuracy": float(np.mean(int_pred == split.y_test)),
+        "prediction_agreement": float(np.mean(float_pred == int_pred)),
+        "count_agreement": float(np.mean(np.all(f_counts == int_counts, axis=1))),
+        "deploy_exact": bool(arlifs) and all(m.deploy_exact for m in arlifs),
+        "cores": res["cores_used"], "neurons": res["totals"]["neurons"],
+        "synapses": sum(layer["synapses_nonzero"] for layer in res["layers"].values()),
+        "energy_j": report["energy"]["target_model"]["total_j"],
+        "dynamic_energy_j": report["energy"]["target_model"]["dynamic_total_j"],
+        "lowering": report["lowering"], "primitives": report["primitives"],
+        "fidelity_output_agreement": report["fidelity"]["output_agreement"],
+        "compile_seconds": compile_s,
+    }
+    if lava_samples:
+        ref = bundle.run(x[:lava_samples], "reference", record_states=True)
+        lava = bundle.run(x[:lava_samples], "lava", record_states=True)
+        cmp = compare_results("reference", ref, "lava", lava, states=True)
+        result["lava_samples"] = lava_samples
+        result["lava_bit_exact"] = cmp.equal
+        result["lava_first_mismatch"] = cmp.first_mismatch
+    return result
+
+
+def _short(path: str | Path) -> str:
+    p = Path(path).resolve()
+    return str(p.relative_to(EXAMPLES)) if p.is_relative_to(EXAMPLES) else str(path)
+
+
+def lowering_summary(r: dict) -> str:
+    """``exact``/``approximate`` from the compile report's lowerings (``none`` when nothing was rewritten)."""
+    low = r["lowering"]
+    if any(p["primitive"] == "arlif" for p in r["primitives"].values()):
+        return ("AR-LIF program, exact (deploy-exact model)" if r["deploy_exact"]
+                else "AR-LIF program, approximate (PLAN vs tanh/sigmoid)")
+    if not low:
+        return "none (native)"
+    flags = {bool(v["exact"]) for v in low.values()}
+    return "exact" if flags == {True} else ("approximate" if flags == {False} else "mixed")
+
+
+def primitive_summary(r: dict) -> str:
+    """Per distinct primitive: ``name (stock|custom)``."""
+    seen = dict.fromkeys(f"{p['primitive']} ({p['kind']})" for p in r["primitives"].values())
+    return ", ".join(seen)
+
+
+HEADER = ("| model | target | T | float acc. | deployed acc. | same pred. | same counts | lowering | primitives | "
+          "neurons | synapses | cores | energy/inference (dynamic) | Lava |")
+
+
+def table_row(r: dict) -> str:
+    """One Markdown row of the measured table."""
+    name = r["model"] + (" `--arlif stock`" if r["arlif"] == "stock" else "")
+    lava = "n/a" if "lava_bit_exact" not in r else (
+        f"bit-exact ({r['lava_samples']} img.)" if r["lava_bit_exact"] else "MISMATCH")
+    return (f"| {name} | {r['target']} | {r['timesteps']} | {100 * r['float_accuracy']:.2f}% | "
+            f"{100 * r['deployed_accuracy']:.2f}% | {100 * r['prediction_agreement']:.2f}% | "
+            f"{100 * r['count_agreement']:.2f}% | {lowering_summary(r)} | "
+            f"{primitive_summary(r)} | {r['neurons']} | {r['synapses']} | {r['cores']} | "
+            f"{1e6 * r['energy_j']:.1f} uJ ({1e9 * r['dynamic_energy_j']:.0f} nJ) | {lava} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", nargs="?", help="a saved example model (.pt)")
+    p.add_argument("--target", default="loihi2")
+    p.add_argument("--arlif", choices=("program", "stock"), default="program")
+    p.add_argument("--timesteps", type=int, default=None, help="override the model's T")
+    p.add_argument("--out", default=None, help="also write the bundle here")
+    p.add_argument("--lava", type=int, default=0, help="re-check reference == Lava on this many test images")
+    p.add_argument("--all", action="store_true", help="measure every shipped (model, target) pair")
+    p.add_argument("--json", default=None, help="write the measurements to this JSON file")
+    args = p.parse_args(argv)
+    if args.all == (args.model is not None):
+        p.error("give a model file or --all")
+    runs = ([(EXAMPLES / m, tgt, arl, t) for m, tgt, arl, t in SHIPPED] if args.all
+            else [(Path(args.model), args.target, args.arlif, args.timesteps)])
+    results = []
+    print(HEADER)
+    print("|" + "---|" * (HEADER.count("|") - 1))
+    for model, target, arl, t in runs:
+        try:
+            r = measure(model, target, args.out if not args.all else None, arl, args.lava, t)
+        except snncc.SnnccError as exc:
+            print(f"| {_short(model)} | {target} | compile failed: {exc} |", flush=True)
+            results.append({"model": _short(model), "target": target, "arlif": arl, "error": str(exc)})
+            continue
+        print(table_row(r), flush=True)
+        results.append(r)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
