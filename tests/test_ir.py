@@ -68,3 +68,15 @@ def test_latency_is_synapse_depth():
     g = qgraph([3, 4, 5, 2], np.random.default_rng(0))
     d = g.synapse_depth()
     assert (d["lif0"], d["lif1"], d["lif2"]) == (1, 2, 3)
+
+
+def test_recurrent_synapses_close_cycles_without_latency():
+    g = qgraph([3, 4, 2], np.random.default_rng(0))
+    g.nodes = {"lat": QDense(weight=-np.ones((4, 4), np.int64), metadata={"snncc.recurrent": True}), **g.nodes}
+    g.edges += [("lif0", "lat"), ("lat", "lif0")]
+    g.validate()
+    d = g.synapse_depth()
+    assert (d["lif0"], d["lat"], d["lif1"]) == (1, 1, 2)
+    g.nodes["lat"].metadata = {}
+    with pytest.raises(GraphError, match="cycle"):
+        g.validate()

@@ -130,9 +130,11 @@ class Graph:
         """
         depth: dict[str, int] = {}
         for name in self.topological_order():
+            if self.is_recurrent(name):
+                continue  # placed after its source below: its input edge is ignored by the ordering
             preds = [p for p in self.predecessors(name) if not self.is_recurrent(p)]
             d = max((depth[p] for p in preds), default=0)
-            depth[name] = d + (1 if isinstance(self.nodes[name], SYNAPSE_TYPES) and not self.is_recurrent(name) else 0)
+            depth[name] = d + (1 if isinstance(self.nodes[name], SYNAPSE_TYPES) else 0)
         for name in self.nodes:
             if self.is_recurrent(name):
                 depth[name] = max(depth[p] for p in self.predecessors(name))

@@ -24,6 +24,7 @@ Each rewrite goes to ``ctx.notes['lowering']`` with its exactness and cost.
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 
 from ..errors import GraphError, UnsupportedLayerError
@@ -98,6 +99,9 @@ def _to_population(g: Graph, name: str) -> dict:
         if isinstance(syn, QDense):
             g.nodes[s] = QDense(weight=syn.weight[:, idx], weight_exp=syn.weight_exp, graded=False,
                                 metadata=dict(syn.metadata))
+        elif isinstance(syn, nir.Output):  # the graph's output is now the members' spikes, summed per group
+            g.nodes[s] = nir.Output(output_type={"output": np.array([n * members])},
+                                    metadata={**syn.metadata, POPULATION_KEY: {"neurons": n, "members": members}})
     # lateral inhibition of one quantum (2**k v-units = 2**(k-6) weight units) between the members of a group
     lateral_exp = max(k - 6 - 6, 0)
     mantissa = -(1 << (k - 6 - lateral_exp))

@@ -63,15 +63,23 @@ class Partition(Pass):
             if by_memory < 1:
                 raise ResourceError(f"one neuron with fan-in {fi} needs {fixed + per_neuron} bytes, more than the "
                                     f"{memory} bytes of a core (core_limits.memory)", layer=name)
-            dest_cores = sum(n_blocks[c] for c in consumer_layers(g, name))
-            by_axons = max_out // dest_cores if dest_cores else max_neurons
-            if by_axons < 1:
-                raise ResourceError(f"its spikes reach {dest_cores} cores, more than the {max_out} output axons of "
-                                    "a core (core_limits.output_axons)", layer=name)
-            limits = {"neurons": max_neurons, "memory": by_memory, "output_axons": by_axons}
-            binding = min(limits, key=lambda k: limits[k])
-            per_core = limits[binding]
-            count = math.ceil(n / per_core)
+            consumers = consumer_layers(g, name)
+            others = sum(n_blocks[c] for c in consumers if c != name)
+            feeds_itself = name in consumers  # a lateral (recurrent) synapse: its spikes also go to its own cores
+            count = 1
+            while True:  # the own block count enters the output-axon limit: iterate to the fixed point
+                dest_cores = others + (count if feeds_itself else 0)
+                by_axons = max_out // dest_cores if dest_cores else max_neurons
+                if by_axons < 1:
+                    raise ResourceError(f"its spikes reach {dest_cores} cores, more than the {max_out} output axons "
+                                        "of a core (core_limits.output_axons)", layer=name)
+                limits = {"neurons": max_neurons, "memory": by_memory, "output_axons": by_axons}
+                binding = min(limits, key=lambda k: limits[k])
+                per_core = limits[binding]
+                new_count = math.ceil(n / per_core)
+                if new_count <= count:
+                    break
+                count = new_count
             base, extra = divmod(n, count)
             bounds, start = [], 0
             for i in range(count):
