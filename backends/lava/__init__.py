@@ -9,14 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["FileProbe", "FileSink", "LavaRunner", "SoftResetLIF", "netx_expressible", "run_netx", "write_netx"]
+__all__ = ["ARLIFNeuron", "FileProbe", "FileSink", "LavaRunner", "MultiLevelNeuron", "SnnccLIF", "netx_expressible",
+           "run_netx", "write_netx"]
 
 _WHERE = {
     "LavaRunner": "runner",
     "write_netx": "netx_export",
     "run_netx": "netx_export",
     "netx_expressible": "netx_export",
-    "SoftResetLIF": "processes",
+    "SnnccLIF": "processes",
+    "MultiLevelNeuron": "processes",
+    "ARLIFNeuron": "processes",
     "FileSink": "processes",
     "FileProbe": "processes",
 }

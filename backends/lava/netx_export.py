@@ -40,8 +40,10 @@ def netx_chain(graph: Graph) -> list[tuple[str, str]]:
     """The (QDense, QLIF) pairs from the input to the output, or UnsupportedLayerError if not a plain chain."""
     for name, node in graph.nodes.items():
         if not isinstance(node, (nir.Input, nir.Output, QDense, QLIF)):
-            raise UnsupportedLayerError(f"netx export needs a quantized graph; this node is {type_name(node)}",
-                                        layer=name)
+            raise UnsupportedLayerError(f"netx export needs a graph of QDense and QLIF (netx's CUBA neurons); this "
+                                        f"node is {type_name(node)}", layer=name)
+        if graph.is_recurrent(name):
+            raise UnsupportedLayerError("netx describes feed-forward chains; this synapse is recurrent", layer=name)
     if len(graph.output_names) != 1:
         raise UnsupportedLayerError("netx describes one output; the graph has "
                                     f"{len(graph.output_names)}", layer=graph.output_names[-1])
@@ -141,6 +143,12 @@ def _netx_layers(graph: Graph) -> list[dict]:
         if node.reset != "zero":
             raise UnsupportedLayerError(f"netx's CUBA neurons reset v to zero; reset='{node.reset}' is not "
                                         "expressible", layer=lif)
+        if node.v_min is not None:
+            raise UnsupportedLayerError(f"netx's CUBA neurons have no voltage floor; v_min={node.v_min} is not "
+                                        "expressible", layer=lif)
+        if np.any(node.v_init):
+            raise UnsupportedLayerError("netx's CUBA neurons start every sample from v = 0; a non-zero v_init is "
+                                        "not expressible", layer=lif)
         layers.append({
             "weight": netx_weight(graph.nodes[syn], syn),
             "bias": netx_bias(node, lif),

@@ -1,10 +1,21 @@
 """Lower a quantized graph to a Lava process graph and run it on Lava's fixed-point CPU simulator.
 
-One Lava ``Dense`` per ``QDense`` (exact integer weights via :func:`snncc.fixedpoint.lava_dense_encoding`), one
-``LIFReset`` (``reset='zero'``) or :class:`SoftResetLIF` (``reset='subtract'``) per ``QLIF``. Several synapses
-into one neuron layer all connect to its ``a_in``, which sums them. The periodic state reset of each neuron
-layer is staggered by its synapse depth, so each layer starts every sample from zero state exactly when the
-sample's first input reaches it: the same windows the reference simulator records.
+One Lava ``Dense`` per ``QDense`` (exact integer weights via :func:`snncc.fixedpoint.lava_dense_encoding`; graded,
+``num_message_bits > 0``, when the ``QDense`` is), and one neuron process per layer: stock ``LIFReset`` for a
+``QLIF`` that it implements (:attr:`QLIF.stock`) and whose output needs no send window, else snncc's
+:class:`SnnccLIF`; :class:`MultiLevelNeuron` per ``QMultiLevel``; :class:`ARLIFNeuron` per ``QARLIF``. Several
+synapses into one neuron layer (recurrent ones included, which connect back to the layer's ``a_in``) all connect to
+its ``a_in``, which sums them. The periodic state reset of each neuron layer is staggered by its synapse depth, so
+each layer starts every sample from its initial state exactly when the sample's first input reaches it: the same
+windows the reference simulator records.
+
+Timing of back-to-back samples. A synapse from a layer ``ds`` deep into a layer ``dl`` deep delivers, in the
+``T`` steps of the destination's window, what the source sent in its sample-relative steps ``dl - 1 .. dl + T - 2``;
+the source's window is ``ds .. ds + T - 1``. When ``dl - 1 != ds`` (a shallower fan-in path, or a recurrent
+synapse, where ``ds = dl``) those steps reach outside the source's window, where the reference has the source
+silent. Samples are therefore spaced by ``gap = max |dl - 1 - ds|`` silent steps (stride ``T + gap``: a recurrent
+synapse gives a gap of 1, so the step before each reset is a blank step outside every window), and such a source
+runs as a custom process that sends nothing outside its window (instead of its stale state's spikes).
 """
 
 from __future__ import annotations
@@ -17,7 +28,6 @@ import numpy as np
 from snncc import fixedpoint as fx
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
-    INT16,
     build_result,
     cut_windows,
     num_lava_steps,
@@ -25,15 +35,25 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.reference.simulator import check_inputs
+from snncc.backends.reference.simulator import (
+    NEURON_NODES,
+    check_inputs,
+    check_synapse_sources,
+    synapse_depth,
+)
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, QuantizationError
-from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
+from snncc.ir import Graph, InputEncoding, type_name
+from snncc.ir.graph import layer_size
+from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
+
+STORAGE_BITS = {"bias_mant": 16, "bias_exp": 16}  # int16 Vars of Lava's fixed-point LIF; snncc's own Vars are int32
 
 
 class LavaRunner:
-    """Runs a quantized graph (``nir.Input`` -> ``QDense`` -> ``QLIF`` ... -> ``nir.Output``) in Lava fixed_pt."""
+    """Runs a quantized graph (``nir.Input`` -> ``QDense`` -> ``QLIF``/``QMultiLevel``/``QARLIF`` ... ->
+    ``nir.Output``, recurrent synapses included) in Lava fixed_pt."""
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -41,27 +61,25 @@ class LavaRunner:
         order = graph.topological_order()
         for name in order:
             node = graph.nodes[name]
-            if not isinstance(node, (nir.Input, nir.Output, QDense, QLIF)):
+            if not isinstance(node, (nir.Input, nir.Output, QDense, *NEURON_NODES)):
                 raise GraphError(f"the Lava backend runs quantized graphs; node '{name}' is {type_name(node)}",
                                  hint="compile the model first (quantize pass)")
         self.input_name = graph.input_names[0]
         self.synapses = [n for n in order if isinstance(graph.nodes[n], QDense)]
-        self.neurons = [n for n in order if isinstance(graph.nodes[n], QLIF)]
-        self.depth = graph.synapse_depth()
+        self.neurons = [n for n in order if isinstance(graph.nodes[n], NEURON_NODES)]
+        self.depth = synapse_depth(graph)
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
         self._check_structure()
-        self.gap = self._fan_in_skew()
+        self.gap, self.windowed = self._plan_timing()
 
     def _check_structure(self) -> None:
         g = self.graph
+        check_synapse_sources(g)
         for s in self.synapses:
-            preds = g.predecessors(s)
-            if len(preds) != 1 or not isinstance(g.nodes[preds[0]], (nir.Input, QLIF)):
-                raise GraphError("a synapse must have exactly one source, the input or a neuron layer", layer=s)
             succ = g.successors(s)
-            if not succ or not all(isinstance(g.nodes[t], QLIF) for t in succ):
-                raise GraphError("a synapse must feed neuron layers (QLIF) only", layer=s)
+            if not succ or not all(isinstance(g.nodes[t], NEURON_NODES) for t in succ):
+                raise GraphError("a synapse must feed neuron layers only", layer=s)
             try:
                 fx.lava_dense_encoding(g.nodes[s].weight, g.nodes[s].weight_exp)
             except ValueError as exc:
@@ -70,26 +88,51 @@ class LavaRunner:
             if not all(isinstance(g.nodes[p], QDense) for p in g.predecessors(n)):
                 raise GraphError("a neuron layer's inputs must all be synapses (QDense)", layer=n)
             node = g.nodes[n]
-            for field, arr in (("bias_mant", node.bias_mant), ("bias_exp", node.bias_exp)):
-                if arr.size and (arr.min() < INT16[0] or arr.max() > INT16[1]):
-                    raise QuantizationError(f"{field} outside Lava's int16 storage", layer=n)
+            if isinstance(node, QARLIF):
+                values = {"bias": node.bias, "dv": node.dv, "vth": node.vth, "amp": node.amp, "gate": node.gate}
+            else:
+                values = {"bias_mant": node.bias_mant, "bias_exp": node.bias_exp}
+            if isinstance(node, QLIF):
+                values.update(v_init=node.v_init, v_min=node.v_min if node.v_min is not None else 0)
+            for field, value in values.items():
+                bits = STORAGE_BITS.get(field, 32)
+                arr = np.asarray(value)
+                if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
+                    raise QuantizationError(f"{field} outside Lava's int{bits} storage", layer=n)
 
-    def _fan_in_skew(self) -> int:
-        """Largest depth difference between the synapses feeding one neuron layer.
+    def _plan_timing(self) -> tuple[int, set[str]]:
+        """Silent steps between samples and the layers that must send only inside their window.
 
-        The shallower path delivers input step ``t + skew`` together with step ``t`` of the deeper one; in a
-        back-to-back run it would reach into the next sample, where the reference (one sample at a time) sees
-        zeros. Samples are therefore spaced by this many silent steps.
+        A synapse from depth ``ds`` into depth ``dl`` reads its source at sample-relative steps
+        ``dl - 1 .. dl + T - 2``. If ``dl - 1 != ds`` that range leaves the source's window ``ds .. ds + T - 1``
+        by ``|dl - 1 - ds|`` steps: that many silent steps keep it off the neighbouring samples' windows (the input
+        is zero there; a neuron layer must be kept silent there by its send window).
         """
         g = self.graph
-        skew = 0
-        for n in self.neurons:
-            depths = [self.depth[p] for p in g.predecessors(n)]
-            skew = max(skew, max(depths) - min(depths))
-        return skew
+        gap, windowed = 0, set()
+        for s in self.synapses:
+            src = g.predecessors(s)[0]
+            for target in g.successors(s):
+                lag = self.depth[target] - 1 - self.depth[src]
+                gap = max(gap, abs(lag))
+                if lag and src != self.input_name:
+                    windowed.add(src)
+        return gap, windowed
+
+    def process_kind(self, name: str) -> str:
+        """The Lava process layer ``name`` runs as: LIFReset, SnnccLIF, MultiLevelNeuron or ARLIFNeuron."""
+        node = self.graph.nodes[name]
+        if isinstance(node, QMultiLevel):
+            return "MultiLevelNeuron"
+        if isinstance(node, QARLIF):
+            return "ARLIFNeuron"
+        return "LIFReset" if node.stock and name not in self.windowed else "SnnccLIF"
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
-        """Simulate ``inputs`` (batch, T, n_in): all samples in one Lava run, cut into per-sample windows."""
+        """Simulate ``inputs`` (batch, T, n_in): all samples in one Lava run, cut into per-sample windows.
+
+        With ``record_states``, ``u`` and ``v`` are recorded (``m`` and ``v`` for an AR-LIF layer, ``m`` in ``u``).
+        """
         x = check_inputs(inputs, self.graph, self.encoding)
         batch, timesteps, _ = x.shape
         stride = timesteps + self.gap
@@ -101,9 +144,34 @@ class LavaRunner:
             for n in self.neurons:
                 d = self.depth[n]
                 rec = {what: cut_windows(np.load(p), batch, timesteps, stride, d) for what, p in paths[n].items()}
-                layers[n] = LayerTrace(spikes=rec["spikes"].astype(np.int8), latency=d, u=rec.get("u"),
+                dtype = np.int32 if isinstance(self.graph.nodes[n], QMultiLevel) else np.int8
+                layers[n] = LayerTrace(spikes=rec["spikes"].astype(dtype), latency=d, u=rec.get("u"),
                                        v=rec.get("v"))
         return build_result(self.graph, x, layers, self.output_layers)
+
+    def _neuron(self, name: str, stride: int, timesteps: int) -> object:
+        """The Lava process of neuron layer ``name``: reset every ``stride`` steps when its sample's first input
+        arrives (1-based step ``depth + 1``), sending only in its window of ``timesteps`` steps if custom."""
+        from lava.proc.lif.process import LIFReset
+
+        from snncc.backends.lava.processes import ARLIFNeuron, MultiLevelNeuron, SnnccLIF
+
+        node = self.graph.nodes[name]
+        shape = (layer_size(node),)
+        clock = {"reset_interval": stride, "reset_offset": self.depth[name] + 1}
+        kind = self.process_kind(name)
+        if kind == "ARLIFNeuron":
+            return ARLIFNeuron(shape=shape, dv=node.dv, vth=node.vth, amp=node.amp, gate=node.gate,
+                               bias=node.bias.astype(np.int32), window=timesteps, name=f"arlif:{name}", **clock)
+        lif = {"shape": shape, "du": node.du, "dv": node.dv, "bias_mant": node.bias_mant.astype(np.int32),
+               "bias_exp": node.bias_exp.astype(np.int32)}
+        if kind == "MultiLevelNeuron":
+            return MultiLevelNeuron(theta_exp=node.theta_exp, offset=node.offset, levels=node.levels,
+                                    window=timesteps, name=f"multilevel:{name}", **lif, **clock)
+        if kind == "LIFReset":
+            return LIFReset(vth=node.vth, name=f"lif:{name}", **lif, **clock)
+        return SnnccLIF(vth=node.vth, soft_reset=node.reset == "subtract", v_min=node.v_min,
+                        v_init=node.v_init.astype(np.int32), window=timesteps, name=f"lif:{name}", **lif, **clock)
 
     def _build(self, x: np.ndarray, stride: int, num_steps: int, tmp: str,
                record_states: bool) -> tuple[object, dict[str, dict[str, str]]]:
@@ -111,22 +179,16 @@ class LavaRunner:
         import_lava()
         from lava.proc.dense.process import Dense
         from lava.proc.io.source import RingBuffer
-        from lava.proc.lif.process import LIFReset
         from lava.utils.weightutils import SignMode
 
-        from snncc.backends.lava.processes import FileProbe, FileSink, SoftResetLIF
+        from snncc.backends.lava.processes import FileProbe, FileSink
 
         g = self.graph
+        timesteps = x.shape[1]
         source = RingBuffer(data=source_data(x, stride, num_steps))
         outs = {self.input_name: source.s_out}
-        neurons = {}
-        for n in self.neurons:
-            node = g.nodes[n]
-            cls = SoftResetLIF if node.reset == "subtract" else LIFReset
-            neurons[n] = cls(shape=node.bias_mant.shape, du=node.du, dv=node.dv, vth=node.vth,
-                             bias_mant=node.bias_mant.astype(np.int32), bias_exp=node.bias_exp.astype(np.int32),
-                             reset_interval=stride, reset_offset=self.depth[n] + 1, name=f"lif:{n}")
-            outs[n] = neurons[n].s_out
+        neurons = {n: self._neuron(n, stride, timesteps) for n in self.neurons}
+        outs.update({n: proc.s_out for n, proc in neurons.items()})
         for s in self.synapses:
             node = g.nodes[s]
             weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(node.weight, node.weight_exp)
@@ -138,12 +200,15 @@ class LavaRunner:
                 dense.a_out.connect(neurons[target].a_in)
         paths: dict[str, dict[str, str]] = {}
         for i, n in enumerate(self.neurons):
-            lif = neurons[n]
+            proc = neurons[n]
+            graded = isinstance(g.nodes[n], QMultiLevel)
             paths[n] = {"spikes": recording_path(tmp, i, n, "spikes")}
-            sink = FileSink(shape=lif.s_out.shape, num_steps=num_steps, path=paths[n]["spikes"], dtype="int8")
-            lif.s_out.connect(sink.a_in)
+            sink = FileSink(shape=proc.s_out.shape, num_steps=num_steps, path=paths[n]["spikes"],
+                            dtype="int32" if graded else "int8")
+            proc.s_out.connect(sink.a_in)
             if record_states:
-                for what in ("u", "v"):
+                state_vars = {"u": "m", "v": "v"} if isinstance(g.nodes[n], QARLIF) else {"u": "u", "v": "v"}
+                for what, var in state_vars.items():
                     paths[n][what] = recording_path(tmp, i, n, what)
-                    FileProbe(var=getattr(lif, what), num_steps=num_steps, path=paths[n][what])
+                    FileProbe(var=getattr(proc, var), num_steps=num_steps, path=paths[n][what])
         return source, paths

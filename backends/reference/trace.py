@@ -15,9 +15,9 @@ import numpy as np
 
 @dataclass
 class LayerTrace:
-    spikes: np.ndarray  # (batch, T, n) int8
+    spikes: np.ndarray  # (batch, T, n) int8 binary spikes; int32 payloads z of a multi-level (graded) layer
     latency: int  # synapse layers between the input and this layer
-    u: np.ndarray | None = None  # (batch, T, n) state after the step, when recorded
+    u: np.ndarray | None = None  # (batch, T, n) state after the step, when recorded; an AR-LIF's reset memory m
     v: np.ndarray | None = None
 
 
@@ -29,7 +29,7 @@ class LayerCounts:
     synops_dense: int = 0  # every input x every weight, as on hardware without sparsity
     graded_input: bool = False  # synops carry graded payloads (MACs in the paper convention)
     neuron_updates: int = 0
-    spikes: int = 0
+    spikes: int = 0  # messages sent: non-zero outputs (a graded payload z > 0 is one message)
     spikes_per_neuron: np.ndarray | None = None  # (n,), summed over samples and steps
 
     def to_dict(self) -> dict:
@@ -62,9 +62,10 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
     """Operation counts of a run, from its input payloads and aligned traces (any backend).
 
     A synapse performs one operation per (non-zero input, non-zero weight) pair in each of the T steps its
-    destination processes; every neuron of a layer is updated once per step.
+    destination processes (a multiply-accumulate when its input is graded); every neuron of a layer is updated once
+    per step; a neuron's spikes are its non-zero outputs (messages), whatever their payload.
     """
-    from snncc.ir import QLIF, QDense
+    from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
 
     batch, timesteps, _ = inputs.shape
     spikes: dict[str, np.ndarray] = {graph.input_names[0]: inputs}
@@ -75,8 +76,8 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
         nnz_cols = (node.weight != 0).sum(axis=0).astype(np.int64)
         counts[name] = LayerCounts(synops=int(((src != 0).astype(np.int64) @ nnz_cols).sum()),
                                    synops_dense=batch * timesteps * node.weight.size, graded_input=node.graded)
-    for name, _node in graph.of_type(QLIF):
-        per_neuron = layers[name].spikes.sum(axis=(0, 1), dtype=np.int64)
+    for name, _node in graph.of_type(QLIF, QMultiLevel, QARLIF):
+        per_neuron = (layers[name].spikes != 0).sum(axis=(0, 1), dtype=np.int64)
         counts[name] = LayerCounts(neuron_updates=batch * timesteps * layers[name].spikes.shape[2],
                                    spikes=int(per_neuron.sum()), spikes_per_neuron=per_neuron)
     return counts
