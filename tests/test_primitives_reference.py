@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from snncc.backends.reference import ReferenceSimulator
-from snncc.backends.reference.simulator import synapse_depth
 from snncc.backends.reference.trace import count_operations
 from snncc.errors import GraphError
 from snncc.ir import Graph
@@ -99,7 +98,7 @@ def test_recurrent_self_inhibition_arrives_one_step_late() -> None:
         g = chain(1, stages)
         last = f"layer{depth - 1}"
         add_recurrent(g, "lateral", last, last, np.array([[-30]]))
-        assert synapse_depth(g)[last] == depth and synapse_depth(g)["lateral"] == depth
+        assert g.synapse_depth()[last] == depth and g.synapse_depth()["lateral"] == depth
         x = np.ones((1, 6, 1), np.int64)
         res = ReferenceSimulator(g).run(x, record_states=True)
         lay = res.layers[last]

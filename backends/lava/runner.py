@@ -35,12 +35,7 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.reference.simulator import (
-    NEURON_NODES,
-    check_inputs,
-    check_synapse_sources,
-    synapse_depth,
-)
+from snncc.backends.reference.simulator import NEURON_NODES, check_inputs, check_synapse_sources
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, QuantizationError
@@ -67,7 +62,7 @@ class LavaRunner:
         self.input_name = graph.input_names[0]
         self.synapses = [n for n in order if isinstance(graph.nodes[n], QDense)]
         self.neurons = [n for n in order if isinstance(graph.nodes[n], NEURON_NODES)]
-        self.depth = synapse_depth(graph)
+        self.depth = graph.synapse_depth()
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
         self._check_structure()

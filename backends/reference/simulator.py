@@ -35,27 +35,6 @@ from .trace import LayerTrace, SimResult, count_operations
 NEURON_NODES = (QLIF, QMultiLevel, QARLIF)  # the integer neuron layers every backend runs
 
 
-def synapse_depth(graph: Graph) -> dict[str, int]:
-    """Synapses on the feed-forward path from the input to each node (its latency in Lava steps); a recurrent
-    synapse gets its source's depth and adds none.
-
-    Same definition as ``Graph.synapse_depth``, which (snncc at f0f4d68) raises KeyError on any graph with a
-    recurrent synapse: it visits the synapse, which precedes its target in topological order, before its source.
-    """
-    depth: dict[str, int] = {}
-    order = graph.topological_order()
-    for name in order:
-        if graph.is_recurrent(name):
-            continue
-        preds = [p for p in graph.predecessors(name) if not graph.is_recurrent(p)]
-        step = 1 if isinstance(graph.nodes[name], QDense) else 0
-        depth[name] = max((depth[p] for p in preds), default=0) + step
-    for name in order:
-        if graph.is_recurrent(name):
-            depth[name] = max(depth[p] for p in graph.predecessors(name))
-    return depth
-
-
 def check_synapse_sources(graph: Graph) -> None:
     """Synapse rules every backend relies on: one source, which is the input or a neuron layer; a recurrent
     synapse's source is a neuron layer; a synapse fed by graded payloads (``QMultiLevel``) is ``graded``."""
@@ -129,7 +108,7 @@ class ReferenceSimulator:
         self.synapses = [n for n in order if isinstance(graph.nodes[n], QDense)]
         self.neurons = [n for n in order if isinstance(graph.nodes[n], NEURON_NODES)]
         self.sources = {s: graph.predecessors(s)[0] for s in self.synapses}
-        self.depth = synapse_depth(graph)
+        self.depth = graph.synapse_depth()
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
 
