@@ -263,6 +263,7 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
         "lowering": report["lowering"], "primitives": report["primitives"],
         "fidelity_output_agreement": report["fidelity"]["output_agreement"],
         "compile_seconds": compile_s,
+        "deployed_counts": int_counts,  # (360, 10) summed output levels of the compiled network
     }
     if lava_samples:
         ref = bundle.run(x[:lava_samples], "reference", record_states=True)
@@ -341,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table_row(r), flush=True)
         results.append(r)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")
+        rows = [{k: v for k, v in r.items() if not isinstance(v, np.ndarray)} for r in results]
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=str) + "\n")
     return 0 if all("error" not in r for r in results) else 1
 
 

@@ -14,15 +14,10 @@ import snncc
 from examples.digits.data import load_digits_split
 from examples.digits_arlif.train import snap_to_deploy_grid
 from examples.seed_deploy import EXAMPLES, SHIPPED, accuracy, float_counts, load_seed_model, measure
-from snncc.errors import GraphError, UnsupportedLayerError
+from snncc.errors import UnsupportedLayerError
 from snncc.neurons import ARLIF, KLIF, QCFS, GroupNeuron, MultiLevel
 
 LAVA_IMAGES = 3
-# Compiler bugs (reported; see docs/seed_neurons.md): on Loihi 1, lower-primitives leaves the nir.Output of a
-# population-expanded output layer at the original width, and partition then fails on the lateral synapse (KeyError).
-# strict: once fixed, these tests pass and the marker must go.
-POPULATION_BUG = pytest.mark.xfail(strict=True, raises=(GraphError, KeyError),
-                                   reason="compiler bug: multi-level populations on Loihi 1 (docs/seed_neurons.md)")
 # Families whose lowering is exact: deployment may only differ by weight/decay rounding (within 1 point).
 EXACT = [
     ("digits_klif/model.pt", "loihi2"),
@@ -30,7 +25,7 @@ EXACT = [
     ("digits_klif/model_rate.pt", "loihi"),
     ("digits_arlif/model.pt", "loihi2"),
     ("digits_multilevel/model.pt", "loihi2"),
-    pytest.param("digits_multilevel/model.pt", "loihi", marks=POPULATION_BUG),
+    ("digits_multilevel/model.pt", "loihi"),
     ("digits_gn/model.pt", "loihi2"),
     ("digits_asn/model.pt", "loihi2"),
     ("digits_asn/model_nasn.pt", "loihi2"),
@@ -116,7 +111,6 @@ def test_arlif_float_model_and_stock_lowering_are_approximate_and_measured(measu
         assert stock["deployed_accuracy"] > 0.5  # an approximation, but still a digit classifier
 
 
-@POPULATION_BUG
 def test_multilevel_expands_into_populations_on_loihi1(measured):
     model = load_seed_model(EXAMPLES / "digits_multilevel/model.pt")
     levels = [m.levels for m in model if isinstance(m, MultiLevel)]
@@ -124,6 +118,9 @@ def test_multilevel_expands_into_populations_on_loihi1(measured):
     assert {p["primitive"] for p in r2["primitives"].values()} == {"multilevel_graded"}
     assert r1["neurons"] == levels[0] * 128 + levels[1] * 10 and r2["neurons"] == 138
     assert all(v["exact"] for v in r1["lowering"].values()) and len(r1["lowering"]) == 2
+    assert {p["primitive"] for p in r1["primitives"].values()} == {"lif_custom"}  # binary soft-reset members
+    # exact expansion: the populations deliver, image for image, the counts of the graded network
+    np.testing.assert_array_equal(r1["deployed_counts"], r2["deployed_counts"])
 
 
 def test_group_neuron_snn_at_one_step_is_the_qcfs_ann(split, measured):
@@ -145,7 +142,7 @@ def test_group_neuron_snn_at_one_step_is_the_qcfs_ann(split, measured):
     ("digits_arlif/model.pt", "loihi2", "program"),
     ("digits_arlif/model_float.pt", "loihi2", "stock"),
     ("digits_multilevel/model.pt", "loihi2", "program"),
-    pytest.param("digits_multilevel/model.pt", "loihi", "program", marks=POPULATION_BUG),
+    ("digits_multilevel/model.pt", "loihi", "program"),
     ("digits_gn/model.pt", "loihi2", "program"),
     ("digits_asn/model_nasn.pt", "loihi2", "program"),
 ])
@@ -156,8 +153,7 @@ def test_reference_equals_lava_bit_for_bit(model, target, arlif):
 
 @pytest.mark.lava
 @pytest.mark.parametrize("model,target", [
-    pytest.param("digits_multilevel/model.pt", "loihi", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="compiler bug: multi-level populations on Loihi 1")),
+    ("digits_multilevel/model.pt", "loihi"),
     ("digits_klif/model_rate.pt", "loihi"),
     ("digits_arlif/model.pt", "loihi2"),
 ])
