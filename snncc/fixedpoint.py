@@ -218,6 +218,11 @@ def mul_q(a: np.ndarray, b: np.ndarray, frac: int = ARLIF_FRAC) -> np.ndarray:
     return np.sign(p) * (np.abs(p) >> frac)
 
 
+def arlif_input(a_in: np.ndarray, input_shift: int, bias: np.ndarray) -> np.ndarray:
+    """The AR-LIF program's Q12 input current: the synapses' integer sum scaled by ``2**input_shift``, plus bias."""
+    return shift_floor(a_in, int(input_shift)) + np.asarray(bias, dtype=np.int64)
+
+
 def arlif_step(
     v: np.ndarray,
     m: np.ndarray,

@@ -83,7 +83,7 @@ def random_arlif(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QARLIF:
     vth = int(rng.integers(0, 3 * 4096))
     return QARLIF(dv=draw(st.sampled_from([0, 2048, 4096, int(rng.integers(0, 4097))])), vth=vth,
                   amp=draw(st.integers(-4096, 4096)), gate=draw(st.integers(-8192, 8192)),
-                  bias=vth // 2 + rng.integers(-8192, 4096, size=n))
+                  bias=vth // 2 + rng.integers(-8192, 4096, size=n), input_shift=draw(st.sampled_from([0, 3, 6, 8])))
 
 
 def inputs(rng: np.random.Generator, batch: int, timesteps: int, n: int, max_value: int = 1,

@@ -204,14 +204,16 @@ class ARLIFNeuron(AbstractProcess):
     """The integer AR-LIF program (a ``QARLIF``): voltage ``v``, reset memory ``m``, binary spikes.
 
     Vars ``v``, ``m``, ``bias`` (per neuron, Q12, added unshifted) and ``dv``, ``vth``, ``amp``, ``gate`` (one
-    per population); ``reset_interval``, ``reset_offset`` and ``window`` are process parameters.
+    per population); ``reset_interval``, ``reset_offset``, ``window`` and ``input_shift`` (the input's scaling,
+    ``x = (a << input_shift) + bias``) are process parameters.
     """
 
     def __init__(self, *, shape: tuple[int, ...], dv: int, vth: int, amp: int, gate: int, bias: np.ndarray | int,
-                 reset_interval: int, reset_offset: int, window: int | None = None, name: str | None = None) -> None:
+                 reset_interval: int, reset_offset: int, window: int | None = None, input_shift: int = 6,
+                 name: str | None = None) -> None:
         _check_clock(reset_interval, reset_offset, window)
         super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset, window=window,
-                         name=name)
+                         input_shift=int(input_shift), name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.v = Var(shape=shape, init=0)
@@ -244,7 +246,7 @@ class PyARLIFModelFixed(PyLoihiProcessModel):
         super().__init__(proc_params)
         self.clock = _ResetClock(proc_params)
         self.decay_shift = 12
-        self.act_shift = 6
+        self.input_shift = int(proc_params["input_shift"])
         self.state_max = (1 << 23) - 1
 
     def saturate(self, x: np.ndarray) -> np.ndarray:
@@ -256,7 +258,8 @@ class PyARLIFModelFixed(PyLoihiProcessModel):
             self.v *= 0
             self.m *= 0
         one = fx.ARLIF_ONE
-        x = np.left_shift(np.asarray(a_in_data, dtype=np.int64), self.act_shift) + self.bias.astype(np.int64)
+        a = np.asarray(a_in_data, dtype=np.int64)
+        x = np.left_shift(a, self.input_shift) + self.bias.astype(np.int64)
         decayed = np.int64(self.v) * ((1 << self.decay_shift) - np.int64(self.dv))
         decayed = np.sign(decayed) * np.right_shift(np.abs(decayed), self.decay_shift)  # toward zero, as Lava's LIF
         v = self.saturate(decayed + x)

@@ -118,7 +118,7 @@ class QLIF(SnnccNode):
     """Integer CUBA LIF with Lava's parameters (see :mod:`snncc.fixedpoint` for the exact step).
 
     ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
-    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SoftResetLIF). ``v_min`` (a floor on
+    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SnnccLIF). ``v_min`` (a floor on
     ``v`` after the update, None for none) and a non-zero ``v_init`` (the voltage each sample starts from) also
     need snncc's custom LIF.
     """
@@ -274,6 +274,8 @@ class QMultiLevel(SnnccNode):
     def __post_init__(self) -> None:
         self.du, self.dv = int(self.du), int(self.dv)
         self.theta_exp, self.offset, self.levels = int(self.theta_exp), int(self.offset), int(self.levels)
+        if self.levels < 1 or self.theta_exp < 0:
+            raise ValueError(f"levels must be >= 1 and theta_exp >= 0, got {self.levels} and {self.theta_exp}")
         self.bias_mant = _vec(self.bias_mant, np.int64)
         self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
 
@@ -288,7 +290,9 @@ class QMultiLevel(SnnccNode):
 class QARLIF(SnnccNode):
     """Integer AR-LIF program (see :func:`snncc.fixedpoint.arlif_step`), Q(ARLIF_FRAC) throughout.
 
-    The input current is ``x = (a << 6) + bias`` with ``a`` the synapses' delivery and ``bias`` per neuron.
+    The input current is ``x = (a << input_shift) + bias`` (:func:`snncc.fixedpoint.arlif_input`) with ``a`` the
+    synapses' delivery and ``bias`` per neuron. ``input_shift`` is 6 (the LIF's scaling) plus the weight exponent,
+    which the program applies instead of the synapse so that the summed input is never floored.
     """
 
     TYPE: ClassVar[str] = "snncc.QARLIF"
@@ -297,10 +301,14 @@ class QARLIF(SnnccNode):
     amp: int
     gate: int
     bias: np.ndarray
+    input_shift: int = 6
 
     def __post_init__(self) -> None:
         self.dv, self.vth, self.amp, self.gate = int(self.dv), int(self.vth), int(self.amp), int(self.gate)
         self.bias = _vec(self.bias, np.int64)
+        self.input_shift = int(self.input_shift)
+        if not 0 <= self.input_shift <= 24:
+            raise ValueError(f"input_shift must lie in [0, 24], got {self.input_shift}")
 
     @property
     def in_shape(self) -> tuple[int, ...]:

@@ -45,7 +45,9 @@ def required_primitive(graph: Graph, name: str) -> str | None:
     if isinstance(node, QARLIF):
         return "arlif"
     if isinstance(node, QLIF):
-        if node.stock and not any(graph.is_recurrent(p) for p in graph.predecessors(name)):
+        # a layer whose spikes a lateral synapse carries into the next step must send only inside its window,
+        # which needs snncc's custom process (see docs/semantics.md, Timing)
+        if node.stock and not any(graph.is_recurrent(s) for s in graph.successors(name)):
             return "lif_hard_reset"
         return "lif_soft_reset" if node.v_min is None and not np.any(node.v_init) else "lif_custom"
     return None

@@ -270,12 +270,15 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
     theta = _uniform(node.threshold, "threshold", name)
     lam = _uniform(node.decay_v, "voltage decay", name)
     inputs = _Inputs(g, name, enc)
-    # the program works in Q12: v = 4096 * float, so the weights' effective integer value is 4096 / 64 * w
+    # the program works in Q12 (v = 4096 * float): a weight w is worth 4096 w = m * 2**(e + 6). A negative e is not
+    # applied by the synapse (its floor would lose the sum's low bits) but by the program, as x = sum << (6 + e):
+    # the weights then lie on the dyadic grid 2**(e - 6) that a deploy-exact torch model represents exactly
     scale = one / (1 << fx.ACT_SHIFT)
     e = int(np.ceil(np.log2(scale * inputs.wmax / sfmt.weight_max))) if inputs.wmax > 0 else 0
-    e = int(np.clip(e, sfmt.weight_exp_min, sfmt.weight_exp_max))
+    e = int(np.clip(e, -fx.ACT_SHIFT, sfmt.weight_exp_max))
     mant_scale = scale / 2.0**e
     mantissas = inputs.mantissas(mant_scale, sfmt)
+    syn_exp, input_shift = (0, fx.ACT_SHIFT + e) if e < 0 else (e, fx.ACT_SHIFT)
     worst = inputs.worst_case(mantissas)
     _check_input_range(name, _acc(worst, e), nfmt, ctx)
     values = {"vth": theta, "amp": node.amp, "gate": node.gate}
@@ -287,11 +290,13 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
                                     f"{nfmt.state_bits}-bit state", layer=name)
     bias = np.round(node.bias * one).astype(np.int64)
     _, dv = _decays(name, lam, 0.0, nfmt)
-    stats = inputs.place(g, mantissas, e, scale)
+    stats = inputs.place(g, mantissas, syn_exp, scale / 2.0 ** (e - syn_exp))
     g.nodes[name] = QARLIF(dv=dv, vth=ints["vth"], amp=ints["amp"], gate=ints["gate"], bias=bias,
+                           input_shift=input_shift,
                            metadata={"snncc.source": node.metadata.get("snncc.source", name),
                                      "snncc.scale": scale})
-    return {"kind": "AR-LIF", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax, "vth": ints["vth"],
+    return {"kind": "AR-LIF", "scale": scale, "weight_exp": e, "input_shift": input_shift,
+            "weight_max_abs": inputs.wmax, "vth": ints["vth"],
             "amp": ints["amp"], "gate": ints["gate"], **stats, "dv": dv, "decay_v_error": abs((1 - dv / 4096) - lam),
             "worst_case_input": _acc(worst, e), "input_limit": _limits(nfmt)[0]}
 
