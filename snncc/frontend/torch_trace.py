@@ -106,7 +106,7 @@ def trace_module(module: nn.Module, timesteps: int | None = None) -> Graph:
     return graph
 
 
-def _layer_name(qualname: str, mod: nn.Module) -> str:
+def layer_name(qualname: str, mod: nn.Module) -> str:
     name = qualname.replace(".", "_")
     return name if name and not name[0].isdigit() else f"{type(mod).__name__.lower()}_{name}"
 
@@ -115,7 +115,7 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
     if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
         raise UnsupportedLayerError("modules must be called with one tensor argument", layer=node.target)
     x = values[node.args[0].name]
-    name = _layer_name(node.target, mod)
+    name = layer_name(node.target, mod)
     source = f"{node.target} ({type(mod).__module__}.{type(mod).__name__})"
     if isinstance(mod, neurons.GradedInput):
         if not x.is_input:

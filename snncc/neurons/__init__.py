@@ -9,6 +9,7 @@ from torch import nn
 
 from .arlif import ARLIF
 from .conversion import QCFS, GroupNeuron, convert_to_snn
+from .deploy import deploy_exact
 from .encoding import GradedInput
 from .klif import KLIF
 from .lif import IF, LIF
@@ -17,7 +18,8 @@ from .surrogate import round_ste, spike
 
 __all__ = [
     "ARLIF", "ASN", "GradedInput", "GroupNeuron", "IF", "KLIF", "LIF", "MultiLevel", "NASN", "QCFS",
-    "convert_to_snn", "reset_states", "run_sequence", "round_ste", "spike", "MODULE_TYPES", "STATEFUL_TYPES",
+    "convert_to_snn", "deploy_exact", "reset_states", "run_sequence", "round_ste", "spike", "MODULE_TYPES",
+    "STATEFUL_TYPES",
 ]
 
 MODULE_TYPES: tuple[type[nn.Module], ...] = (

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import integer
 from .surrogate import spike
 
 RESET_MODES = ("zero", "subtract")
@@ -80,6 +81,8 @@ class KLIF(nn.Module):
         self.k = nn.Parameter(torch.tensor(float(k)), requires_grad=learn_k)
         self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=False)
         self.v: torch.Tensor | None = None
+        self.u: torch.Tensor | None = None  # integer current in deploy-exact mode
+        self.deploy_params: dict | None = None  # set by snncc.neurons.deploy_exact: integer mode
 
     @property
     def k_max(self) -> float:
@@ -104,10 +107,16 @@ class KLIF(nn.Module):
     def reset_state(self) -> None:
         """Forget the membrane state (call before each new sample or batch)."""
         self.v = None
+        self.u = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.v is None or self.v.shape != x.shape:
             self.v = torch.zeros_like(x)
+            self.u = torch.zeros_like(x)
+        if getattr(self, "deploy_params", None) is not None:  # integer LIF with floor, as compiled
+            self.u, self.v, s = integer.lif_step(integer.DeployParams(**self.deploy_params), self.u, self.v, x,
+                                                 self.surrogate_slope)
+            return s
         v = self.v
         h = v + (x - v) / self.tau if self.decay_input else v - v / self.tau + x
         f = torch.relu(self.effective_k() * h)

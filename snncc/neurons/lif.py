@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import integer
 from .surrogate import spike
 
 RESET_MODES = ("zero", "subtract")
@@ -53,6 +54,7 @@ class LIF(nn.Module):
         self.current_decay = nn.Parameter(torch.tensor(float(current_decay)), requires_grad=False)
         self.i: torch.Tensor | None = None
         self.v: torch.Tensor | None = None
+        self.deploy_params: dict | None = None  # set by snncc.neurons.deploy_exact: integer mode
 
     def reset_state(self) -> None:
         """Forget the membrane state (call before each new sample or batch)."""
@@ -63,6 +65,10 @@ class LIF(nn.Module):
         if self.v is None or self.v.shape != x.shape:
             self.i = torch.zeros_like(x)
             self.v = torch.zeros_like(x)
+        if getattr(self, "deploy_params", None) is not None:  # the compiled integer step (i: the integer current)
+            self.i, self.v, s = integer.lif_step(integer.DeployParams(**self.deploy_params), self.i, self.v, x,
+                                                 self.surrogate_slope)
+            return s
         beta = self.beta.clamp(0.0, 1.0)
         self.i = self.current_decay * self.i + x
         v = beta * self.v + self.i

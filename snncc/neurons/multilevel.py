@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import integer
+
 THETA_MIN = 1e-6
 """Smallest threshold (quantum) the forward pass uses: a learned theta must stay positive."""
 
@@ -82,6 +84,8 @@ class MultiLevel(nn.Module):
         self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=learn_threshold)
         self.beta = nn.Parameter(torch.tensor(float(beta)), requires_grad=learn_beta)
         self.v: torch.Tensor | None = None
+        self.u: torch.Tensor | None = None  # integer current in deploy-exact mode
+        self.deploy_params: dict | None = None  # set by snncc.neurons.deploy_exact: integer mode
 
     @property
     def decay(self) -> float:
@@ -98,10 +102,15 @@ class MultiLevel(nn.Module):
     def reset_state(self) -> None:
         """Forget the membrane state (call before each new sample or batch)."""
         self.v = None
+        self.u = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.v is None or self.v.shape != x.shape:
             self.v = torch.zeros_like(x)
+            self.u = torch.zeros_like(x)
+        if getattr(self, "deploy_params", None) is not None:  # the compiled graded neuron's integer step
+            self.u, self.v, z = integer.multilevel_step(integer.DeployParams(**self.deploy_params), self.u, self.v, x)
+            return z * self.out_scale
         theta = self.threshold.clamp(min=THETA_MIN)
         v = self.beta.clamp(0.0, 1.0) * self.v + x
         z = quantize_levels(v, theta, self.offset, self.levels)
