@@ -158,3 +158,23 @@ def test_lateral_weights_inhibit_one_quantum():
     assert np.all(effective[:3, 3:] == 0)  # no inhibition across neurons
     pop = low.nodes["a"]
     assert pop.vth << 6 == 2**k and pop.v_init[:3].tolist() == [1, 1 - 2**k, 1 - 2 * 2**k]
+
+
+def test_arlif_program_lowering_is_reported_with_its_error(tmp_path):
+    import torch
+    from torch import nn
+
+    import snncc
+    from snncc import neurons as N
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), N.ARLIF(a=0.4, c=0.5), nn.Linear(8, 3), N.ARLIF())
+    report = snncc.compile(model, "loihi2", timesteps=6).manifest["report"]
+    note = report["lowering"]["arlif_1"]
+    assert note["exact"] is False and 0.5 < note["measured"]["spike_agreement"] <= 1.0
+    assert report["primitives"]["arlif_1"]["kind"] == "custom"
+    N.deploy_exact(model)
+    note = snncc.compile(model, "loihi2", timesteps=6).manifest["report"]["lowering"]["arlif_1"]
+    assert note["exact"] is True and "deploy-exact" in note["note"]
+    stock = snncc.compile(model, "loihi2", timesteps=6, arlif="stock").manifest["report"]
+    assert stock["lowering"]["arlif_1"]["exact"] is False and stock["primitives"]["arlif_1"]["kind"] == "stock"

@@ -149,6 +149,8 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
             x = _Value([norm], x.shape)
         node_ir = _neuron_node(mod, n)
         node_ir.metadata = {"snncc.source": source}
+        if getattr(node_ir, "deploy_exact", False):
+            node_ir.metadata["snncc.deploy_exact"] = True
         b.add(name, node_ir, x)
         return _Value([name], x.shape)
     if isinstance(mod, neurons.QCFS):
@@ -168,8 +170,10 @@ def _neuron_node(mod: nn.Module, n: int) -> object:
         return KLIFNeuron(threshold=np.full(n, thr), bias=np.zeros(n), k=float(mod.effective_k().detach()),
                           tau=mod.tau, decay_input=mod.decay_input, reset=mod.reset)
     if isinstance(mod, neurons.ARLIF):
-        return ARLIFNeuron(decay_v=np.full(n, float(mod.decay.detach())), threshold=np.full(n, thr),
+        node = ARLIFNeuron(decay_v=np.full(n, float(mod.decay.detach())), threshold=np.full(n, thr),
                            bias=np.zeros(n), amp=mod.amp, gate=mod.gate)
+        node.deploy_exact = bool(mod.deploy_exact)  # trained on the integer program: its lowering is exact
+        return node
     if isinstance(mod, (neurons.MultiLevel, neurons.NASN)):
         theta = float(mod.threshold.detach().clamp(min=neurons.multilevel.THETA_MIN))
         return MultiLevelNeuron(decay_v=np.full(n, mod.decay), decay_i=np.zeros(n), threshold=np.full(n, theta),

@@ -291,6 +291,11 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
     bias = np.round(node.bias * one).astype(np.int64)
     _, dv = _decays(name, lam, 0.0, nfmt)
     stats = inputs.place(g, mantissas, syn_exp, scale / 2.0 ** (e - syn_exp))
+    exact = bool(node.metadata.get("snncc.deploy_exact"))
+    ctx.notes.setdefault("lowering", {})[name] = {
+        "from": "AR-LIF", "to": "integer AR-LIF program (PLAN sigmoid/tanh, Q12)", "exact": exact,
+        "against": "float model",
+        "note": "trained in deploy-exact mode" if exact else "PLAN approximates tanh/sigmoid (max error 0.019)"}
     g.nodes[name] = QARLIF(dv=dv, vth=ints["vth"], amp=ints["amp"], gate=ints["gate"], bias=bias,
                            input_shift=input_shift,
                            metadata={"snncc.source": node.metadata.get("snncc.source", name),

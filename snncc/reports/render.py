@@ -119,7 +119,8 @@ def render_summary(report: dict[str, Any]) -> str:
                          f"{k} {_pct(v['agreement'])}" for k, v in fid["layers"].items()))
     for name, n in (report.get("lowering") or {}).items():
         m = n.get("measured", {})
-        agree = f", measured spike agreement {_pct(m['spike_agreement'])}" if "spike_agreement" in m else ""
+        agree = (f", measured spike agreement {_pct(m['spike_agreement'])} against {m['against']}"
+                 if "spike_agreement" in m else "")
         lines.append(f"lowering {name}: {n['from']} -> {n['to']} ({'exact' if n['exact'] else 'APPROXIMATE'}{agree})")
     lines.append(f"netx: {report['netx']['status']}")
     for w in report["warnings"]:
