@@ -71,7 +71,7 @@ def encode(x: np.ndarray, timesteps: int, encoding: str = "direct",
         seq = np.broadcast_to(x[None], (timesteps, *x.shape))
     else:
         seq = _rate_spikes(x, timesteps, rng)
-    return torch.from_numpy(np.ascontiguousarray(seq, dtype=np.float32))
+    return torch.from_numpy(np.array(seq, dtype=np.float32))  # a writable copy (broadcast views are read-only)
 
 
 def payloads(x: np.ndarray, timesteps: int, encoding: str = "direct",
