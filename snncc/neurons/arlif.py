@@ -30,30 +30,10 @@ import torch
 from torch import nn
 
 from ..fixedpoint import ARLIF_FRAC, STATE_BITS, float_decay_to_int
-from .multilevel import straight_through
+from .surrogate import rectangle_spike, straight_through
 
 _ONE = 1 << ARLIF_FRAC
 _STATE_MAX = (1 << (STATE_BITS - 1)) - 1
-
-
-class _RectangleSpike(torch.autograd.Function):
-    """Forward ``z > 0``; backward ``1/width`` for ``|z| <= width/2``, else 0 (the AR-LIF authors' default)."""
-
-    @staticmethod
-    def forward(ctx, z: torch.Tensor, width: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(z)
-        ctx.width = width
-        return (z > 0).to(z.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        (z,) = ctx.saved_tensors
-        return grad * (z.abs() <= ctx.width / 2).to(grad.dtype) / ctx.width, None
-
-
-def rectangle_spike(z: torch.Tensor, width: float = 1.0) -> torch.Tensor:
-    """Heaviside of ``z`` (strict) with a rectangle surrogate of the given width and area 1."""
-    return _RectangleSpike.apply(z, width)
 
 
 # ---- the integer AR-LIF program of snncc.fixedpoint, in torch int64 -----------------------------------------------

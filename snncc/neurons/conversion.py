@@ -16,21 +16,7 @@ from torch import nn
 
 from ..errors import UnsupportedLayerError
 from .multilevel import MultiLevel
-
-
-class _FloorSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return torch.floor(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return grad
-
-
-def floor_ste(x: torch.Tensor) -> torch.Tensor:
-    """Floor with a straight-through (identity) gradient."""
-    return _FloorSTE.apply(x)
+from .surrogate import floor_ste
 
 
 class QCFS(nn.Module):

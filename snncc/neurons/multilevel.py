@@ -24,26 +24,10 @@ import torch
 from torch import nn
 
 from . import integer
+from .surrogate import straight_through
 
 THETA_MIN = 1e-6
 """Smallest threshold (quantum) the forward pass uses: a learned theta must stay positive."""
-
-
-class _Replace(torch.autograd.Function):
-    """Forward: the exact value; backward: the gradient of the relaxed value (``f + (e - f).detach()`` is inexact)."""
-
-    @staticmethod
-    def forward(ctx, relaxed: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return exact.to(relaxed.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        return grad, None
-
-
-def straight_through(relaxed: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
-    """Return ``exact``'s values (bit for bit) with ``relaxed``'s gradient."""
-    return _Replace.apply(relaxed, exact)
 
 
 def quantize_levels(v: torch.Tensor, theta: torch.Tensor, offset: float, levels: int) -> torch.Tensor:

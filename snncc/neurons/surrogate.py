@@ -1,4 +1,4 @@
-"""Surrogate-gradient spike functions: exact Heaviside forward, smooth backward."""
+"""Surrogate and straight-through gradients: exact forward values (Heaviside, round, floor), chosen backward."""
 
 from __future__ import annotations
 
@@ -38,3 +38,55 @@ class _StraightThroughRound(torch.autograd.Function):
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     """Round to nearest with a straight-through (identity) gradient."""
     return _StraightThroughRound.apply(x)
+
+
+class _RectangleSpike(torch.autograd.Function):
+    """Forward ``z > 0``; backward ``1/width`` for ``|z| <= width/2``, else 0 (the AR-LIF authors' default)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, width: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(z)
+        ctx.width = width
+        return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (z,) = ctx.saved_tensors
+        return grad * (z.abs() <= ctx.width / 2).to(grad.dtype) / ctx.width, None
+
+
+def rectangle_spike(z: torch.Tensor, width: float = 1.0) -> torch.Tensor:
+    """Heaviside of ``z`` (strict) with a rectangle surrogate of the given width and area 1."""
+    return _RectangleSpike.apply(z, width)
+
+
+class _FloorSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad
+
+
+def floor_ste(x: torch.Tensor) -> torch.Tensor:
+    """Floor with a straight-through (identity) gradient."""
+    return _FloorSTE.apply(x)
+
+
+class _Replace(torch.autograd.Function):
+    """Forward: the exact value; backward: the gradient of the relaxed value (``f + (e - f).detach()`` is inexact)."""
+
+    @staticmethod
+    def forward(ctx, relaxed: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return exact.to(relaxed.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return grad, None
+
+
+def straight_through(relaxed: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    """Return ``exact``'s values (bit for bit) with ``relaxed``'s gradient."""
+    return _Replace.apply(relaxed, exact)
