@@ -48,14 +48,7 @@ class SimResult:
     layers: dict[str, LayerTrace] = field(default_factory=dict)  # neuron layers
     counts: dict[str, LayerCounts] = field(default_factory=dict)  # synapse and neuron layers
     output_layers: list[str] = field(default_factory=list)  # neuron layers feeding the graph outputs
-
-    def output_spike_counts(self) -> np.ndarray:
-        """Spike counts of the (first) output layer per sample: (batch, n)."""
-        return self.layers[self.output_layers[0]].spikes.sum(axis=1, dtype=np.int64)
-
-    def predictions(self) -> np.ndarray:
-        """Class index per sample: the output neuron with the most spikes (lowest index on ties)."""
-        return self.output_spike_counts().argmax(axis=1)
+    # predictions need the graph (a layer lowered to a population sums its members): snncc.fidelity.predictions
 
 
 def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrace]) -> dict[str, LayerCounts]:
