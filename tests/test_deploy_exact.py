@@ -22,14 +22,26 @@ FAMILIES = {
                            nn.Linear(12, 5), N.MultiLevel(levels=2, threshold=0.5)],
     "asn_gn": lambda: [nn.Linear(10, 12), N.ASN(levels=4, threshold=0.7), nn.Linear(12, 5), N.GroupNeuron(3, 1.2)],
     "arlif": lambda: [nn.Linear(10, 12), N.ARLIF(a=0.3, c=0.8), nn.Linear(12, 5), N.ARLIF(decay=0.75, a=-0.2)],
+    "nasn": lambda: [nn.Linear(10, 12), _trained_nasn(12), nn.Linear(12, 5), N.ASN(levels=2, threshold=0.6)],
 }
+
+
+def _trained_nasn(features: int) -> N.NASN:
+    """A NASN whose running statistics are not the identity (as after training)."""
+    m = N.NASN(levels=3, features=features, threshold=0.7)
+    with torch.no_grad():
+        m.norm.running_mean.uniform_(-0.5, 0.5)
+        m.norm.running_var.uniform_(0.5, 2.0)
+        m.norm.weight.uniform_(0.5, 1.5)
+        m.norm.bias.uniform_(-0.2, 0.2)
+    return m.eval()
 
 
 def torch_layer_outputs(model: nn.Module, x: torch.Tensor) -> list[np.ndarray]:
     """Per neuron layer: outputs over time (batch, T, n) — spikes, or integer levels for multi-level layers."""
     outs: dict[int, list] = {}
     hooks = [m.register_forward_hook(lambda mod, _i, o, k=k: outs.setdefault(k, []).append(o.detach()))
-             for k, m in enumerate(model) if isinstance(m, N.deploy.DEPLOYABLE)]
+             for k, m in enumerate(model) if isinstance(m, (*N.deploy.DEPLOYABLE, N.NASN))]
     N.run_sequence(model, x.permute(1, 0, 2))
     for h in hooks:
         h.remove()
@@ -37,7 +49,7 @@ def torch_layer_outputs(model: nn.Module, x: torch.Tensor) -> list[np.ndarray]:
     for k in sorted(outs):
         y = torch.stack(outs[k], dim=1).numpy()
         mod = model[k]
-        layers.append(np.rint(y / mod.out_scale) if isinstance(mod, N.MultiLevel) else y)
+        layers.append(np.rint(y / mod.out_scale) if isinstance(mod, (N.MultiLevel, N.NASN)) else y)
     return layers
 
 
@@ -99,11 +111,21 @@ def test_training_in_deploy_exact_mode_then_compiling():
         np.testing.assert_array_equal(ref.layers[name].spikes, y.astype(np.int64))
 
 
-def test_float_mode_again_and_nasn_refused():
+def test_float_mode_again():
     model = nn.Sequential(*FAMILIES["lif"]())
     N.deploy_exact(model)
     assert model[1].deploy_params is not None
     N.deploy_exact(model, enable=False)
     assert model[1].deploy_params is None
-    with pytest.raises(snncc.SnnccError, match="NASN"):
-        N.deploy_exact(nn.Sequential(nn.Linear(4, 3), N.NASN(levels=2, features=3)))
+
+
+def test_nasn_normalization_is_folded_into_the_linear():
+    torch.manual_seed(5)
+    model = nn.Sequential(*FAMILIES["nasn"]()).double().eval()
+    x = torch.tensor((np.random.default_rng(6).random((4, 6, 10)) < 0.5).astype(np.float64))
+    before = N.run_sequence(model, x.permute(1, 0, 2))
+    N.deploy_exact(model)
+    N.deploy_exact(model, enable=False)  # float mode, normalization now folded: the same function as before
+    after = N.run_sequence(model, x.permute(1, 0, 2))
+    assert torch.equal(model[1].norm.running_mean, torch.zeros(12, dtype=torch.float64))
+    assert (before != after).float().mean() < 0.05  # the snapped weights move a few borderline spikes only

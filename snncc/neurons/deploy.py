@@ -7,7 +7,8 @@ passes as ``snncc compile``), then
   exponent, converted back through the layer's scale and input factors (graded-input scale, KLIF gain, multi-level
   output scale), and each bias becomes the integer bias the neuron will add;
 * hands every neuron module its integer parameters (:class:`snncc.neurons.integer.DeployParams`), or switches
-  :class:`ARLIF` to its Q12 ``deploy_exact`` mode,
+  :class:`ARLIF` to its Q12 ``deploy_exact`` mode; a :class:`NASN`'s eval-mode normalization is first folded into
+  the ``nn.Linear`` feeding it (its deployed form),
 
 and converts the model to float64 (integer states are exact there). Run the model as usual: its spikes are then
 bit-identical with the compiled network's on the reference simulator and on Lava (tested). Training in this mode
@@ -46,15 +47,13 @@ def deploy_exact(model: nn.Module, target: str = "loihi2", enable: bool = True) 
     from ..passes import Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
     from ..target import load_target
 
-    for m in model.modules():
-        if isinstance(m, NASN):
-            raise UnsupportedLayerError("deploy-exact mode does not cover NASN's folded normalization yet",
-                                        hint="use ASN, or compile the NASN model without deploy-exact training")
     model.double()
+    modules = {layer_name(qn, m): m for qn, m in model.named_modules() if qn}
+    norm_linears = _fold_nasn_normalizations(model, modules, trace_module, UnsupportedLayerError)
     ctx = PassContext(target=load_target(target), keep={"lower-neurons"})
     q = PassManager([Canonicalize(), LowerNeurons(), Quantize()]).run(trace_module(model), ctx)
     lowered = ctx.snapshots["lower-neurons"]
-    modules = {layer_name(qn, m): m for qn, m in model.named_modules() if qn}
+    modules.update(norm_linears)
     with torch.no_grad():
         for name, node in q.nodes.items():
             if not isinstance(node, (QLIF, QMultiLevel, QARLIF)):
@@ -67,7 +66,7 @@ def deploy_exact(model: nn.Module, target: str = "loihi2", enable: bool = True) 
             else:
                 bias_v = fx.bias_value(node.bias_mant, node.bias_exp).astype(np.float64)
                 gain = (1 << fx.ACT_SHIFT) * scale * (mod.gain if isinstance(mod, KLIF) else 1.0)
-                mod.deploy_params = _params(node, gain)
+                (mod.neuron if isinstance(mod, NASN) else mod).deploy_params = _params(node, gain)
             shift = node.input_shift - fx.ACT_SHIFT if isinstance(node, QARLIF) else 0
             linears = [modules[s] for s in q.predecessors(name)]
             for syn, lin in zip(q.predecessors(name), linears, strict=True):
@@ -85,6 +84,39 @@ def deploy_exact(model: nn.Module, target: str = "loihi2", enable: bool = True) 
                 raise UnsupportedLayerError("the deployed layer has a bias but no nn.Linear bias can carry it",
                                             layer=name)
     return model
+
+
+def _fold_nasn_normalizations(model: nn.Module, modules: dict, trace: object, error: type) -> dict:
+    """Fold each NASN's eval-mode normalization into the nn.Linear feeding it, in the torch model itself, and make
+    the normalization an exact identity; returns {IR name of the merged synapse: that Linear}.
+
+    This is the deployed form (canonicalize merges the same affine into the same Linear); it is not undone by
+    ``deploy_exact(model, enable=False)``.
+    """
+    nasn = {name: m for name, m in modules.items() if isinstance(m, NASN)}
+    if not nasn:
+        return {}
+    graph = trace(model)
+    out = {}
+    with torch.no_grad():
+        for name, mod in nasn.items():
+            preds = graph.predecessors(f"{name}_norm")
+            lin = modules.get(preds[0]) if len(preds) == 1 else None
+            if not isinstance(lin, nn.Linear) or len(graph.successors(preds[0])) != 1:
+                raise error("deploy-exact mode needs the NASN fed by exactly one nn.Linear", layer=name)
+            scale, shift = (t.to(lin.weight.dtype) for t in mod.folded_affine())
+            lin.weight.mul_(scale[:, None])
+            if lin.bias is None:
+                lin.bias = nn.Parameter(torch.zeros_like(scale))
+            lin.bias.mul_(scale).add_(shift)
+            bn = mod.norm
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)  # x / sqrt(var + eps) is then x, exactly
+            if bn.weight is not None:
+                bn.weight.fill_(1.0)
+                bn.bias.zero_()
+            out[f"{name}_norm"] = lin
+    return out
 
 
 def _params(node: object, gain: float) -> dict:
