@@ -20,9 +20,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +39,12 @@ from examples.digits.data import (  # noqa: E402
     load_digits_split,
     payloads,
 )
-from examples.digits.train import predict_counts  # noqa: E402
+from examples.digits.training import (  # noqa: E402
+    FitResult,  # noqa: E402
+    predict_counts,
+    summed_output,
+)
+from examples.digits.training import fit as _fit  # noqa: E402
 from snncc.fidelity import logical_spikes, predictions  # noqa: E402
 from snncc.frontend.loading import load_model  # noqa: E402
 from snncc.neurons import ARLIF, NASN, QCFS, STATEFUL_TYPES, GradedInput, MultiLevel, reset_states  # noqa: E402
@@ -108,16 +112,6 @@ def output_scale(model: nn.Module) -> float:
     return 1.0
 
 
-def summed_output(model: nn.Module, seq: torch.Tensor) -> torch.Tensor:
-    """The model's output summed over the sequence ``seq`` (T, B, 64), from a fresh state (differentiable)."""
-    reset_states(model)
-    total = torch.zeros(())
-    for x_t in seq:
-        total = total + model(x_t)
-    reset_states(model)
-    return total
-
-
 @torch.no_grad()
 def float_counts(model: nn.Module, x: np.ndarray, encoding: str, timesteps: int,
                  rng: np.random.Generator | None = None, batch_size: int = 512) -> np.ndarray:
@@ -143,82 +137,10 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, encoding: str, time
 
 
 # ---- training ---------------------------------------------------------------------------------------------------
-def weight_noise(lsbs: float) -> Callable[[nn.Module], list[tuple[torch.Tensor, torch.Tensor]]]:
-    """A batch perturbation: uniform noise of ``lsbs`` 8-bit LSBs (max|W|/127 per layer) on every Linear weight."""
-    def perturb(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        saved = []
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, nn.Linear):
-                    lsb = float(m.weight.abs().max()) / 127
-                    saved.append((m.weight, m.weight.detach().clone()))
-                    m.weight.add_((torch.rand_like(m.weight) - 0.5) * (lsbs * lsb))
-        return saved
-
-    return perturb
-
-
-@dataclass
-class FitResult:
-    """Per-epoch metrics and the training time in seconds."""
-
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epochs: int, lr: float = 2e-3,
-        batch_size: int = 64, loss_scale: float = 0.5, seed: int = 0,
-        perturb: Callable[[nn.Module], list[tuple[torch.Tensor, torch.Tensor]]] | None = None,
-        param_groups: list[dict] | None = None, perturb_eval: bool = False, verbose: bool = True,
-        label: str = "") -> FitResult:
-    """Adam + cosine schedule on the cross-entropy of ``loss_scale * summed outputs`` over T steps.
-
-    ``perturb(model)`` runs before each batch's forward pass and returns ``(weight, clean value)`` pairs that are
-    restored before the optimizer step: the gradient of the perturbed forward pass updates the clean weights (weight
-    noise, or a straight-through fake quantization of the weights). ``perturb_eval``: the per-epoch test accuracy is
-    measured with the perturbation applied too (for a deterministic fake quantization).
-    """
-    params = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(seed)
-    y_train = torch.from_numpy(data.y_train)
-    result = FitResult()
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = rng.permutation(len(data.x_train))
-        total, loss_sum, correct = 0, 0.0, 0
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            clean = perturb(model) if perturb is not None else []
-            out = summed_output(model, encode(data.x_train[idx], timesteps, encoding, rng))
-            loss = loss_fn(loss_scale * out, y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            with torch.no_grad():
-                for w, w0 in clean:
-                    w.copy_(w0)
-            opt.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((predict_counts(out) == data.y_train[idx]).sum())
-            total += len(idx)
-        sched.step()
-        clean = perturb(model) if (perturb is not None and perturb_eval) else []
-        test_acc = accuracy(model, data.x_test, data.y_test, encoding, timesteps)
-        with torch.no_grad():
-            for w, w0 in clean:
-                w.copy_(w0)
-        row = {"epoch": epoch, "loss": loss_sum / total, "train_acc": correct / total, "test_acc": test_acc}
-        result.history.append(row)
-        if verbose:
-            print(f"{label}epoch {epoch:3d}  loss {row['loss']:.4f}  train acc {100 * row['train_acc']:6.2f}%  "
-                  f"test acc {100 * test_acc:6.2f}%  ({time.perf_counter() - start:5.1f} s)", flush=True)
-    result.seconds = time.perf_counter() - start
-    model.eval()
-    reset_states(model)
-    return result
+def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epochs: int, **kwargs: Any) -> FitResult:
+    """The shared training loop (examples/digits/training.py), scored with :func:`accuracy` (output-scale aware)."""
+    return _fit(model, data, encoding, timesteps, epochs,
+                score=lambda m: accuracy(m, data.x_test, data.y_test, encoding, timesteps), **kwargs)
 
 
 # ---- deployment -------------------------------------------------------------------------------------------------

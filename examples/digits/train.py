@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import collections
 import copy
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +23,12 @@ from snncc.neurons import LIF, GradedInput, reset_states
 
 if __package__:
     from .data import ENCODINGS, EVAL_SEED, N_CLASSES, N_INPUTS, PIXEL_LEVELS, DigitsSplit, encode, load_digits_split
+    from .training import fit, predict_counts, summed_output
+    from .training import weight_noise as noise_perturbation
 else:  # run as a script: python examples/digits/train.py
     from data import ENCODINGS, EVAL_SEED, N_CLASSES, N_INPUTS, PIXEL_LEVELS, DigitsSplit, encode, load_digits_split
+    from training import fit, predict_counts, summed_output
+    from training import weight_noise as noise_perturbation
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "model.pt"
 
@@ -46,20 +49,7 @@ def build_model(encoding: str = "direct", hidden: int = 128, beta: float = 0.937
     return nn.Sequential(*layers)
 
 
-def spike_counts(model: nn.Module, seq: torch.Tensor) -> torch.Tensor:
-    """Output spike counts (B, 10) summed over the sequence ``seq`` (T, B, 64), from a fresh state."""
-    reset_states(model)
-    counts = torch.zeros(())
-    for x_t in seq:
-        counts = counts + model(x_t)
-    reset_states(model)
-    return counts
-
-
-def predict_counts(counts: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Predicted class per sample: argmax of the spike counts, the lowest index on ties."""
-    c = counts.detach().cpu().numpy() if isinstance(counts, torch.Tensor) else np.asarray(counts)
-    return np.argmax(c, axis=1)  # numpy returns the first maximum
+spike_counts = summed_output  # output spike counts (B, 10) over a sequence (T, B, 64), from a fresh state
 
 
 @torch.no_grad()
@@ -125,18 +115,6 @@ def fake_quantize(model: nn.Sequential, weight_bits: int = 8, decay_bits: int = 
     return q
 
 
-def _perturb_weights(model: nn.Module, lsbs: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Add uniform noise of ``lsbs`` 8-bit LSBs (peak to peak) to every Linear weight; returns (weight, clean)."""
-    saved = []
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Linear):
-                lsb = float(m.weight.abs().max()) / 127
-                saved.append((m.weight, m.weight.detach().clone()))
-                m.weight.add_((torch.rand_like(m.weight) - 0.5) * (lsbs * lsb))
-    return saved
-
-
 @dataclass
 class TrainResult:
     """The trained model (eval mode, state cleared), per-epoch metrics and the training time in seconds."""
@@ -156,42 +134,11 @@ def train(data: DigitsSplit, encoding: str = "direct", timesteps: int = 16, hidd
     the rounding error that deployment adds keeps the predictions stable when the weights are quantized.
     """
     model = build_model(encoding, hidden, beta, reset, seed=seed)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(seed)
-    y_train = torch.from_numpy(data.y_train)
-    result = TrainResult(model)
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = rng.permutation(len(data.x_train))
-        total, correct, loss_sum = 0, 0, 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            clean = _perturb_weights(model, weight_noise) if weight_noise > 0 else []
-            counts = spike_counts(model, encode(data.x_train[idx], timesteps, encoding, rng))
-            loss = loss_fn(loss_scale * counts, y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            with torch.no_grad():
-                for w, w0 in clean:
-                    w.copy_(w0)
-            opt.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((predict_counts(counts) == data.y_train[idx]).sum())
-            total += len(idx)
-        sched.step()
-        test_acc = evaluate(model, data.x_test, data.y_test, encoding, timesteps)
-        row = {"epoch": epoch, "loss": loss_sum / total, "train_acc": correct / total, "test_acc": test_acc}
-        result.history.append(row)
-        if verbose:
-            print(f"epoch {epoch:3d}  loss {row['loss']:.4f}  train acc {100 * row['train_acc']:6.2f}%  "
-                  f"test acc {100 * test_acc:6.2f}%  ({time.perf_counter() - start:5.1f} s)", flush=True)
-    result.seconds = time.perf_counter() - start
-    model.eval()
-    reset_states(model)
-    return result
+    res = fit(model, data, encoding, timesteps, epochs,
+              score=lambda m: evaluate(m, data.x_test, data.y_test, encoding, timesteps), lr=lr,
+              batch_size=batch_size, loss_scale=loss_scale, seed=seed,
+              perturb=noise_perturbation(weight_noise) if weight_noise > 0 else None, verbose=verbose)
+    return TrainResult(model, res.history, res.seconds)
 
 
 def save_model(model: nn.Sequential, path: str | Path, timesteps: int, encoding: str) -> Path:

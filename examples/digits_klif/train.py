@@ -21,7 +21,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from examples.digits.data import ENCODINGS, N_CLASSES, N_INPUTS, PIXEL_LEVELS, load_digits_split  # noqa: E402
-from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model, weight_noise  # noqa: E402
+from examples.digits.training import weight_noise  # noqa: E402
+from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model  # noqa: E402
 from snncc.neurons import KLIF, GradedInput  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
