@@ -1,7 +1,8 @@
 """Seed-neuron digits examples: shared training/evaluation helpers, and the deploy-and-measure script.
 
     .venv/bin/python examples/seed_deploy.py examples/digits_klif/model.pt --target loihi2 [--lava 8]
-    .venv/bin/python examples/seed_deploy.py examples/digits_arlif/model_float.pt --arlif stock
+    .venv/bin/python examples/seed_deploy.py examples/digits_arlif/model_float.pt --lowering stock
+    .venv/bin/python examples/seed_deploy.py examples/digits_multilevel/model.pt --target loihi --lowering substep
     .venv/bin/python examples/seed_deploy.py --all [--lava 4]       # every shipped (model, target): the table
 
 For one model file and target it compiles the model with snncc (the first 64 test payloads drive the activity
@@ -53,7 +54,14 @@ from snncc.verify import compare_results  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parent
 ACTIVITY_IMAGES = 64  # test payloads passed to snncc.compile for the activity / energy figures
 
-# Every shipped (model, target, arlif lowering, timesteps override): the rows of docs/seed_neurons.md.
+# The lowering choices of the table: snncc.compile options under a short name.
+LOWERINGS: dict[str, dict[str, str]] = {
+    "program": {},  # the defaults: AR-LIF as snncc's integer program; multi-level as a population without graded spikes
+    "stock": {"arlif": "stock"},
+    "substep": {"multilevel": "substep"},
+}
+
+# Every shipped (model, target, lowering, timesteps override): the rows of docs/seed_neurons.md.
 SHIPPED: list[tuple[str, str, str, int | None]] = [
     ("digits_klif/model.pt", "loihi2", "program", None),
     ("digits_klif/model_rate.pt", "loihi2", "program", None),
@@ -64,6 +72,7 @@ SHIPPED: list[tuple[str, str, str, int | None]] = [
     ("digits_arlif/model.pt", "loihi2", "stock", None),
     ("digits_multilevel/model.pt", "loihi2", "program", None),
     ("digits_multilevel/model.pt", "loihi", "program", None),
+    ("digits_multilevel/model.pt", "loihi", "substep", None),
     ("digits_gn/model.pt", "loihi2", "program", 1),
     ("digits_gn/model.pt", "loihi2", "program", 2),
     ("digits_gn/model.pt", "loihi2", "program", 4),
@@ -151,8 +160,9 @@ def deploy_payloads(model: nn.Module, split: DigitsSplit, timesteps: int | None 
 
 
 def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path | None = None,
-            arlif: str = "program", lava_samples: int = 0, timesteps: int | None = None) -> dict:
-    """Compile ``model_path`` for ``target`` and measure float vs deployed accuracy, costs and lowerings."""
+            lowering: str = "program", lava_samples: int = 0, timesteps: int | None = None) -> dict:
+    """Compile ``model_path`` for ``target`` (``lowering``: a key of :data:`LOWERINGS`) and measure float vs
+    deployed accuracy, costs and lowerings."""
     model = load_seed_model(model_path)
     t = int(timesteps or model.timesteps)
     split = load_digits_split(seed=0)
@@ -160,7 +170,8 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
     f_counts = float_counts(model, split.x_test, model.encoding, t)
     float_pred = predict_counts(f_counts)
     start = time.perf_counter()
-    bundle = snncc.compile(model_path, target, out_dir, inputs=x[:ACTIVITY_IMAGES], arlif=arlif, timesteps=t)
+    bundle = snncc.compile(model_path, target, out_dir, inputs=x[:ACTIVITY_IMAGES], timesteps=t,
+                           **LOWERINGS[lowering])
     compile_s = time.perf_counter() - start
     deployed = bundle.run(x, "reference")
     int_pred = predictions(bundle.graph, deployed)
@@ -171,7 +182,8 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
     res = report["resources"]
     result = {
         "model": _short(model_path),
-        "target": target, "arlif": arlif, "timesteps": t, "encoding": model.encoding,
+        "target": target, "lowering_choice": lowering, "timesteps": t,
+        "substeps": report["substeps"], "encoding": model.encoding,
         "test_images": int(len(split.y_test)),
         "float_accuracy": float(np.mean(float_pred == split.y_test)),
         "deployed_accuracy": float(np.mean(int_pred == split.y_test)),
@@ -226,10 +238,12 @@ HEADER = ("| model | target | T | float acc. | deployed acc. | same pred. | same
 
 def table_row(r: dict) -> str:
     """One Markdown row of the measured table."""
-    name = r["model"] + (" `--arlif stock`" if r["arlif"] == "stock" else "")
+    options = " ".join(f"--{k} {v}" for k, v in LOWERINGS[r["lowering_choice"]].items())
+    name = r["model"] + (f" `{options}`" if options else "")
     lava = "n/a" if "lava_bit_exact" not in r else (
         f"bit-exact ({r['lava_samples']} img.)" if r["lava_bit_exact"] else "MISMATCH")
-    return (f"| {name} | {r['target']} | {r['timesteps']} | {100 * r['float_accuracy']:.2f}% | "
+    steps = f"{r['timesteps']} (x{r['substeps']} sub-steps)" if r["substeps"] > 1 else str(r["timesteps"])
+    return (f"| {name} | {r['target']} | {steps} | {100 * r['float_accuracy']:.2f}% | "
             f"{100 * r['deployed_accuracy']:.2f}% | {100 * r['prediction_agreement']:.2f}% | "
             f"{100 * r['count_agreement']:.2f}% | {lowering_summary(r)} | "
             f"{primitive_summary(r)} | {r['neurons']} | {r['synapses']} | {r['cores']} | "
@@ -240,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", nargs="?", help="a saved example model (.pt)")
     p.add_argument("--target", default="loihi2")
-    p.add_argument("--arlif", choices=("program", "stock"), default="program")
+    p.add_argument("--lowering", choices=tuple(LOWERINGS), default="program",
+                   help="program: the defaults; stock: --arlif stock; substep: --multilevel substep")
     p.add_argument("--timesteps", type=int, default=None, help="override the model's T")
     p.add_argument("--out", default=None, help="also write the bundle here")
     p.add_argument("--lava", type=int, default=0, help="re-check reference == Lava on this many test images")
@@ -250,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.all == (args.model is not None):
         p.error("give a model file or --all")
     runs = ([(EXAMPLES / m, tgt, arl, t) for m, tgt, arl, t in SHIPPED] if args.all
-            else [(Path(args.model), args.target, args.arlif, args.timesteps)])
+            else [(Path(args.model), args.target, args.lowering, args.timesteps)])
     results = []
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
@@ -259,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             r = measure(model, target, args.out if not args.all else None, arl, args.lava, t)
         except snncc.SnnccError as exc:
             print(f"| {_short(model)} | {target} | compile failed: {exc} |", flush=True)
-            results.append({"model": _short(model), "target": target, "arlif": arl, "error": str(exc)})
+            results.append({"model": _short(model), "target": target, "lowering_choice": arl, "error": str(exc)})
             continue
         print(table_row(r), flush=True)
         results.append(r)

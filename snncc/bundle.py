@@ -61,9 +61,10 @@ class Bundle:
     def run(self, inputs: np.ndarray, backend: str = "reference", record_states: bool = False) -> Any:
         """Run payloads (samples, T, n_in) on a backend: reference | lava | netx | float. Returns a SimResult."""
         if backend == "reference":
-            from .backends.reference import ReferenceSimulator
+            from .backends.reference import ReferenceSimulator, SubStepSimulator, is_substep_graph
 
-            return ReferenceSimulator(self.graph, self.target.neuron_format).run(inputs, record_states)
+            simulator = SubStepSimulator if is_substep_graph(self.graph) else ReferenceSimulator
+            return simulator(self.graph, self.target.neuron_format).run(inputs, record_states)
         if backend == "float":
             from .backends.reference import FloatSimulator
 
@@ -73,9 +74,11 @@ class Bundle:
                               "but Lava's fixed_pt LIF has 24-bit state and 12-bit decays; only the reference "
                               "simulator runs this bundle")
         if backend == "lava":
-            from .backends.lava import LavaRunner
+            from .backends.lava import LavaRunner, SubStepLavaRunner
+            from .backends.reference import is_substep_graph
 
-            return LavaRunner(self.graph).run(inputs, record_states=record_states)
+            runner = SubStepLavaRunner if is_substep_graph(self.graph) else LavaRunner
+            return runner(self.graph).run(inputs, record_states=record_states)
         if backend == "netx":
             if self.netx_path is None:
                 raise BundleError(f"this bundle has no netx file: {self.manifest.get('netx', {}).get('reason')}")

@@ -29,7 +29,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     bundle = compile_model(
         args.model, args.target, args.output, allow_unsafe=args.allow_unsafe_pickle, dt=args.dt, reset=args.reset,
         timesteps=args.timesteps, inputs=args.inputs, samples=args.samples, seed=args.seed,
-        bias_resolution=args.bias_resolution, arlif=args.arlif, dump_ir=args.dump_ir, progress=_progress(args.quiet),
+        bias_resolution=args.bias_resolution, arlif=args.arlif, multilevel=args.multilevel, dump_ir=args.dump_ir,
+        progress=_progress(args.quiet),
     )
     print(summary(bundle))
     print(f"bundle: {args.output} (report: {Path(args.output) / 'report.md'})")
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quantize biases in weight units (netx-compatible, default) or 1/64 of them")
     c.add_argument("--arlif", choices=("program", "stock"), default="program",
                    help="AR-LIF lowering: snncc's integer AR-LIF program (default) or an approximating stock LIF")
+    c.add_argument("--multilevel", choices=("population", "substep"), default="population",
+                   help="multi-level lowering on targets without graded spikes: a population of binary neurons "
+                        "(default) or binary bursts over sub-steps (levels x the time steps)")
     c.add_argument("--dump-ir", action="store_true", help="write the IR after every pass to <output>/ir/")
     c.add_argument("--allow-unsafe-pickle", action="store_true",
                    help="load a .pt file that needs classes outside snncc's allow-list (runs code from the file)")

@@ -45,6 +45,7 @@ def compile_model(
     seed: int = 0,
     bias_resolution: str = "weight",
     arlif: str = "program",
+    multilevel: str = "population",
     dump_ir: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Bundle:
@@ -53,7 +54,8 @@ def compile_model(
     ``inputs`` (payloads, or a .npy/.npz path) drive the activity measurement behind the energy report and the
     float-vs-integer summary; without them ``samples`` random inputs of the model's encoding are used.
     ``arlif`` chooses AR-LIF's lowering: ``program`` (snncc's integer AR-LIF program) or ``stock`` (an approximating
-    stock LIF).
+    stock LIF). ``multilevel`` chooses the multi-level lowering on targets without graded spikes: ``population``
+    (``levels`` binary neurons per neuron) or ``substep`` (binary bursts, ``levels`` target steps per time step).
     """
     say = progress or (lambda _msg: None)
     tgt = load_target(target)
@@ -64,7 +66,8 @@ def compile_model(
         raise VerificationError(f"timesteps and samples must be at least 1 (got {t_steps} and {samples})")
     graph.metadata["timesteps"] = t_steps
     say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
-    ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution, "arlif": arlif}, progress=say,
+    ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution, "arlif": arlif,
+                                                "multilevel": multilevel}, progress=say,
                       keep={"canonicalize", "lower-neurons", "quantize"})
     dump_dir = Path(tempfile.mkdtemp(prefix="snncc-ir-")) if (dump_ir and out_dir is not None) else None
     ctx.dump_dir = dump_dir
@@ -86,7 +89,9 @@ def compile_model(
         "model": _describe(source), "target": tgt.name, "timesteps": t_steps, "input": enc.to_dict(),
         "activity_inputs": activity,
         "resources": resource_report(final, tgt),
-        "energy": energy_report(final, int_run.counts, tgt, int_run.batch, t_steps, int_run.latency),
+        "substeps": int_run.substeps,
+        "energy": energy_report(final, int_run.counts, tgt, int_run.batch, t_steps * int_run.substeps,
+                                int_run.latency * int_run.substeps),
         "quantization": {"layers": ctx.notes.get("quantize", {}), "bias_resolution": bias_resolution},
         "fidelity": compare_float_int(float_graph, float_run, final, int_run),
         "lowering": lowering,

@@ -186,6 +186,17 @@ def multilevel_step(
     return u, v - (z << int(theta_exp)), z
 
 
+def burst_step(pending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One step of a sub-step burst: a binary spike wherever payload is still pending; returns ``(spikes, pending)``.
+
+    A sub-step multi-level neuron (``QSubStepMultiLevel``) sets ``pending = z`` at its period's boundary and sends
+    its payload as ``z`` spikes on consecutive steps starting at the boundary, so ``z <= substeps`` always fits.
+    """
+    pending = np.asarray(pending, dtype=np.int64)
+    spikes = (pending > 0).astype(np.int64)
+    return spikes, pending - spikes
+
+
 # ---- AR-LIF integer program -------------------------------------------------------------------------------------
 # Fixed-point format of the AR-LIF program: every quantity (voltage, input, threshold, memory, nonlinear outputs)
 # is a signed integer with ARLIF_FRAC fraction bits, so 1.0 == ARLIF_ONE. The nonlinearities use PLAN (Amin,

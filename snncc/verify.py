@@ -81,7 +81,8 @@ def compare_results(a_name: str, a: Any, b_name: str, b: Any, states: bool) -> C
     cmp = Comparison(a=a_name, b=b_name, equal=True)
     for layer, ta in a.layers.items():
         tb = b.layers[layer]
-        fields = ["spikes"] + (["u", "v"] if states and ta.u is not None and tb.u is not None else [])
+        fields = ["spikes"] + (["bursts"] if ta.bursts is not None and tb.bursts is not None else [])
+        fields += ["u", "v"] if states and ta.u is not None and tb.u is not None else []
         for f in fields:
             xa, xb = np.asarray(getattr(ta, f)), np.asarray(getattr(tb, f))
             cmp.checked.append(f"{layer}.{f}")

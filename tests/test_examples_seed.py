@@ -39,14 +39,14 @@ def split():
 
 @pytest.fixture(scope="module")
 def measured():
-    """measure() results, computed once per (model, target, arlif, T) and shared by the tests below."""
+    """measure() results, computed once per (model, target, lowering, T) and shared by the tests below."""
     cache: dict = {}
 
-    def get(model: str, target: str, arlif: str = "program", timesteps: int | None = None,
+    def get(model: str, target: str, lowering: str = "program", timesteps: int | None = None,
             lava: int = 0) -> dict:
-        key = (model, target, arlif, timesteps, lava)
+        key = (model, target, lowering, timesteps, lava)
         if key not in cache:
-            cache[key] = measure(EXAMPLES / model, target, None, arlif, lava, timesteps)
+            cache[key] = measure(EXAMPLES / model, target, None, lowering, lava, timesteps)
         return cache[key]
 
     return get
@@ -123,6 +123,19 @@ def test_multilevel_expands_into_populations_on_loihi1(measured):
     np.testing.assert_array_equal(r1["deployed_counts"], r2["deployed_counts"])
 
 
+def test_multilevel_runs_on_substeps_on_loihi1(measured):
+    """The sub-step lowering keeps the 138 neurons, multiplies the time steps by the levels, and delivers, image for
+    image, the counts of the graded network."""
+    model = load_seed_model(EXAMPLES / "digits_multilevel/model.pt")
+    levels = max(m.levels for m in model if isinstance(m, MultiLevel))
+    r2 = measured("digits_multilevel/model.pt", "loihi2")
+    rs = measured("digits_multilevel/model.pt", "loihi", "substep")
+    assert rs["neurons"] == r2["neurons"] == 138 and rs["substeps"] == levels and r2["substeps"] == 1
+    assert {p["primitive"] for p in rs["primitives"].values()} == {"multilevel_substep"}
+    assert all(v["exact"] and v["timestep_factor"] == levels for v in rs["lowering"].values())
+    np.testing.assert_array_equal(rs["deployed_counts"], r2["deployed_counts"])
+
+
 def test_group_neuron_snn_at_one_step_is_the_qcfs_ann(split, measured):
     ann = load_seed_model(EXAMPLES / "digits_gn/ann.pt")
     snn = load_seed_model(EXAMPLES / "digits_gn/model.pt")
@@ -136,35 +149,37 @@ def test_group_neuron_snn_at_one_step_is_the_qcfs_ann(split, measured):
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("model,target,arlif", [
+@pytest.mark.parametrize("model,target,lowering", [
     ("digits_klif/model.pt", "loihi2", "program"),
     ("digits_klif/model_rate.pt", "loihi", "program"),
     ("digits_arlif/model.pt", "loihi2", "program"),
     ("digits_arlif/model_float.pt", "loihi2", "stock"),
     ("digits_multilevel/model.pt", "loihi2", "program"),
     ("digits_multilevel/model.pt", "loihi", "program"),
+    ("digits_multilevel/model.pt", "loihi", "substep"),
     ("digits_gn/model.pt", "loihi2", "program"),
     ("digits_asn/model_nasn.pt", "loihi2", "program"),
 ])
-def test_reference_equals_lava_bit_for_bit(model, target, arlif):
-    r = measure(EXAMPLES / model, target, None, arlif, lava_samples=LAVA_IMAGES)
+def test_reference_equals_lava_bit_for_bit(model, target, lowering):
+    r = measure(EXAMPLES / model, target, None, lowering, lava_samples=LAVA_IMAGES)
     assert r["lava_bit_exact"], r["lava_first_mismatch"]
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("model,target", [
-    ("digits_multilevel/model.pt", "loihi"),
-    ("digits_klif/model_rate.pt", "loihi"),
-    ("digits_arlif/model.pt", "loihi2"),
+@pytest.mark.parametrize("model,target,options", [
+    ("digits_multilevel/model.pt", "loihi", ()),
+    ("digits_multilevel/model.pt", "loihi", ("--multilevel", "substep")),
+    ("digits_klif/model_rate.pt", "loihi", ()),
+    ("digits_arlif/model.pt", "loihi2", ()),
 ])
-def test_cli_compiles_and_verifies(model, target, tmp_path):
+def test_cli_compiles_and_verifies(model, target, options, tmp_path):
     out = tmp_path / "bundle"
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "snncc.cli", *map(str, args)], capture_output=True, text=True,
                               timeout=300)
 
-    proc = cli("compile", EXAMPLES / model, "--target", target, "-o", out)
+    proc = cli("compile", EXAMPLES / model, "--target", target, *options, "-o", out)
     assert proc.returncode == 0, proc.stderr
     proc = cli("verify", out, "--samples", "3")
     assert proc.returncode == 0, proc.stdout + proc.stderr

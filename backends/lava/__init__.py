@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["ARLIFNeuron", "FileProbe", "FileSink", "LavaRunner", "MultiLevelNeuron", "SnnccLIF", "netx_expressible",
-           "run_netx", "write_netx"]
+__all__ = ["ARLIFNeuron", "FileProbe", "FileSink", "LavaRunner", "MultiLevelNeuron", "SnnccLIF", "SubStepLavaRunner",
+           "SubStepMultiLevelNeuron", "netx_expressible", "run_netx", "write_netx"]
 
 _WHERE = {
     "LavaRunner": "runner",
+    "SubStepLavaRunner": "substep",
+    "SubStepMultiLevelNeuron": "processes",
     "write_netx": "netx_export",
     "run_netx": "netx_export",
     "netx_expressible": "netx_export",

@@ -6,6 +6,8 @@
 * :class:`MultiLevelNeuron` is the graded soft-reset neuron of ``QMultiLevel``: it sends the integer payload
   ``z = clip((v + offset) >> theta_exp, 0, levels)`` and subtracts ``z << theta_exp``.
 * :class:`ARLIFNeuron` is the integer AR-LIF program of ``QARLIF`` (state ``v`` and reset memory ``m``).
+* :class:`SubStepMultiLevelNeuron` is the multi-level neuron on a sub-step clock (``QSubStepMultiLevel``): it sums
+  its input over a period, updates at the period's boundary and sends its payload as a burst of binary spikes.
 * :class:`FileSink` and :class:`FileProbe` record an OutPort's messages / a Var's value at every step into a
   preallocated array and ``np.save`` it at the last step. Reading results back through ``Var.get()`` or
   ``sink.data.get()`` moves one scalar at a time through the runtime pipe (~20 us per value), which would cost
@@ -48,7 +50,8 @@ from lava.proc.lif.models import AbstractPyLifModelFixed  # noqa: E402
 from lava.proc.lif.process import AbstractLIF  # noqa: E402
 
 __all__ = ["ARLIFNeuron", "FileProbe", "FileSink", "MultiLevelNeuron", "PyARLIFModelFixed", "PyFileProbeModel",
-           "PyFileSinkModel", "PyMultiLevelModelFixed", "PySnnccLIFModelFixed", "SnnccLIF"]
+           "PyFileSinkModel", "PyMultiLevelModelFixed", "PySnnccLIFModelFixed", "PySubStepMultiLevelModelFixed",
+           "SnnccLIF", "SubStepMultiLevelNeuron"]
 
 
 def _check_clock(reset_interval: int, reset_offset: int, window: int | None) -> None:
@@ -161,13 +164,9 @@ class MultiLevelNeuron(AbstractLIF):
                          reset_interval=reset_interval, reset_offset=reset_offset, window=window)
 
 
-@implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyMultiLevelModelFixed(AbstractPyLifModelFixed):
-    """Lava's fixed-point LIF sub-threshold path, then the graded spike ``z`` and the reset ``v -= z << k``."""
-
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+class _MultiLevelSpiking(AbstractPyLifModelFixed):
+    """The multi-level neuron's spike rule on Lava's fixed-point LIF: ``z`` from ``v`` and the reset
+    ``v -= z << k`` (a base for the graded and the sub-step models; Lava allows one Process per decorated model)."""
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
@@ -186,6 +185,16 @@ class PyMultiLevelModelFixed(AbstractPyLifModelFixed):
     def reset_voltage(self, spike_vector: np.ndarray) -> None:
         self.v[:] = self.v.astype(np.int64) - np.left_shift(spike_vector.astype(np.int64), self.theta_exp)
 
+
+
+@implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyMultiLevelModelFixed(_MultiLevelSpiking):
+    """Lava's fixed-point LIF sub-threshold path, then the graded spike ``z`` and the reset ``v -= z << k``."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
     def run_spk(self) -> None:
         a_in_data = self.a_in.recv()
         if self.clock.resets(self.time_step):
@@ -198,6 +207,67 @@ class PyMultiLevelModelFixed(AbstractPyLifModelFixed):
         z = self.spiking_activation()
         self.reset_voltage(spike_vector=z)
         self.s_out.send(z if self.clock.sends(self.time_step) else np.zeros_like(z))
+
+
+class SubStepMultiLevelNeuron(AbstractLIF):
+    """A ``QSubStepMultiLevel``: the multi-level neuron's update once per period of ``substeps`` steps, on the sum of
+    the period's input, and its payload ``z`` sent as ``z`` binary spikes from the boundary on.
+
+    ``LIF``'s Vars (no ``vth``) plus ``pending`` (spikes of the burst still to send); ``theta_exp``, ``offset``,
+    ``levels``, ``substeps``, ``input_exp`` (applied to the period's sum) and the clock parameters are process
+    parameters. Boundaries are the 1-based steps ``1, 1 + substeps, ...``; ``reset_offset`` must be one of them.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], du: int, dv: int, bias_mant: np.ndarray | int,
+                 bias_exp: np.ndarray | int, theta_exp: int, offset: int, levels: int, substeps: int,
+                 input_exp: int, reset_interval: int, reset_offset: int, window: int | None = None,
+                 name: str | None = None) -> None:
+        _check_clock(reset_interval, reset_offset, window)
+        if levels < 1 or theta_exp < 0 or substeps < levels:
+            raise ValueError(f"need 1 <= levels <= substeps and theta_exp >= 0, got levels {levels}, substeps "
+                             f"{substeps}, theta_exp {theta_exp}")
+        if reset_interval % substeps or (reset_offset - 1) % substeps:
+            raise ValueError("reset_interval must be a multiple of substeps and reset_offset a boundary step")
+        super().__init__(shape=shape, u=0, v=0, du=du, dv=dv, bias_mant=bias_mant, bias_exp=bias_exp, name=name,
+                         log_config=None, theta_exp=int(theta_exp), offset=int(offset), levels=int(levels),
+                         substeps=int(substeps), input_exp=int(input_exp), reset_interval=reset_interval,
+                         reset_offset=reset_offset, window=window)
+        self.pending = Var(shape=shape, init=0)
+
+
+@implements(proc=SubStepMultiLevelNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySubStepMultiLevelModelFixed(_MultiLevelSpiking):
+    """Sums ``a_in`` over the period; at a boundary runs the multi-level step (Lava's sub-threshold path) on the
+    sum scaled by ``input_exp``; every step sends one spike of the pending burst."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
+    pending: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.substeps = int(proc_params["substeps"])
+        self.input_exp = int(proc_params["input_exp"])
+        self.period_sum = np.zeros(proc_params["shape"], dtype=np.int64)
+
+    def run_spk(self) -> None:
+        self.period_sum += self.a_in.recv()
+        if (self.time_step - 1) % self.substeps == 0:
+            if self.clock.resets(self.time_step):
+                self.u *= 0
+                self.v *= 0
+            self.scale_bias()
+            if not self.isthrscaled:
+                self.scale_threshold()
+            self.subthr_dynamics(activation_in=fx.shift_floor(self.period_sum, self.input_exp).astype(np.int32))
+            z = self.spiking_activation()
+            self.reset_voltage(spike_vector=z)
+            self.pending[:] = z
+            self.period_sum[:] = 0
+        spikes, pending = fx.burst_step(self.pending)
+        self.pending[:] = pending
+        self.s_out.send(spikes if self.clock.sends(self.time_step) else np.zeros_like(spikes))
 
 
 class ARLIFNeuron(AbstractProcess):

@@ -3,6 +3,10 @@
 Every trace is indexed (sample, t, neuron) by *input step* t = 0..T-1. In Lava time a layer ``latency`` synapses
 deep processes input step t at step ``t + latency`` (and is reset at ``latency``, the step its sample's first
 input arrives), so the traces of the reference, of Lava and of the float model compare directly.
+
+On a sub-step clock (``QSubStepMultiLevel`` layers, ``S`` sub-steps per input step) ``spikes`` holds each period's
+spike count, i.e. the payload ``z`` the unlowered multi-level layer sends, and ``bursts`` the binary spikes of every
+sub-step; ``u`` and ``v`` are the states after each period's boundary update.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class LayerTrace:
     latency: int  # synapse layers between the input and this layer
     u: np.ndarray | None = None  # (batch, T, n) state after the step, when recorded; an AR-LIF's reset memory m
     v: np.ndarray | None = None
+    bursts: np.ndarray | None = None  # (batch, T * S, n) binary spikes of a sub-step layer, sub-step by sub-step
 
 
 @dataclass
@@ -48,6 +53,7 @@ class SimResult:
     layers: dict[str, LayerTrace] = field(default_factory=dict)  # neuron layers
     counts: dict[str, LayerCounts] = field(default_factory=dict)  # synapse and neuron layers
     output_layers: list[str] = field(default_factory=list)  # neuron layers feeding the graph outputs
+    substeps: int = 1  # target steps per input step (the sub-step clock); latency counts input steps
     # predictions need the graph (a layer lowered to a population sums its members): snncc.fidelity.predictions
 
 
@@ -56,21 +62,28 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
 
     A synapse performs one operation per (non-zero input, non-zero weight) pair in each of the T steps its
     destination processes (a multiply-accumulate when its input is graded); every neuron of a layer is updated once
-    per step; a neuron's spikes are its non-zero outputs (messages), whatever their payload.
+    per step; a neuron's spikes are its non-zero outputs (messages), whatever their payload. On a sub-step clock of
+    ``S`` sub-steps a layer's ``z`` counts ``z`` binary spikes, each one operation per non-zero weight, and every
+    neuron is serviced (updated) in each of the ``T * S`` sub-steps.
     """
-    from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
+    from snncc.ir import INT_NEURONS, QDense, QSubStepMultiLevel
 
     batch, timesteps, _ = inputs.shape
     spikes: dict[str, np.ndarray] = {graph.input_names[0]: inputs}
     spikes.update({n: t.spikes for n, t in layers.items()})
+    bursts = {n for n, node in graph.of_type(QSubStepMultiLevel)}
+    steps = timesteps * max((graph.nodes[n].substeps for n in bursts), default=1)
     counts: dict[str, LayerCounts] = {}
     for name, node in graph.of_type(QDense):
-        src = spikes[graph.predecessors(name)[0]]
+        src_name = graph.predecessors(name)[0]
+        src = spikes[src_name].astype(np.int64)
+        events = src if src_name in bursts else (src != 0).astype(np.int64)
         nnz_cols = (node.weight != 0).sum(axis=0).astype(np.int64)
-        counts[name] = LayerCounts(synops=int(((src != 0).astype(np.int64) @ nnz_cols).sum()),
-                                   synops_dense=batch * timesteps * node.weight.size, graded_input=node.graded)
-    for name, _node in graph.of_type(QLIF, QMultiLevel, QARLIF):
-        per_neuron = (layers[name].spikes != 0).sum(axis=(0, 1), dtype=np.int64)
-        counts[name] = LayerCounts(neuron_updates=batch * timesteps * layers[name].spikes.shape[2],
+        counts[name] = LayerCounts(synops=int((events @ nnz_cols).sum()),
+                                   synops_dense=batch * steps * node.weight.size, graded_input=node.graded)
+    for name, _node in graph.of_type(*INT_NEURONS):
+        s = layers[name].spikes
+        per_neuron = (s.astype(np.int64) if name in bursts else (s != 0)).sum(axis=(0, 1), dtype=np.int64)
+        counts[name] = LayerCounts(neuron_updates=batch * steps * s.shape[2],
                                    spikes=int(per_neuron.sum()), spikes_per_neuron=per_neuron)
     return counts

@@ -17,13 +17,24 @@ import nir
 import numpy as np
 
 from ..errors import GraphError
-from .nodes import QARLIF, QLIF, ARLIFNeuron, KLIFNeuron, LIFNeuron, MultiLevelNeuron, QDense, QMultiLevel, SnnccNode
+from .nodes import (
+    QARLIF,
+    QLIF,
+    ARLIFNeuron,
+    KLIFNeuron,
+    LIFNeuron,
+    MultiLevelNeuron,
+    QDense,
+    QMultiLevel,
+    QSubStepMultiLevel,
+    SnnccNode,
+)
 
 Node = Any  # nir.NIRNode | SnnccNode
 
 SYNAPSE_TYPES = (nir.Affine, nir.Linear, QDense)
 FLOAT_NEURONS = (LIFNeuron, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron)
-INT_NEURONS = (QLIF, QMultiLevel, QARLIF)
+INT_NEURONS = (QLIF, QMultiLevel, QARLIF, QSubStepMultiLevel)
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, *FLOAT_NEURONS, *INT_NEURONS)
 RECURRENT_KEY = "snncc.recurrent"  # metadata flag of a synapse that feeds back (its input is the previous step's)
 

@@ -287,6 +287,46 @@ class QMultiLevel(SnnccNode):
 
 
 @dataclass(eq=False)
+class QSubStepMultiLevel(SnnccNode):
+    """A multi-level neuron on a sub-step clock, sending its payload ``z`` as ``z`` binary spikes.
+
+    Every input step is ``substeps`` steps of the target. The neuron sums its synapses' deliveries over a period,
+    and at the period's first step (the boundary) runs :func:`snncc.fixedpoint.multilevel_step` once on
+    ``shift_floor(sum, input_exp)`` (the synapses carry mantissas only, so the exponent is applied to the exact sum,
+    never per delivery); it then sends one binary spike per step until ``z`` are sent (``z <= levels <= substeps``).
+    Between boundaries nothing decays. See docs/seed_neurons.md, sub-step lowering.
+    """
+
+    TYPE: ClassVar[str] = "snncc.QSubStepMultiLevel"
+    du: int
+    dv: int
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    theta_exp: int
+    offset: int
+    levels: int
+    substeps: int
+    input_exp: int = 0
+
+    def __post_init__(self) -> None:
+        self.du, self.dv = int(self.du), int(self.dv)
+        self.theta_exp, self.offset, self.levels = int(self.theta_exp), int(self.offset), int(self.levels)
+        self.substeps, self.input_exp = int(self.substeps), int(self.input_exp)
+        if self.levels < 1 or self.theta_exp < 0:
+            raise ValueError(f"levels must be >= 1 and theta_exp >= 0, got {self.levels} and {self.theta_exp}")
+        if self.substeps < self.levels:
+            raise ValueError(f"substeps ({self.substeps}) must be at least levels ({self.levels})")
+        self.bias_mant = _vec(self.bias_mant, np.int64)
+        self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.bias_mant.shape
+
+    out_shape = in_shape
+
+
+@dataclass(eq=False)
 class QARLIF(SnnccNode):
     """Integer AR-LIF program (see :func:`snncc.fixedpoint.arlif_step`), Q(ARLIF_FRAC) throughout.
 
@@ -332,5 +372,6 @@ def _optional(value: object, kind: type) -> object:
 
 
 SNNCC_NODE_TYPES: dict[str, type[SnnccNode]] = {
-    c.TYPE: c for c in (LIFNeuron, QDense, QLIF, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF)
+    c.TYPE: c for c in (LIFNeuron, QDense, QLIF, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF,
+                         QSubStepMultiLevel)
 }

@@ -15,6 +15,9 @@
 
   Cost: ``levels`` x the neurons and their input and output synapses, plus ``levels (levels - 1)`` lateral
   synapses per neuron, binary spikes, the same number of time steps.
+
+  With ``multilevel = "substep"`` it is instead lowered onto a sub-step clock (:mod:`.lower_substeps`): the same
+  neurons and synapses, binary bursts, ``levels`` x the time steps, exact with leak too.
 * Every other node needs its primitive declared by the target (``arlif``, ``lif_soft_reset``/``lif_custom`` for
   soft reset, floors and initial voltages, ``graded_input`` for direct-encoded input); a missing one is an error
   naming the layer and the primitive.
@@ -28,10 +31,12 @@ import nir
 import numpy as np
 
 from ..errors import GraphError, UnsupportedLayerError
-from ..ir import QARLIF, QLIF, Graph, InputEncoding, QDense, QMultiLevel
+from ..ir import QARLIF, QLIF, Graph, InputEncoding, QDense, QMultiLevel, QSubStepMultiLevel
 from ..ir.graph import RECURRENT_KEY
 from .base import Pass, PassContext
+from .lower_substeps import to_substeps
 
+MULTILEVEL_MODES = ("population", "substep")
 POPULATION_KEY = "snncc.population"  # {"neurons": n, "members": N}: member r of neuron i is neuron i * N + r
 
 
@@ -42,6 +47,8 @@ def required_primitive(graph: Graph, name: str) -> str | None:
         return "dense"
     if isinstance(node, QMultiLevel):
         return "multilevel_graded"
+    if isinstance(node, QSubStepMultiLevel):
+        return "multilevel_substep"
     if isinstance(node, QARLIF):
         return "arlif"
     if isinstance(node, QLIF):
@@ -59,6 +66,9 @@ class LowerPrimitives(Pass):
     def requires(self, graph: Graph, ctx: PassContext) -> None:
         if not graph.metadata.get("quantized"):
             raise GraphError("lower-primitives needs a quantized graph (run quantize first)")
+        if ctx.options.get("multilevel", "population") not in MULTILEVEL_MODES:
+            raise GraphError(f"multilevel lowering must be one of {MULTILEVEL_MODES}, "
+                             f"got {ctx.options.get('multilevel')!r}")
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
@@ -68,8 +78,11 @@ class LowerPrimitives(Pass):
             raise UnsupportedLayerError(
                 f"target '{ctx.target.name}' has no graded spikes, but the model's input is direct-encoded "
                 "(GradedInput)", layer=g.input_names[0], hint="train with spike-encoded input for this target")
+        graded_ok = "multilevel_graded" in prims
+        if not graded_ok and ctx.options.get("multilevel") == "substep" and any(g.of_type(QMultiLevel)):
+            notes.update(to_substeps(g))
         for name in g.topological_order():
-            if isinstance(g.nodes[name], QMultiLevel) and "multilevel_graded" not in prims:
+            if isinstance(g.nodes[name], QMultiLevel) and not graded_ok:
                 notes[name] = _to_population(g, name)
         for name in g.topological_order():
             prim = required_primitive(g, name)
