@@ -79,6 +79,7 @@ SHIPPED: list[tuple[str, str, str, int | None]] = [
     ("digits_gn/model.pt", "loihi2", "program", 8),
     ("digits_asn/model.pt", "loihi2", "program", None),
     ("digits_asn/model_nasn.pt", "loihi2", "program", None),
+    ("digits_vgg/model.pt", "loihi2", "program", None),
 ]
 
 

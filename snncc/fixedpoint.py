@@ -13,7 +13,10 @@ drift apart. Every rule below was read in lava-nc 0.10.0's ``fixed_pt`` ProcessM
   ``vth << 6`` (snncc's custom primitive);
 * a synapse computes ``acc = W @ s`` (graded payloads) or the column sum over non-zero inputs (binary), then
   ``acc << e`` for ``e > 0`` or ``acc >> -e`` (arithmetic, i.e. floor) for ``e <= 0``; it delivers the value one
-  step later.
+  step later;
+* a dense synapse's sum is neither saturated nor wrapped to 24 bits (Lava keeps it in int32); a convolution synapse
+  (``PyConvModelFixed``, computed as the cross-correlation of :mod:`snncc.conv`, then the exponent) **wraps** its
+  sum to signed 24 bits, ``(acc + 2**23) mod 2**24 - 2**23``, as ``lava.proc.conv.utils.signed_clamp`` does.
 
 All arithmetic here is int64 numpy; Lava keeps int32 arrays, and the quantizer's range checks keep every
 intermediate value far inside int32.
@@ -24,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .conv import ConvGeometry, conv2d
 
 DECAY_ONE = 1 << 12  # 4096: the unit of the 12-bit decay constants
 ACT_SHIFT = 6  # synaptic input and threshold are scaled by 2**6 inside the neuron
@@ -139,6 +144,17 @@ def synapse_accumulate(weight: np.ndarray, spikes: np.ndarray, exp: int, graded:
     if not graded:
         s = (s != 0).astype(np.int64)
     return shift_floor(s @ np.asarray(weight, dtype=np.int64).T, exp)
+
+
+def conv_accumulate(weight: np.ndarray, spikes: np.ndarray, exp: int, graded: bool, geom: ConvGeometry) -> np.ndarray:
+    """Synaptic input produced by ``spikes`` (batch, C*H*W) through a convolution (:mod:`snncc.conv`): the exact
+    int64 sums of :func:`snncc.conv.conv2d`, the exponent as :func:`synapse_accumulate` applies it, then the wrap of
+    Lava's ``Conv`` accumulator to signed 24 bits (``(acc + 2**23) mod 2**24 - 2**23``; Dense does not wrap)."""
+    s = np.asarray(spikes, dtype=np.int64)
+    if not graded:
+        s = (s != 0).astype(np.int64)
+    half = 1 << 23  # Lava's PyConvModelFixed: utils.signed_clamp(acc, bits=24)
+    return (shift_floor(conv2d(s, weight, geom), exp) + half) % (2 * half) - half
 
 
 def lava_dense_encoding(weight: np.ndarray, exp: int) -> tuple[np.ndarray, int, int]:

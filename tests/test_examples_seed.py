@@ -29,6 +29,7 @@ EXACT = [
     ("digits_gn/model.pt", "loihi2"),
     ("digits_asn/model.pt", "loihi2"),
     ("digits_asn/model_nasn.pt", "loihi2"),
+    ("digits_vgg/model.pt", "loihi2"),
 ]
 
 

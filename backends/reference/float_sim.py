@@ -11,13 +11,15 @@ from __future__ import annotations
 import nir
 import numpy as np
 
+from snncc.conv import conv2d, nir_geometry
 from snncc.errors import GraphError
 from snncc.ir import ARLIFNeuron, Graph, InputEncoding, KLIFNeuron, LIFNeuron, MultiLevelNeuron, type_name
 
 from .simulator import check_inputs
 from .trace import LayerCounts, LayerTrace, SimResult
 
-FLOAT_NODES = (nir.Input, nir.Output, nir.Linear, nir.Affine, LIFNeuron, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron)
+FLOAT_NEURON_NODES = (LIFNeuron, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron)
+FLOAT_NODES = (nir.Input, nir.Output, nir.Linear, nir.Affine, nir.Conv2d, *FLOAT_NEURON_NODES)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -86,7 +88,8 @@ class FloatSimulator:
         x = check_inputs(inputs, self.graph, self.encoding).astype(np.float64)
         batch, timesteps, _ = x.shape
         g = self.graph
-        layers = [n for n in self.order if isinstance(g.nodes[n], FLOAT_NODES[4:])]
+        layers = [n for n in self.order if isinstance(g.nodes[n], FLOAT_NEURON_NODES)]
+        geometry = {n: nir_geometry(v) for n, v in g.nodes.items() if isinstance(v, nir.Conv2d)}
         state = {n: _State(g.nodes[n], batch) for n in layers}
         size = {n: g.nodes[n].threshold.shape[0] for n in layers}
         graded = {n: isinstance(g.nodes[n], MultiLevelNeuron) for n in layers}
@@ -102,6 +105,12 @@ class FloatSimulator:
                 if isinstance(node, nir.Output):
                     continue
                 a = sum(out[p] for p in g.predecessors(name))
+                if isinstance(node, nir.Conv2d):
+                    geom = geometry[name]
+                    bias = np.repeat(np.asarray(node.bias, np.float64) * np.ones(geom.out_channels),
+                                     geom.out_size // geom.out_channels)
+                    out[name] = conv2d(a, node.weight, geom) + bias
+                    continue
                 if isinstance(node, (nir.Linear, nir.Affine)):
                     y = a @ np.asarray(node.weight, np.float64).T
                     out[name] = y + node.bias if isinstance(node, nir.Affine) else y

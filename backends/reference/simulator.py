@@ -28,18 +28,26 @@ from snncc import fixedpoint as fx
 from snncc.errors import GraphError, VerificationError
 from snncc.ir import Graph, InputEncoding, type_name
 from snncc.ir.graph import layer_size
-from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
+from snncc.ir.nodes import QARLIF, QLIF, QConv, QDense, QMultiLevel
 
 from .trace import LayerTrace, SimResult, count_operations
 
 NEURON_NODES = (QLIF, QMultiLevel, QARLIF)  # the integer neuron layers every backend runs
+SYNAPSE_NODES = (QDense, QConv)  # the integer synapses
+
+
+def accumulate(node: QDense | QConv, spikes: np.ndarray) -> np.ndarray:
+    """What a synapse computes from its source's output this step (and delivers the next)."""
+    if isinstance(node, QConv):
+        return fx.conv_accumulate(node.weight, spikes, node.weight_exp, node.graded, node.geometry)
+    return fx.synapse_accumulate(node.weight, spikes, node.weight_exp, node.graded)
 
 
 def check_synapse_sources(graph: Graph) -> None:
     """Synapse rules every backend relies on: one source, which is the input or a neuron layer; a recurrent
     synapse's source is a neuron layer; a synapse fed by graded payloads (``QMultiLevel``) is ``graded``."""
     for name, node in graph.nodes.items():
-        if not isinstance(node, QDense):
+        if not isinstance(node, SYNAPSE_NODES):
             continue
         preds = graph.predecessors(name)
         if len(preds) != 1 or not isinstance(graph.nodes[preds[0]], (nir.Input, *NEURON_NODES)):
@@ -100,12 +108,12 @@ class ReferenceSimulator:
         order = graph.topological_order()
         for name in order:
             node = graph.nodes[name]
-            if not isinstance(node, (nir.Input, nir.Output, QDense, *NEURON_NODES)):
+            if not isinstance(node, (nir.Input, nir.Output, *SYNAPSE_NODES, *NEURON_NODES)):
                 raise GraphError(f"the reference simulator runs quantized graphs; node '{name}' is "
                                  f"{type_name(node)}", hint="compile the model first (quantize pass)")
         check_synapse_sources(graph)
         self.input_name = graph.input_names[0]
-        self.synapses = [n for n in order if isinstance(graph.nodes[n], QDense)]
+        self.synapses = [n for n in order if isinstance(graph.nodes[n], SYNAPSE_NODES)]
         self.neurons = [n for n in order if isinstance(graph.nodes[n], NEURON_NODES)]
         self.sources = {s: graph.predecessors(s)[0] for s in self.synapses}
         self.depth = graph.synapse_depth()
@@ -121,7 +129,7 @@ class ReferenceSimulator:
         x = check_inputs(inputs, self.graph, self.encoding)
         batch, timesteps, _ = x.shape
         g = self.graph
-        buf = {s: np.zeros((batch, g.nodes[s].weight.shape[0]), np.int64) for s in self.synapses}
+        buf = {s: np.zeros((batch, layer_size(g.nodes[s])), np.int64) for s in self.synapses}
         layers = {n: _Layer(g.nodes[n], batch, self.fmt) for n in self.neurons}
         size = {n: layer_size(g.nodes[n]) for n in self.neurons}
         spikes = {n: np.zeros((batch, timesteps, size[n]), np.int32 if layers[n].graded else np.int8)
@@ -146,8 +154,7 @@ class ReferenceSimulator:
                     states[n][0][:, t] = layers[n].first
                     states[n][1][:, t] = layers[n].v
             for syn in self.synapses:
-                node = g.nodes[syn]
-                buf[syn] = fx.synapse_accumulate(node.weight, out[self.sources[syn]], node.weight_exp, node.graded)
+                buf[syn] = accumulate(g.nodes[syn], out[self.sources[syn]])
         result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers)
         for n in self.neurons:
             st = states.get(n, (None, None))

@@ -66,7 +66,8 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
     ``S`` sub-steps a layer's ``z`` counts ``z`` binary spikes, each one operation per non-zero weight, and every
     neuron is serviced (updated) in each of the ``T * S`` sub-steps.
     """
-    from snncc.ir import INT_NEURONS, QDense, QSubStepMultiLevel
+    from snncc.conv import fan_out
+    from snncc.ir import INT_NEURONS, QConv, QDense, QSubStepMultiLevel
 
     batch, timesteps, _ = inputs.shape
     spikes: dict[str, np.ndarray] = {graph.input_names[0]: inputs}
@@ -74,13 +75,17 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
     bursts = {n for n, node in graph.of_type(QSubStepMultiLevel)}
     steps = timesteps * max((graph.nodes[n].substeps for n in bursts), default=1)
     counts: dict[str, LayerCounts] = {}
-    for name, node in graph.of_type(QDense):
+    for name, node in graph.of_type(QDense, QConv):
         src_name = graph.predecessors(name)[0]
         src = spikes[src_name].astype(np.int64)
         events = src if src_name in bursts else (src != 0).astype(np.int64)
-        nnz_cols = (node.weight != 0).sum(axis=0).astype(np.int64)
+        if isinstance(node, QConv):  # connections per input: the receptive fields, weights shared
+            nnz_cols = fan_out(node.weight, node.geometry)
+            connections = int(fan_out(np.ones_like(node.weight), node.geometry).sum())
+        else:
+            nnz_cols, connections = (node.weight != 0).sum(axis=0).astype(np.int64), node.weight.size
         counts[name] = LayerCounts(synops=int((events @ nnz_cols).sum()),
-                                   synops_dense=batch * steps * node.weight.size, graded_input=node.graded)
+                                   synops_dense=batch * steps * connections, graded_input=node.graded)
     for name, _node in graph.of_type(*INT_NEURONS):
         s = layers[name].spikes
         per_neuron = (s.astype(np.int64) if name in bursts else (s != 0)).sum(axis=(0, 1), dtype=np.int64)

@@ -8,8 +8,12 @@ What maps to what:
   ``MultiLevel``/``ASN``/``GroupNeuron`` -> ``MultiLevelNeuron``; ``NASN`` -> its folded eval-mode
   normalization (a diagonal ``nir.Affine``, merged into the preceding Linear by canonicalize) + ``MultiLevelNeuron``
 * ``snncc.neurons.GradedInput`` -> graded input encoding recorded in the graph metadata
-* ``nn.Flatten``, ``nn.Identity``, ``nn.Dropout`` (inference) -> nothing; ``a + b`` -> two edges into one node
-  (NIR fan-in is summation)
+* ``nn.Conv2d`` (zero padding) -> ``nir.Conv2d``; ``nn.BatchNorm1d/2d`` (eval statistics) -> folded per channel
+  into the Linear/Conv2d it follows; ``nn.AvgPool2d`` / ``nn.AdaptiveAvgPool2d`` (to a size that divides the
+  input) -> ``nir.AvgPool2d`` with its input shape in ``metadata['snncc.input_shape']``; ``nn.MaxPool2d`` is refused
+  with a hint (a max of spikes has no synapse form)
+* ``nn.Flatten``, ``nn.Unflatten``, ``nn.Identity``, ``nn.Dropout`` (inference) -> nothing (feature maps are flat
+  (C, H, W) vectors in the IR); ``a + b`` -> two edges into one node (NIR fan-in is summation)
 
 Anything else raises :class:`UnsupportedLayerError` naming the layer. The graph's ``dt`` is one step: snncc
 modules are discrete-time.
@@ -29,9 +33,11 @@ from .. import neurons
 from ..errors import GraphError, UnsupportedLayerError
 from ..ir import ARLIFNeuron, Graph, InputEncoding, KLIFNeuron, LIFNeuron, MultiLevelNeuron
 
-PASS_THROUGH = (nn.Flatten, nn.Identity, nn.Dropout)
+PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
+INPUT_SHAPE_KEY = "snncc.input_shape"  # (C, H, W) a pooling node reads (NIR pools do not state it)
 ADD_FUNCTIONS = (operator.add, torch.add)
-SUPPORTED_HINT = ("supported: nn.Linear, nn.Flatten/Identity/Dropout, snncc.neurons LIF/IF/KLIF/ARLIF/MultiLevel/ASN/"
+SUPPORTED_HINT = ("supported: nn.Linear, nn.Conv2d, nn.BatchNorm1d/2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, "
+                  "nn.Flatten/Unflatten/Identity/Dropout, snncc.neurons LIF/IF/KLIF/ARLIF/MultiLevel/ASN/"
                   "NASN/GroupNeuron/GradedInput, and '+'")
 
 
@@ -92,11 +98,12 @@ def trace_module(module: nn.Module, timesteps: int | None = None) -> Graph:
             out = values[arg.name]
             if out.shape is None:
                 raise GraphError("the model output does not pass through any layer")
-            b.add("output", nir.Output(output_type={"output": np.array(out.shape)}), out)
+            b.add("output", nir.Output(output_type={"output": np.array([int(np.prod(out.shape))])}), out)
         else:
             raise UnsupportedLayerError(f"unsupported fx operation '{node.op}' ({node.target})", hint=SUPPORTED_HINT)
     if b.input_shape is None:
-        raise GraphError("the input size cannot be inferred: the model has no nn.Linear after its input")
+        raise GraphError("the input size cannot be inferred: the model has no nn.Linear or nn.Conv2d after its input",
+                         hint="start the model with nn.Unflatten(1, (C, H, W)) before a convolution")
     b.nodes = {"input": nir.Input(input_type={"input": np.array(b.input_shape)}), **b.nodes}
     metadata = {"source": "torch", "dt": 1.0, "time_unit": "step", "input": b.encoding.to_dict()}
     if timesteps is not None:
@@ -124,8 +131,16 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
         b.encoding = InputEncoding(kind="graded", scale=1.0 / mod.levels, max_value=mod.levels)
         return _Value(x.sources, x.shape, is_input=True)
     if isinstance(mod, PASS_THROUGH):
-        shape = (int(np.prod(x.shape)),) if isinstance(mod, nn.Flatten) and x.shape else x.shape
-        return _Value(x.sources, shape, x.is_input)
+        return _reshape(b, mod, x, name)
+    if isinstance(mod, nn.Conv2d):
+        return _conv(b, mod, x, name, source)
+    if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return _fold_batchnorm(b, mod, x, name)
+    if isinstance(mod, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+        return _avgpool(b, mod, x, name, source)
+    if isinstance(mod, nn.MaxPool2d):
+        raise UnsupportedLayerError("max pooling has no synapse form on a neuromorphic core", layer=name,
+                                    hint="train with nn.AvgPool2d instead (average pooling maps onto synapses)")
     if isinstance(mod, nn.Linear):
         if x.is_input:
             b.input_shape = (mod.in_features,)
@@ -138,9 +153,10 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
         b.add(name, node_ir, x)
         return _Value([name], (mod.out_features,))
     if isinstance(mod, NEURON_MODULES):
-        if x.is_input or x.shape is None or len(x.shape) != 1:
-            raise UnsupportedLayerError("a neuron layer must follow a synapse layer (nn.Linear)", layer=name)
-        n = x.shape[0]
+        if x.is_input or x.shape is None:
+            raise UnsupportedLayerError("a neuron layer must follow a synapse layer (nn.Linear, nn.Conv2d)",
+                                        layer=name)
+        n = int(np.prod(x.shape))
         if isinstance(mod, neurons.NASN):
             scale, shift = (t.double().numpy() for t in mod.folded_affine())
             norm = f"{name}_norm"
@@ -196,3 +212,108 @@ def _function(node: fx.Node, values: dict[str, _Value]) -> _Value:
     if a.is_input or c.is_input:
         raise UnsupportedLayerError("adding the raw input is not supported", layer=node.name)
     return _Value(a.sources + [s for s in c.sources if s not in a.sources], a.shape)
+
+
+def _reshape(b: _Builder, mod: nn.Module, x: _Value, name: str) -> _Value:
+    """Flatten/Unflatten only change how later layers read the flat (C, H, W) vector."""
+    if isinstance(mod, nn.Unflatten):
+        shape = tuple(int(v) for v in mod.unflattened_size)
+        if mod.dim != 1:
+            raise UnsupportedLayerError("only nn.Unflatten(1, shape) (the feature dimension) is supported", layer=name)
+        if x.is_input:
+            b.input_shape = (int(np.prod(shape)),)
+        elif x.shape is not None and int(np.prod(x.shape)) != int(np.prod(shape)):
+            raise GraphError(f"unflattens {x.shape} into {shape}", layer=name)
+        return _Value(x.sources, shape, x.is_input)
+    if isinstance(mod, nn.Flatten):
+        if mod.start_dim != 1 or mod.end_dim != -1:
+            raise UnsupportedLayerError("only nn.Flatten(1, -1) is supported", layer=name)
+        return _Value(x.sources, (int(np.prod(x.shape)),) if x.shape else None, x.is_input)
+    return _Value(x.sources, x.shape, x.is_input)
+
+
+def _conv(b: _Builder, mod: nn.Conv2d, x: _Value, name: str, source: str) -> _Value:
+    from ..conv import ConvGeometry, pair
+
+    if x.shape is None or len(x.shape) != 3:
+        raise UnsupportedLayerError(f"a convolution needs a (C, H, W) input, got shape {x.shape}", layer=name,
+                                    hint="reshape flat inputs with nn.Unflatten(1, (C, H, W))")
+    if mod.padding_mode != "zeros" or isinstance(mod.padding, str) and mod.padding != "valid":
+        raise UnsupportedLayerError(f"padding {mod.padding!r} / mode {mod.padding_mode!r} is not supported",
+                                    layer=name, hint="use integer zero padding")
+    if x.shape[0] != mod.in_channels:
+        raise GraphError(f"takes {mod.in_channels} channels but its input has shape {x.shape}", layer=name)
+    padding = (0, 0) if isinstance(mod.padding, str) else pair(mod.padding)
+    geom = ConvGeometry(tuple(x.shape), mod.out_channels, pair(mod.kernel_size), pair(mod.stride), padding,
+                        pair(mod.dilation), mod.groups)
+    if x.is_input:
+        b.input_shape = (geom.in_size,)
+    w = mod.weight.detach().double().numpy()
+    bias = mod.bias.detach().double().numpy() if mod.bias is not None else np.zeros(mod.out_channels)
+    node = nir.Conv2d(input_shape=geom.in_shape[1:], weight=w, stride=geom.stride, padding=geom.padding,
+                      dilation=geom.dilation, groups=geom.groups, bias=bias)
+    node.metadata = {"snncc.source": source}
+    b.add(name, node, x)
+    return _Value([name], geom.out_shape)
+
+
+def _fold_batchnorm(b: _Builder, mod: nn.Module, x: _Value, name: str) -> _Value:
+    """Fold eval-mode batch norm into the synapse it follows: per output channel ``w *= g``, ``b = (b - mean) g +
+    beta`` with ``g = gamma / sqrt(var + eps)``."""
+    src = x.sources[0] if len(x.sources) == 1 else None
+    node = b.nodes.get(src) if src else None
+    consumers = [e for e in b.edges if e[0] == src]
+    if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)) or consumers:
+        raise UnsupportedLayerError("batch norm must directly follow an nn.Conv2d or nn.Linear (it is folded into "
+                                    "its weights)", layer=name)
+    if mod.running_mean is None or mod.running_var is None:
+        raise UnsupportedLayerError("batch norm without running statistics cannot be folded", layer=name,
+                                    hint="use track_running_stats=True")
+    gain = (mod.weight.detach().double().numpy() if mod.weight is not None else 1.0) / np.sqrt(
+        mod.running_var.detach().double().numpy() + mod.eps)
+    shift = mod.bias.detach().double().numpy() if mod.bias is not None else 0.0
+    mean = mod.running_mean.detach().double().numpy()
+    w = np.asarray(node.weight, np.float64)
+    bias = np.asarray(getattr(node, "bias", 0.0), np.float64) * np.ones(w.shape[0])
+    w = w * gain.reshape((-1,) + (1,) * (w.ndim - 1))
+    bias = (bias - mean) * gain + shift
+    meta = {**node.metadata, "snncc.batchnorm": name}
+    if isinstance(node, nir.Conv2d):
+        b.nodes[src] = nir.Conv2d(input_shape=node.input_shape, weight=w, stride=node.stride, padding=node.padding,
+                                  dilation=node.dilation, groups=node.groups, bias=bias, metadata=meta)
+    else:
+        b.nodes[src] = nir.Affine(weight=w, bias=bias, metadata=meta)
+    return x
+
+
+def _avgpool(b: _Builder, mod: nn.Module, x: _Value, name: str, source: str) -> _Value:
+    from ..conv import pair
+
+    if x.shape is None or len(x.shape) != 3 or x.is_input:
+        raise UnsupportedLayerError(f"average pooling needs a (C, H, W) feature map of spikes, got {x.shape}",
+                                    layer=name)
+    c, h, w = x.shape
+    if isinstance(mod, nn.AdaptiveAvgPool2d):
+        oy, ox = pair(tuple(v if v is not None else d for v, d in zip(pair_or_none(mod.output_size), (h, w),
+                                                                        strict=True)))
+        if h % oy or w % ox:
+            raise UnsupportedLayerError(f"adaptive pooling {h}x{w} -> {oy}x{ox} is not a uniform pooling",
+                                        layer=name, hint="choose an output size that divides the input size")
+        kernel, stride, padding = (h // oy, w // ox), (h // oy, w // ox), (0, 0)
+    else:
+        if mod.ceil_mode or (not mod.count_include_pad and mod.padding) or mod.divisor_override:
+            raise UnsupportedLayerError("ceil_mode, count_include_pad=False with padding, and divisor_override "
+                                        "are not supported", layer=name)
+        kernel = pair(mod.kernel_size)
+        stride = pair(mod.stride if mod.stride is not None else mod.kernel_size)
+        padding = pair(mod.padding)
+    out = (c, *((n + 2 * p - k) // st + 1 for n, p, k, st in zip((h, w), padding, kernel, stride, strict=True)))
+    node = nir.AvgPool2d(kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(padding),
+                         metadata={"snncc.source": source, INPUT_SHAPE_KEY: [c, h, w]})
+    b.add(name, node, x)
+    return _Value([name], tuple(int(v) for v in out))
+
+
+def pair_or_none(value: object) -> tuple:
+    """An adaptive pooling size as a pair (None keeps that dimension)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)

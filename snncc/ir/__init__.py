@@ -9,6 +9,7 @@ from .nodes import (
     KLIFNeuron,
     LIFNeuron,
     MultiLevelNeuron,
+    QConv,
     QDense,
     QMultiLevel,
     QSubStepMultiLevel,
@@ -18,7 +19,7 @@ from .serialize import is_standard, read_graph, write_graph
 
 __all__ = [
     "ARLIFNeuron", "FLOAT_NEURONS", "Graph", "INT_NEURONS", "InputEncoding", "KLIFNeuron", "LIFNeuron",
-    "MultiLevelNeuron", "NEURON_TYPES", "QARLIF", "QDense", "QLIF", "QMultiLevel", "QSubStepMultiLevel",
+    "MultiLevelNeuron", "NEURON_TYPES", "QARLIF", "QConv", "QDense", "QLIF", "QMultiLevel", "QSubStepMultiLevel",
     "SYNAPSE_TYPES", "SnnccNode",
     "is_standard", "layer_size", "node_shapes", "read_graph", "type_name", "write_graph",
 ]

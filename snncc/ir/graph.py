@@ -24,6 +24,7 @@ from .nodes import (
     KLIFNeuron,
     LIFNeuron,
     MultiLevelNeuron,
+    QConv,
     QDense,
     QMultiLevel,
     QSubStepMultiLevel,
@@ -32,7 +33,7 @@ from .nodes import (
 
 Node = Any  # nir.NIRNode | SnnccNode
 
-SYNAPSE_TYPES = (nir.Affine, nir.Linear, QDense)
+SYNAPSE_TYPES = (nir.Affine, nir.Linear, nir.Conv2d, QDense, QConv)
 FLOAT_NEURONS = (LIFNeuron, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron)
 INT_NEURONS = (QLIF, QMultiLevel, QARLIF, QSubStepMultiLevel)
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, *FLOAT_NEURONS, *INT_NEURONS)
@@ -65,6 +66,11 @@ def node_shapes(node: Node) -> tuple[tuple[int, ...] | None, tuple[int, ...] | N
     if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
         s = np.asarray(node.v_threshold).shape
         return s, s
+    if isinstance(node, nir.Conv2d):
+        from ..conv import nir_geometry
+
+        geom = nir_geometry(node)
+        return (geom.in_size,), (geom.out_size,)
     if isinstance(node, nir.Flatten):
         s = tuple(int(x) for x in np.atleast_1d(node.input_type["input"]))
         return s, (int(np.prod(s)),)

@@ -114,6 +114,56 @@ class QDense(SnnccNode):
 
 
 @dataclass(eq=False)
+class QConv(SnnccNode):
+    """Integer 2-D convolution synapse: ``out = conv2d(s, W) << weight_exp`` (floor shift if negative), delivered
+    one step later, like :class:`QDense`.
+
+    ``weight`` holds signed mantissas in PyTorch's ``(C_out, C_in / groups, kH, kW)``; the input and output are
+    flat feature maps in ``(C, H, W)`` order (see :mod:`snncc.conv`); ``input_shape`` is ``(C_in, H, W)``; pairs are
+    ``(y, x)``. Lava's ``Conv`` ignores ``weight_exp``: the quantizer gives a convolution ``weight_exp >= 0`` and
+    the Lava backend folds it into the kernel.
+    """
+
+    TYPE: ClassVar[str] = "snncc.QConv"
+    weight: np.ndarray
+    input_shape: tuple[int, int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    weight_exp: int = 0
+    graded: bool = False
+
+    def __post_init__(self) -> None:
+        from ..conv import pair
+
+        self.weight = np.asarray(self.weight, dtype=np.int64)
+        self.input_shape = tuple(int(v) for v in np.asarray(self.input_shape).ravel())
+        self.stride, self.padding, self.dilation = pair(self.stride), pair(self.padding), pair(self.dilation)
+        self.groups, self.weight_exp, self.graded = int(self.groups), int(self.weight_exp), bool(self.graded)
+        if self.weight.ndim != 4 or len(self.input_shape) != 3:
+            raise ValueError(f"QConv needs a 4-D kernel and a (C, H, W) input shape, got {self.weight.shape} and "
+                             f"{self.input_shape}")
+        if self.weight.shape != self.geometry.weight_shape:
+            raise ValueError(f"kernel {self.weight.shape} does not match {self.geometry.weight_shape}")
+
+    @property
+    def geometry(self):  # -> snncc.conv.ConvGeometry
+        from ..conv import ConvGeometry
+
+        return ConvGeometry(self.input_shape, int(self.weight.shape[0]), tuple(self.weight.shape[2:]), self.stride,
+                            self.padding, self.dilation, self.groups)
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return (int(np.prod(self.input_shape)),)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.geometry.out_size,)
+
+
+@dataclass(eq=False)
 class QLIF(SnnccNode):
     """Integer CUBA LIF with Lava's parameters (see :mod:`snncc.fixedpoint` for the exact step).
 
@@ -372,6 +422,6 @@ def _optional(value: object, kind: type) -> object:
 
 
 SNNCC_NODE_TYPES: dict[str, type[SnnccNode]] = {
-    c.TYPE: c for c in (LIFNeuron, QDense, QLIF, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF,
+    c.TYPE: c for c in (LIFNeuron, QDense, QConv, QLIF, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF,
                          QSubStepMultiLevel)
 }

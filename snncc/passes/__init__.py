@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..target import Target
+from .balance_latency import BalanceLatency
 from .base import Pass, PassContext, PassManager
 from .canonicalize import Canonicalize, check_canonical
 from .lower_neurons import LowerNeurons
@@ -11,17 +12,17 @@ from .partition import Partition
 from .place import Place
 from .quantize import Quantize
 
-__all__ = ["Canonicalize", "LowerNeurons", "LowerPrimitives", "Pass", "PassContext", "PassManager", "Partition",
+__all__ = ["BalanceLatency", "Canonicalize", "LowerNeurons", "LowerPrimitives", "Pass", "PassContext", "PassManager", "Partition",
            "Place", "Quantize", "check_canonical", "default_pipeline", "PASSES"]
 
 PASSES: dict[str, type[Pass]] = {
-    p.name: p for p in (Canonicalize, LowerNeurons, Quantize, LowerPrimitives, Partition, Place)
+    p.name: p for p in (Canonicalize, BalanceLatency, LowerNeurons, Quantize, LowerPrimitives, Partition, Place)
 }
 
 
 def default_pipeline(target: Target) -> list[Pass]:
-    """canonicalize -> lower-neurons -> quantize -> lower-primitives -> partition -> place.
+    """canonicalize -> balance-latency -> lower-neurons -> quantize -> lower-primitives -> partition -> place.
 
     Every step reads the target's data (formats, limits, declared primitives), never its name.
     """
-    return [Canonicalize(), LowerNeurons(), Quantize(), LowerPrimitives(), Partition(), Place()]
+    return [Canonicalize(), BalanceLatency(), LowerNeurons(), Quantize(), LowerPrimitives(), Partition(), Place()]

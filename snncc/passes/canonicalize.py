@@ -1,8 +1,14 @@
 """canonicalize: bring any imported graph to one normal form the later passes can rely on.
 
-After it, the graph holds only ``nir.Input``, ``nir.Linear`` (no bias), float neuron nodes and ``nir.Output``;
-the input feeds synapses, every synapse has one source and feeds exactly one neuron layer, and neurons feed
-synapses or outputs. On the way it
+After it, the graph holds only ``nir.Input``, ``nir.Linear`` and ``nir.Conv2d`` (no bias), float neuron nodes and
+``nir.Output``; the input feeds synapses, every synapse has one source and feeds exactly one neuron layer, and
+neurons feed synapses or outputs. On the way it
+
+* turns average/sum pooling into a depthwise convolution, and fuses a pooling whose stride is its kernel into the
+  convolution or Linear it feeds (a pooled conv is one conv with an upsampled kernel, so pooling costs no extra
+  synapse layer, step or neuron);
+* splits a synapse fed by several spike sources (SEW-style spike addition, ``conv(s1 + s2)``) into one copy per
+  source, and gives a neuron output added straight to a current (an identity shortcut) an identity synapse;
 
 * discretises NIR's continuous neurons with the graph's ``dt`` (forward Euler, the convention snnTorch,
   SpikingJelly and the NIR paper graphs follow) and records their input gain,
@@ -18,13 +24,17 @@ import copy
 import nir
 import numpy as np
 
+from ..conv import nir_geometry, pair
 from ..errors import GraphError, UnsupportedLayerError
 from ..ir import FLOAT_NEURONS, Graph, InputEncoding, LIFNeuron, MultiLevelNeuron
 from .base import Pass, PassContext
 
-SYNAPSES = (nir.Affine, nir.Linear)
+SYNAPSES = (nir.Affine, nir.Linear)  # dense synapses (chains of them merge into one)
+ALL_SYNAPSES = (*SYNAPSES, nir.Conv2d)
+POOLS = (nir.AvgPool2d, nir.SumPool2d)
+POOL_KEY = "snncc.pool"  # {"kernel": [ky, kx], "weight": w}: a pooling turned into a depthwise convolution
 CONTINUOUS = (nir.LIF, nir.IF, nir.CubaLIF)
-ACCEPTED = (nir.Input, nir.Output, nir.Flatten, *SYNAPSES, *CONTINUOUS, *FLOAT_NEURONS)
+ACCEPTED = (nir.Input, nir.Output, nir.Flatten, *ALL_SYNAPSES, *POOLS, *CONTINUOUS, *FLOAT_NEURONS)
 BIAS_INTO_VOLTAGE = (LIFNeuron, MultiLevelNeuron)  # add the bias to v, so a decaying current cannot carry it
 GAIN_KEY = "snncc.input_gain"
 
@@ -44,7 +54,11 @@ class Canonicalize(Pass):
         g = graph.copy()
         _remove_flatten(g)
         _discretize(g)
+        _pools_to_conv(g)
+        _fuse_pools(g)
         _merge_synapse_chains(g)
+        _identity_synapses(g)
+        _split_multi_source_synapses(g)
         _split_shared_synapses(g)
         _fold_biases_and_gains(g)
         _fold_out_scales(g)
@@ -53,36 +67,40 @@ class Canonicalize(Pass):
         return g
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
-        check_canonical(graph)
+        check_canonical(graph, balanced=False)  # paths of unequal depth are the balance-latency pass's job
 
 
-def check_canonical(g: Graph) -> None:
-    """Raise UnsupportedLayerError/GraphError unless ``g`` is in canonical form (see module docstring)."""
+def check_canonical(g: Graph, balanced: bool = True) -> None:
+    """Raise UnsupportedLayerError/GraphError unless ``g`` is in canonical form (see module docstring) and, with
+    ``balanced``, every neuron layer's inputs arrive through paths of equal synaptic depth."""
     depth = g.synapse_depth()
     for name, node in g.nodes.items():
         preds, succs = g.predecessors(name), g.successors(name)
-        if isinstance(node, nir.Linear):
+        if isinstance(node, (nir.Linear, nir.Conv2d)):
             if len(preds) != 1:
-                raise UnsupportedLayerError("a synapse layer summing several spike sources (spike addition) is "
-                                            "not supported yet", layer=name)
-            if isinstance(g.nodes[preds[0]], nir.Linear):
-                raise GraphError("synapse chain left after canonicalize", layer=name)
+                raise GraphError("a synapse with several sources left after canonicalize", layer=name)
+            if isinstance(g.nodes[preds[0]], (nir.Linear, nir.Conv2d)):
+                raise UnsupportedLayerError("two synapse layers in a row (e.g. a pooling that is not fused into the "
+                                            "next layer) cannot be deployed", layer=name,
+                                            hint="use pooling with stride == kernel and no padding before a conv or "
+                                                 "Linear, or put a neuron layer in between")
             if len(succs) != 1 or not isinstance(g.nodes[succs[0]], FLOAT_NEURONS):
                 raise UnsupportedLayerError("a synapse layer must feed exactly one neuron layer; end the model "
                                             "with an snncc LIF/IF (non-spiking readouts are not supported yet)",
                                             layer=name)
         elif isinstance(node, FLOAT_NEURONS):
-            if not preds or not all(isinstance(g.nodes[p], nir.Linear) for p in preds):
-                raise UnsupportedLayerError("a neuron layer must be fed by synapse layers (nn.Linear)", layer=name)
+            if not preds or not all(isinstance(g.nodes[p], (nir.Linear, nir.Conv2d)) for p in preds):
+                raise UnsupportedLayerError("a neuron layer must be fed by synapse layers (nn.Linear, nn.Conv2d)",
+                                            layer=name)
             depths = {depth[p] for p in preds}
-            if len(depths) > 1:
+            if balanced and len(depths) > 1:
                 raise UnsupportedLayerError(
                     f"paths of different synaptic depth ({sorted(depths)}) meet here; on the chip each synapse "
                     "layer adds one step, so the float model and the deployed network would disagree",
-                    layer=name, hint="latency balancing is not implemented yet; give both paths the same depth")
+                    layer=name, hint="run the balance-latency pass (the default pipeline does)")
         elif isinstance(node, nir.Input):
-            if not all(isinstance(g.nodes[s], nir.Linear) for s in succs):
-                raise UnsupportedLayerError("the input must feed synapse layers (nn.Linear)", layer=name)
+            if not all(isinstance(g.nodes[s], (nir.Linear, nir.Conv2d)) for s in succs):
+                raise UnsupportedLayerError("the input must feed synapse layers (nn.Linear, nn.Conv2d)", layer=name)
         elif isinstance(node, nir.Output):
             if not isinstance(g.nodes[preds[0]], FLOAT_NEURONS):
                 raise UnsupportedLayerError("the output must come from a spiking neuron layer", layer=name)
@@ -145,9 +163,106 @@ def _discretize(g: Graph) -> None:
 
 
 def _as_affine(node: object) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, bias) of a synapse; a convolution's bias is per output channel."""
     w = np.asarray(node.weight, np.float64)
-    b = np.asarray(node.bias, np.float64) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
+    has_bias = isinstance(node, (nir.Affine, nir.Conv2d)) and node.bias is not None
+    b = np.asarray(node.bias, np.float64) * np.ones(w.shape[0]) if has_bias else np.zeros(w.shape[0])
     return w, b
+
+
+def _with_weight(node: object, w: np.ndarray, **geometry: object) -> object:
+    """The same synapse without bias and with kernel/matrix ``w`` (a convolution keeps its geometry unless
+    ``geometry`` overrides fields)."""
+    if isinstance(node, nir.Conv2d):
+        fields = {"input_shape": node.input_shape, "stride": node.stride, "padding": node.padding,
+                  "dilation": node.dilation, "groups": node.groups, **geometry}
+        return nir.Conv2d(weight=w, bias=np.zeros(w.shape[0]), metadata=dict(node.metadata), **fields)
+    return nir.Linear(weight=w, metadata=dict(node.metadata))
+
+
+def _pools_to_conv(g: Graph) -> None:
+    """Average (sum) pooling of kernel k -> a depthwise convolution with weights 1/(ky kx) (1)."""
+    from ..frontend.torch_trace import INPUT_SHAPE_KEY
+
+    for name, node in list(g.nodes.items()):
+        if not isinstance(node, POOLS):
+            continue
+        shape = node.metadata.get(INPUT_SHAPE_KEY)
+        if shape is None:
+            raise UnsupportedLayerError("a pooling node without its input shape (metadata 'snncc.input_shape')",
+                                        layer=name)
+        c, h, w = (int(v) for v in shape)
+        ky, kx = pair(node.kernel_size)
+        weight = 1.0 / (ky * kx) if isinstance(node, nir.AvgPool2d) else 1.0
+        meta = {**node.metadata, POOL_KEY: {"kernel": [ky, kx], "weight": weight}}
+        g.nodes[name] = nir.Conv2d(input_shape=(h, w), weight=np.full((c, 1, ky, kx), weight), stride=pair(node.stride),
+                                   padding=pair(node.padding), dilation=(1, 1), groups=c, bias=np.zeros(c),
+                                   metadata=meta)
+
+
+def _fuse_pools(g: Graph) -> None:
+    """Fold a pooling (stride == kernel, no padding) into the one synapse it feeds."""
+    for name, node in list(g.nodes.items()):
+        pool = node.metadata.get(POOL_KEY) if isinstance(node, nir.Conv2d) else None
+        succs = g.successors(name)
+        if pool is None or len(succs) != 1 or len(g.predecessors(succs[0])) != 1:
+            continue
+        geom = nir_geometry(node)
+        k = geom.kernel
+        nxt = g.nodes[succs[0]]
+        if geom.stride != k or geom.padding != (0, 0) or not isinstance(nxt, ALL_SYNAPSES):
+            continue
+        c, h, w = geom.in_shape
+        _, hp, wp = geom.out_shape
+        if isinstance(nxt, nir.Conv2d):
+            ng = nir_geometry(nxt)
+            if ng.dilation != (1, 1) or (ng.padding != (0, 0) and (h % k[0] or w % k[1])):
+                continue
+            kernel = np.repeat(np.repeat(np.asarray(nxt.weight, np.float64), k[0], axis=2), k[1], axis=3)
+            fused = _with_weight(nxt, kernel * pool["weight"], input_shape=(h, w),
+                                 stride=(ng.stride[0] * k[0], ng.stride[1] * k[1]),
+                                 padding=(ng.padding[0] * k[0], ng.padding[1] * k[1]))
+            fused.bias = np.asarray(nxt.bias, np.float64) * np.ones(ng.out_channels)
+        else:
+            wt = np.asarray(nxt.weight, np.float64).reshape(-1, c, hp, wp)
+            up = np.zeros((wt.shape[0], c, h, w))
+            up[:, :, :hp * k[0], :wp * k[1]] = np.repeat(np.repeat(wt, k[0], axis=2), k[1], axis=3) * pool["weight"]
+            fused = nir.Affine(weight=up.reshape(wt.shape[0], -1), metadata=dict(nxt.metadata),
+                               bias=_as_affine(nxt)[1])
+        fused.metadata["snncc.fused_pool"] = name
+        g.nodes[succs[0]] = fused
+        _rewire_out(g, name)
+
+
+def _identity_synapses(g: Graph) -> None:
+    """A neuron output added straight to a neuron's input current (an identity shortcut) gets an identity synapse:
+    a depthwise 1x1 convolution of weight 1 (no dense n x n matrix, whatever the layer's size)."""
+    for name, node in list(g.nodes.items()):
+        if not isinstance(node, FLOAT_NEURONS):
+            continue
+        for p in g.predecessors(name):
+            if not isinstance(g.nodes[p], FLOAT_NEURONS):
+                continue
+            n = g.nodes[p].threshold.shape[0]
+            ident = f"{p}__to__{name}"
+            g.nodes[ident] = nir.Conv2d(input_shape=(1, 1), weight=np.ones((n, 1, 1, 1)), stride=1, padding=0,
+                                        dilation=1, groups=n, bias=np.zeros(n),
+                                        metadata={"snncc.source": f"identity shortcut {p} -> {name}"})
+            g.edges = [e for e in g.edges if e != (p, name)] + [(p, ident), (ident, name)]
+
+
+def _split_multi_source_synapses(g: Graph) -> None:
+    """``W (s1 + s2) = W s1 + W s2``: one copy of the synapse per source (SEW spike addition), same consumer."""
+    for name, node in list(g.nodes.items()):
+        preds = g.predecessors(name)
+        if not isinstance(node, ALL_SYNAPSES) or len(preds) <= 1:
+            continue
+        succs = g.successors(name)
+        for p in preds[1:]:
+            copy_name = f"{name}__from__{p}"
+            g.nodes[copy_name] = copy.deepcopy(node)
+            g.edges = [e for e in g.edges if e != (p, name)]
+            g.edges += [(p, copy_name)] + [(copy_name, s) for s in succs]
 
 
 def _merge_synapse_chains(g: Graph) -> None:
@@ -175,7 +290,7 @@ def _split_shared_synapses(g: Graph) -> None:
     """Give every synapse exactly one consumer (each neuron layer quantizes its inputs at its own scale)."""
     for name, node in list(g.nodes.items()):
         succs = g.successors(name)
-        if not isinstance(node, SYNAPSES) or len(succs) <= 1:
+        if not isinstance(node, ALL_SYNAPSES) or len(succs) <= 1:
             continue
         preds = g.predecessors(name)
         for s in succs[1:]:
@@ -187,15 +302,24 @@ def _split_shared_synapses(g: Graph) -> None:
 
 def _fold_biases_and_gains(g: Graph) -> None:
     for name, node in list(g.nodes.items()):
-        if not isinstance(node, SYNAPSES):
+        if not isinstance(node, ALL_SYNAPSES):
             continue
         (consumer,) = g.successors(name) or [None]
         target = g.nodes.get(consumer)
         w, b = _as_affine(node)
         if isinstance(target, FLOAT_NEURONS):
-            gain = np.asarray(target.metadata.get(GAIN_KEY, np.ones(w.shape[0])), np.float64)
-            w = w * gain[:, None]
-            b = b * gain
+            gain = np.asarray(target.metadata.get(GAIN_KEY, np.ones(target.threshold.shape[0])), np.float64)
+            if isinstance(node, nir.Conv2d):  # per channel: the kernel can only carry a per-channel gain
+                positions = gain.size // w.shape[0]
+                per_channel = gain.reshape(w.shape[0], positions)
+                if np.any(per_channel != per_channel[:, :1]):
+                    raise UnsupportedLayerError("a convolution must feed neurons with one input gain per channel",
+                                                layer=name)
+                w = w * per_channel[:, 0].reshape(-1, 1, 1, 1)
+                b = np.repeat(b * per_channel[:, 0], positions)
+            else:
+                w = w * gain[:, None]
+                b = b * gain
             if np.any(b != 0):
                 if isinstance(target, BIAS_INTO_VOLTAGE) and np.any(target.decay_i != 0):
                     raise UnsupportedLayerError(
@@ -205,7 +329,7 @@ def _fold_biases_and_gains(g: Graph) -> None:
                 target.bias = target.bias + b
         elif np.any(b != 0):
             raise UnsupportedLayerError("a synapse bias must feed a neuron layer", layer=name)
-        g.nodes[name] = nir.Linear(weight=w, metadata=dict(node.metadata))
+        g.nodes[name] = _with_weight(node, w)
     for node in g.nodes.values():
         if isinstance(node, FLOAT_NEURONS):
             node.metadata.pop(GAIN_KEY, None)
@@ -218,12 +342,15 @@ def _fold_out_scales(g: Graph) -> None:
         if not isinstance(node, MultiLevelNeuron) or np.all(node.out_scale == 1.0):
             continue
         succs = g.successors(name)
-        if not all(isinstance(g.nodes[s], nir.Linear) for s in succs):
+        if not all(isinstance(g.nodes[s], (nir.Linear, nir.Conv2d)) for s in succs):
             continue
+        if any(isinstance(g.nodes[s], nir.Conv2d) for s in succs) and np.unique(node.out_scale).size != 1:
+            continue  # a kernel cannot carry per-position scales
         for s in succs:
             syn = g.nodes[s]
-            g.nodes[s] = nir.Linear(weight=np.asarray(syn.weight, np.float64) * node.out_scale[None, :],
-                                    metadata=syn.metadata)
+            w = np.asarray(syn.weight, np.float64)
+            scaled = w * node.out_scale[0] if isinstance(syn, nir.Conv2d) else w * node.out_scale[None, :]
+            g.nodes[s] = _with_weight(syn, scaled)
         node.out_scale = np.ones_like(node.out_scale)
 
 
@@ -233,5 +360,5 @@ def _fold_input_scale(g: Graph) -> None:
         return
     for s in g.successors(g.input_names[0]):
         node = g.nodes[s]
-        g.nodes[s] = nir.Linear(weight=np.asarray(node.weight, np.float64) * enc.scale, metadata=node.metadata)
+        g.nodes[s] = _with_weight(node, np.asarray(node.weight, np.float64) * enc.scale)
     g.metadata["input"] = {**enc.to_dict(), "scale_folded": True}

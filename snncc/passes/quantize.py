@@ -26,6 +26,7 @@ import nir
 import numpy as np
 
 from .. import fixedpoint as fx
+from ..conv import nir_geometry
 from ..errors import QuantizationError
 from ..ir import (
     INT_NEURONS,
@@ -36,6 +37,7 @@ from ..ir import (
     InputEncoding,
     LIFNeuron,
     MultiLevelNeuron,
+    QConv,
     QDense,
     QMultiLevel,
 )
@@ -67,7 +69,7 @@ class Quantize(Pass):
                 notes[name] = _quantize_multilevel(g, name, node, enc, ctx, resolution)
             elif isinstance(node, ARLIFNeuron):
                 notes[name] = _quantize_arlif(g, name, node, enc, ctx)
-            elif not isinstance(node, (nir.Input, nir.Output, nir.Linear)):
+            elif not isinstance(node, (nir.Input, nir.Output, nir.Linear, nir.Conv2d)):
                 raise QuantizationError(f"cannot quantize a {type(node).__name__} (run lower-neurons first)",
                                         layer=name)
         g.metadata["quantized"] = True
@@ -77,7 +79,7 @@ class Quantize(Pass):
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         for name, node in graph.nodes.items():
-            if not isinstance(node, (nir.Input, nir.Output, QDense, *INT_NEURONS)):
+            if not isinstance(node, (nir.Input, nir.Output, QDense, QConv, *INT_NEURONS)):
                 raise QuantizationError(f"node left unquantized: {type(node).__name__}", layer=name)
 
 
@@ -96,6 +98,8 @@ class _Inputs:
     def __init__(self, g: Graph, layer: str, enc: InputEncoding) -> None:
         self.names = g.predecessors(layer)
         self.weights = {s: np.asarray(g.nodes[s].weight, np.float64) for s in self.names}
+        # convolutions: Lava's Conv ignores weight_exp, so their layer keeps e >= 0 (see the e < 0 branches below)
+        self.geometry = {s: nir_geometry(g.nodes[s]) for s in self.names if isinstance(g.nodes[s], nir.Conv2d)}
         self.wmax = max((float(np.abs(w).max()) for w in self.weights.values() if w.size), default=0.0)
         self.graded: dict[str, bool] = {}
         self.payload_max: dict[str, int] = {}
@@ -112,17 +116,32 @@ class _Inputs:
         return {s: np.clip(np.round(w * mant_scale), sfmt.weight_min, sfmt.weight_max).astype(np.int64)
                 for s, w in self.weights.items()}
 
+    @property
+    def has_conv(self) -> bool:
+        return bool(self.geometry)
+
     def worst_case(self, mantissas: dict[str, np.ndarray]) -> int:
         """Largest |sum of mantissa x payload| one neuron can receive in a step (before the exponent)."""
-        worst = sum(np.abs(m).sum(axis=1) * self.payload_max[s] for s, m in mantissas.items())
+        def per_neuron(s: str, m: np.ndarray) -> np.ndarray:
+            if s not in self.geometry:
+                return np.abs(m).sum(axis=1)
+            _, ho, wo = self.geometry[s].out_shape  # every position of a channel sees at most the whole kernel
+            return np.repeat(np.abs(m).sum(axis=(1, 2, 3)), ho * wo)
+
+        worst = sum(per_neuron(s, m) * self.payload_max[s] for s, m in mantissas.items())
         return int(np.max(worst)) if np.size(worst) else 0
 
     def place(self, g: Graph, mantissas: dict[str, np.ndarray], e: int, scale: float) -> dict:
         """Replace the float synapses by QDense nodes; returns the weight-error statistics."""
         for s in self.names:
-            g.nodes[s] = QDense(weight=mantissas[s], weight_exp=e, graded=self.graded[s],
-                                metadata={"snncc.source": g.nodes[s].metadata.get("snncc.source", s),
-                                          "snncc.scale": scale})
+            meta = {"snncc.source": g.nodes[s].metadata.get("snncc.source", s), "snncc.scale": scale}
+            if s in self.geometry:
+                geom = self.geometry[s]
+                g.nodes[s] = QConv(weight=mantissas[s], input_shape=geom.in_shape, stride=geom.stride,
+                                   padding=geom.padding, dilation=geom.dilation, groups=geom.groups, weight_exp=e,
+                                   graded=self.graded[s], metadata=meta)
+            else:
+                g.nodes[s] = QDense(weight=mantissas[s], weight_exp=e, graded=self.graded[s], metadata=meta)
         if not self.names:
             return {"weight_rms_error": 0.0, "weight_zeroed": 0, "weight_clipped": 0}
         wq = np.concatenate([(mantissas[s] * 2.0**e / scale).ravel() for s in self.names])
@@ -196,6 +215,10 @@ def _quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx:
             f"threshold {theta:g} needs vth={vth} at the lowest weight exponent {e}, above the "
             f"{nfmt.vth_bits}-bit limit {nfmt.vth_max}", layer=name,
             hint="the threshold is far larger than the weights")
+    if e < 0 and inputs.has_conv:  # the same values with coarser mantissas and e = 0 (Lava's Conv has no exponent)
+        mant_scale *= 2.0**e
+        mantissas = inputs.mantissas(mant_scale, sfmt)
+        worst, e = inputs.worst_case(mantissas), 0
     _check_input_range(name, _acc(worst, e), nfmt, ctx)
     bias = bias_at(e)
     if bias is None:
@@ -240,6 +263,11 @@ def _quantize_multilevel(g: Graph, name: str, node: MultiLevelNeuron, enc: Input
     a_limit, a_int32 = _limits(nfmt)
     while e > sfmt.weight_exp_min and _acc(worst, e) >= a_int32 and p + e + 6 > 6:
         e -= 1
+    if e < 0 and inputs.has_conv:  # coarser mantissas instead of a negative exponent (Lava's Conv has none)
+        p, e = p + e, 0
+        mant_scale = 2.0**p / q
+        mantissas = inputs.mantissas(mant_scale, sfmt)
+        worst = inputs.worst_case(mantissas)
     k = p + e + 6
     if k + int(np.ceil(np.log2(node.levels + 1))) > nfmt.state_bits - 1:
         raise QuantizationError(f"{node.levels} levels of quantum 2**{k} overflow the {nfmt.state_bits}-bit "

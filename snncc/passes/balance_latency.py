@@ -1,0 +1,85 @@
+"""balance-latency: give every neuron layer's inputs paths of equal synaptic depth by inserting relays.
+
+On the chip every synapse layer delays by one step, while the trained model adds a residual or shortcut in the same
+step. Where paths of different depth meet (a shortcut around a block, SEW spike addition), the shallower synapse is
+fed through ``k`` relay stages instead of its source, ``k`` being the depth difference: each stage is an identity
+synapse (depthwise 1x1 convolution of weight 1, no dense matrix) into a relay IF neuron without memory (decays 0,
+threshold 1/2, hard reset) that fires exactly when its input spiked. In the float model a relay is a same-step copy,
+so the rewrite is exact; in the deployed network each stage adds the one step that balances the paths.
+
+Relays copy binary spikes; a graded (multi-level) source on a shallower path is refused, naming the layer.
+Costs (relay neurons and synapses per layer) go to ``ctx.notes['balance-latency']``.
+"""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+
+from ..errors import UnsupportedLayerError
+from ..ir import FLOAT_NEURONS, Graph, LIFNeuron, MultiLevelNeuron
+from .base import Pass, PassContext
+from .canonicalize import check_canonical
+
+RELAY_KEY = "snncc.relay"  # on relay neurons and their synapses: the source they copy
+
+
+def _identity(n: int, source: str) -> nir.Conv2d:
+    return nir.Conv2d(input_shape=(1, 1), weight=np.ones((n, 1, 1, 1)), stride=1, padding=0, dilation=1, groups=n,
+                      bias=np.zeros(n), metadata={RELAY_KEY: source, "snncc.source": f"relay synapse of {source}"})
+
+
+def _relay(n: int, source: str) -> LIFNeuron:
+    return LIFNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.full(n, 0.5), bias=np.zeros(n),
+                     reset="zero", metadata={RELAY_KEY: source, "snncc.source": f"relay of {source}"})
+
+
+class BalanceLatency(Pass):
+    name = "balance-latency"
+
+    def run(self, graph: Graph, ctx: PassContext) -> Graph:
+        g = graph.copy()
+        notes = {}
+        for name in g.topological_order():
+            if not isinstance(g.nodes[name], FLOAT_NEURONS):
+                continue
+            depth = g.synapse_depth()
+            synapses = [p for p in g.predecessors(name) if not g.is_recurrent(p)]
+            deepest = max((depth[s] for s in synapses), default=0)
+            for syn in synapses:
+                lag = deepest - depth[syn]
+                if lag:
+                    notes[syn] = _delay(g, syn, lag)
+        ctx.notes["balance-latency"] = notes
+        return g
+
+    def ensures(self, graph: Graph, ctx: PassContext) -> None:
+        check_canonical(graph)
+
+
+def _delay(g: Graph, synapse: str, stages: int) -> dict:
+    """Feed ``synapse`` through ``stages`` relays of its source."""
+    (src,) = g.predecessors(synapse)
+    node = g.nodes[src]
+    if isinstance(node, MultiLevelNeuron):
+        raise UnsupportedLayerError("a graded (multi-level) layer on the shorter of two paths needs a graded relay, "
+                                    "which is not implemented", layer=src,
+                                    hint="give both paths the same number of synapse layers")
+    n = int(np.prod(nir_size(g, src)))
+    prev = src
+    for k in range(stages):
+        syn_name, relay_name = f"{synapse}__delay{k}", f"{synapse}__relay{k}"
+        g.nodes[syn_name] = _identity(n, src)
+        g.nodes[relay_name] = _relay(n, src)
+        g.edges += [(prev, syn_name), (syn_name, relay_name)]
+        prev = relay_name
+    g.edges = [e for e in g.edges if e != (src, synapse)] + [(prev, synapse)]
+    return {"source": src, "stages": stages, "relay_neurons": n * stages, "relay_synapses": n * stages}
+
+
+def nir_size(g: Graph, name: str) -> int:
+    """Neurons of the float layer ``name`` (its threshold vector), or the input's size."""
+    node = g.nodes[name]
+    if isinstance(node, nir.Input):
+        return int(np.prod(node.input_type["input"]))
+    return int(node.threshold.shape[0])
