@@ -31,7 +31,7 @@ from snncc.backends.reference.simulator import check_inputs
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava, import_netx
 from snncc.errors import GraphError, UnsupportedLayerError
-from snncc.ir import QLIF, Graph, InputEncoding, QDense, type_name
+from snncc.ir import QLIF, Graph, InputEncoding, QConv, QDense, type_name
 
 NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
 
@@ -39,6 +39,9 @@ NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
 def netx_chain(graph: Graph) -> list[tuple[str, str]]:
     """The (QDense, QLIF) pairs from the input to the output, or UnsupportedLayerError if not a plain chain."""
     for name, node in graph.nodes.items():
+        if isinstance(node, QConv):
+            raise UnsupportedLayerError("netx export of convolutions (QConv) is not implemented; run the graph with "
+                                        "LavaRunner, which maps it to Lava's Conv", layer=name)
         if not isinstance(node, (nir.Input, nir.Output, QDense, QLIF)):
             raise UnsupportedLayerError(f"netx export needs a graph of QDense and QLIF (netx's CUBA neurons); this "
                                         f"node is {type_name(node)}", layer=name)

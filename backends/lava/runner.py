@@ -1,7 +1,9 @@
 """Lower a quantized graph to a Lava process graph and run it on Lava's fixed-point CPU simulator.
 
 One Lava ``Dense`` per ``QDense`` (exact integer weights via :func:`snncc.fixedpoint.lava_dense_encoding`; graded,
-``num_message_bits > 0``, when the ``QDense`` is), and one neuron process per layer: stock ``LIFReset`` for a
+``num_message_bits > 0``, when the ``QDense`` is), one Lava ``Conv`` per ``QConv`` (kernel and layout from
+:mod:`snncc.backends.lava.conv_encoding`; its input port is the source's flat CHW vector reshaped and transposed to
+Lava's (W, H, C), its output transposed back and flattened), and one neuron process per layer: stock ``LIFReset`` for a
 ``QLIF`` that it implements (:attr:`QLIF.stock`) and whose output needs no send window, else snncc's
 :class:`SnnccLIF`; :class:`MultiLevelNeuron` per ``QMultiLevel``; :class:`ARLIFNeuron` per ``QARLIF``. Several
 synapses into one neuron layer (recurrent ones included, which connect back to the layer's ``a_in``) all connect to
@@ -26,6 +28,7 @@ import nir
 import numpy as np
 
 from snncc import fixedpoint as fx
+from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_kernel, lava_conv_params, max_abs_sum
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
     build_result,
@@ -35,19 +38,19 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.reference.simulator import NEURON_NODES, check_inputs, check_synapse_sources
+from snncc.backends.reference.simulator import NEURON_NODES, SYNAPSE_NODES, check_inputs, check_synapse_sources
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, QuantizationError
 from snncc.ir import Graph, InputEncoding, type_name
 from snncc.ir.graph import layer_size
-from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
+from snncc.ir.nodes import QARLIF, QLIF, QConv, QDense, QMultiLevel
 
 STORAGE_BITS = {"bias_mant": 16, "bias_exp": 16}  # int16 Vars of Lava's fixed-point LIF; snncc's own Vars are int32
 
 
 class LavaRunner:
-    """Runs a quantized graph (``nir.Input`` -> ``QDense`` -> ``QLIF``/``QMultiLevel``/``QARLIF`` ... ->
+    """Runs a quantized graph (``nir.Input`` -> ``QDense``/``QConv`` -> ``QLIF``/``QMultiLevel``/``QARLIF`` ... ->
     ``nir.Output``, recurrent synapses included) in Lava fixed_pt."""
 
     def __init__(self, graph: Graph) -> None:
@@ -56,11 +59,11 @@ class LavaRunner:
         order = graph.topological_order()
         for name in order:
             node = graph.nodes[name]
-            if not isinstance(node, (nir.Input, nir.Output, QDense, *NEURON_NODES)):
+            if not isinstance(node, (nir.Input, nir.Output, *SYNAPSE_NODES, *NEURON_NODES)):
                 raise GraphError(f"the Lava backend runs quantized graphs; node '{name}' is {type_name(node)}",
                                  hint="compile the model first (quantize pass)")
         self.input_name = graph.input_names[0]
-        self.synapses = [n for n in order if isinstance(graph.nodes[n], QDense)]
+        self.synapses = [n for n in order if isinstance(graph.nodes[n], SYNAPSE_NODES)]
         self.neurons = [n for n in order if isinstance(graph.nodes[n], NEURON_NODES)]
         self.depth = graph.synapse_depth()
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
@@ -75,13 +78,10 @@ class LavaRunner:
             succ = g.successors(s)
             if not succ or not all(isinstance(g.nodes[t], NEURON_NODES) for t in succ):
                 raise GraphError("a synapse must feed neuron layers only", layer=s)
-            try:
-                fx.lava_dense_encoding(g.nodes[s].weight, g.nodes[s].weight_exp)
-            except ValueError as exc:
-                raise QuantizationError(str(exc), layer=s) from None
+            self._check_synapse(s)
         for n in self.neurons:
-            if not all(isinstance(g.nodes[p], QDense) for p in g.predecessors(n)):
-                raise GraphError("a neuron layer's inputs must all be synapses (QDense)", layer=n)
+            if not all(isinstance(g.nodes[p], SYNAPSE_NODES) for p in g.predecessors(n)):
+                raise GraphError("a neuron layer's inputs must all be synapses (QDense, QConv)", layer=n)
             node = g.nodes[n]
             if isinstance(node, QARLIF):
                 values = {"bias": node.bias, "dv": node.dv, "vth": node.vth, "amp": node.amp, "gate": node.gate}
@@ -94,6 +94,30 @@ class LavaRunner:
                 arr = np.asarray(value)
                 if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
                     raise QuantizationError(f"{field} outside Lava's int{bits} storage", layer=n)
+
+    def _check_synapse(self, name: str) -> None:
+        """QuantizationError (naming the layer) if Lava's Dense/Conv cannot compute this synapse exactly."""
+        node = self.graph.nodes[name]
+        try:
+            if isinstance(node, QDense):
+                fx.lava_dense_encoding(node.weight, node.weight_exp)
+                return
+            lava_conv_kernel(node.weight, node.weight_exp)
+        except ValueError as exc:
+            raise QuantizationError(str(exc), layer=name) from None
+        bound = max_abs_sum(node.weight, node.weight_exp, self._max_payload(name))
+        if bound >= INT32_LIMIT:
+            raise QuantizationError(f"a convolution sum can reach {bound} >= 2**31, beyond the int32 that Lava's "
+                                    "Conv casts its sum to before the 24-bit wrap", layer=name)
+
+    def _max_payload(self, synapse: str) -> int:
+        """The largest payload the synapse counts: 1 for a binary synapse, else its source's largest payload."""
+        if not self.graph.nodes[synapse].graded:
+            return 1
+        src = self.graph.nodes[self.graph.predecessors(synapse)[0]]
+        if isinstance(src, QMultiLevel):
+            return int(src.levels)
+        return self.encoding.max_value if isinstance(src, nir.Input) and self.encoding.graded else 1
 
     def _plan_timing(self) -> tuple[int, set[str]]:
         """Silent steps between samples and the layers that must send only inside their window.
@@ -169,13 +193,36 @@ class LavaRunner:
         return SnnccLIF(vth=node.vth, soft_reset=node.reset == "subtract", v_min=node.v_min,
                         v_init=node.v_init.astype(np.int32), window=timesteps, name=f"lif:{name}", **lif, **clock)
 
+    def _synapse(self, name: str, source: object) -> object:
+        """Create the Lava process of synapse ``name``, connect ``source`` (a flat OutPort) to it and return its
+        output as a flat port.
+
+        A ``Conv`` is wired through virtual ports: the source's flat CHW vector reshaped and transposed to Lava's
+        (W, H, C), its (W, H, C) output transposed back and flattened (see :mod:`snncc.backends.lava.conv_encoding`).
+        """
+        from lava.proc.conv.process import Conv
+        from lava.proc.dense.process import Dense
+        from lava.utils.weightutils import SignMode
+
+        node = self.graph.nodes[name]
+        message_bits = GRADED_MESSAGE_BITS if node.graded else 0
+        if isinstance(node, QConv):
+            conv = Conv(weight=lava_conv_kernel(node.weight, node.weight_exp), num_message_bits=message_bits,
+                        name=f"conv:{name}", **lava_conv_params(node.input_shape, node.stride, node.padding,
+                                                                 node.dilation, node.groups))
+            source.reshape(node.input_shape).transpose(list(LAVA_AXES)).connect(conv.s_in)
+            return conv.a_out.transpose(list(LAVA_AXES)).flatten()
+        weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(node.weight, node.weight_exp)
+        dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
+                      sign_mode=SignMode.MIXED, num_message_bits=message_bits, name=f"dense:{name}")
+        source.connect(dense.s_in)
+        return dense.a_out
+
     def _build(self, x: np.ndarray, stride: int, num_steps: int, tmp: str,
                record_states: bool) -> tuple[object, dict[str, dict[str, str]]]:
         """Create the Lava processes and recorders; returns the source process and the recording paths."""
         import_lava()
-        from lava.proc.dense.process import Dense
         from lava.proc.io.source import RingBuffer
-        from lava.utils.weightutils import SignMode
 
         from snncc.backends.lava.processes import FileProbe, FileSink
 
@@ -186,14 +233,9 @@ class LavaRunner:
         neurons = {n: self._neuron(n, stride, timesteps) for n in self.neurons}
         outs.update({n: proc.s_out for n, proc in neurons.items()})
         for s in self.synapses:
-            node = g.nodes[s]
-            weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(node.weight, node.weight_exp)
-            dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
-                          sign_mode=SignMode.MIXED, num_message_bits=GRADED_MESSAGE_BITS if node.graded else 0,
-                          name=f"dense:{s}")
-            outs[g.predecessors(s)[0]].connect(dense.s_in)
+            a_out = self._synapse(s, outs[g.predecessors(s)[0]])
             for target in g.successors(s):
-                dense.a_out.connect(neurons[target].a_in)
+                a_out.connect(neurons[target].a_in)
         paths: dict[str, dict[str, str]] = {}
         for i, n in enumerate(self.neurons):
             proc = neurons[n]

@@ -1,0 +1,66 @@
+"""Translate a ``QConv`` into the parameters of Lava's ``Conv`` (lava-nc 0.10.0, ``lava.proc.conv``).
+
+Lava's convolution differs from snncc's (:mod:`snncc.conv`, PyTorch's) in three ways, all measured against
+``lava.proc.conv.utils.conv``; the kernel and the port wiring absorb them, the semantics stay snncc's:
+
+* layout: Lava's tensors are ``(W, H, C)`` (x, y, channel) and its kernel ``(C_out, kW, kH, C_in / groups)``; its
+  stride, padding and dilation pairs are ``(x, y)``. snncc's maps are flat ``(C, H, W)`` vectors and its pairs
+  ``(y, x)``. A flat CHW vector becomes a WHC tensor by ``reshape((C, H, W))`` then ``transpose([2, 1, 0])``, and
+  back by the same transpose then ``flatten()``; Lava ports support both as virtual ports.
+* flip: Lava computes a true convolution (``scipy.signal.convolve2d`` per channel pair), snncc a
+  cross-correlation, so the kernel is flipped in both spatial axes (as lava-dl's netx does).
+* exponent: Lava's ``Conv`` ignores ``weight_exp`` (and ``num_weight_bits``: weights are used as given), so
+  ``2**weight_exp`` is folded into the kernel. A negative exponent (a floor shift of the sum) has no kernel form;
+  the quantizer gives convolutions ``weight_exp >= 0``.
+
+Lava sums in float64 (exact) and casts to int32 before wrapping the sum to signed 24 bits; a sum of magnitude
+``>= 2**31`` would not survive the cast, so :func:`max_abs_sum` bounds it.
+
+Lava executes every ``.py`` file of this folder as a top-level module (see ``processes.py``): absolute imports only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INT32_LIMIT = 1 << 31  # Lava casts its float64 convolution sum to int32 before the 24-bit wrap
+LAVA_AXES = (2, 1, 0)  # (C, H, W) <-> (W, H, C): the transpose is its own inverse
+
+
+def lava_conv_kernel(weight: np.ndarray, weight_exp: int) -> np.ndarray:
+    """snncc kernel mantissas ``(C_out, C_in/g, kH, kW)`` with exponent ``weight_exp`` -> Lava's int32 kernel
+    ``(C_out, kW, kH, C_in/g)``: ``2**weight_exp`` folded in, spatially flipped, transposed."""
+    e = int(weight_exp)
+    if e < 0:
+        raise ValueError(f"Lava's Conv ignores weight_exp; weight_exp={e} < 0 (a floor shift of the sum) cannot be "
+                         "folded into the kernel")
+    w = np.asarray(weight, dtype=np.int64) << e
+    if w.size and np.abs(w).max() >= INT32_LIMIT:
+        raise ValueError(f"kernel << weight_exp={e} does not fit Lava's int32 kernel")
+    return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)).astype(np.int32)
+
+
+def lava_conv_params(input_shape: tuple[int, int, int], stride: tuple[int, int], padding: tuple[int, int],
+                     dilation: tuple[int, int], groups: int) -> dict[str, object]:
+    """Keyword arguments of Lava's ``Conv`` (besides ``weight``) for snncc's ``(C, H, W)`` shape and ``(y, x)``
+    pairs."""
+    c, h, w = (int(v) for v in input_shape)
+    xy = lambda pair: (int(pair[1]), int(pair[0]))  # noqa: E731
+    return {"input_shape": (w, h, c), "stride": xy(stride), "padding": xy(padding), "dilation": xy(dilation),
+            "groups": int(groups)}
+
+
+def max_abs_sum(weight: np.ndarray, weight_exp: int, max_payload: int) -> int:
+    """An upper bound of ``|sum|`` for one output of the convolution (every tap at its largest payload)."""
+    w = np.abs(np.asarray(weight, dtype=np.int64)).reshape(len(weight), -1)
+    return int(w.sum(axis=1).max(initial=0)) * int(max_payload) << max(int(weight_exp), 0)
+
+
+def to_lava_layout(x: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """A flat ``(C*H*W,)`` map -> Lava's ``(W, H, C)`` tensor (what the input port's reshape + transpose do)."""
+    return np.asarray(x).reshape(shape).transpose(LAVA_AXES)
+
+
+def from_lava_layout(y: np.ndarray) -> np.ndarray:
+    """Lava's ``(W, H, C)`` tensor -> a flat ``(C*H*W,)`` map (what the output port's transpose + flatten do)."""
+    return np.asarray(y).transpose(LAVA_AXES).reshape(-1)

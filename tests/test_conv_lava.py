@@ -1,0 +1,392 @@
+"""Integer convolution synapses (``QConv``) in Lava's ``Conv`` against the reference simulator: bit-exact spikes,
+payloads, u and v of every layer at every step, several samples back to back in one Lava run.
+
+Lava's ``Conv`` differs from snncc's convolution in layout, kernel orientation and exponent handling
+(:mod:`snncc.backends.lava.conv_encoding`) and wraps its sum to 24 bits (:func:`snncc.fixedpoint.conv_accumulate`);
+the randomized tests cover stride, padding, dilation, groups, non-square kernels and maps, binary and graded
+sources, and fan-in of two synapses (conv + conv, conv + dense) into one layer. Each counts, over its examples, that
+the features it is about really occurred, so that a generator drifting into dull cases fails instead of passing.
+"""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from snncc import fixedpoint as fx
+from snncc.backends.lava import LavaRunner, netx_expressible, write_netx
+from snncc.backends.lava.conv_encoding import (
+    from_lava_layout,
+    lava_conv_kernel,
+    lava_conv_params,
+    max_abs_sum,
+    to_lava_layout,
+)
+from snncc.backends.reference import ReferenceSimulator, SimResult
+from snncc.conv import ConvGeometry, conv2d
+from snncc.errors import QuantizationError, UnsupportedLayerError
+from snncc.ir import Graph
+from snncc.ir.nodes import QLIF, QConv, QDense, QMultiLevel
+from snncc.verify import compare_results
+
+EXAMPLES = 12  # per randomized Lava test (0.5-1.2 s each); each counted feature occurs in >= 99 % of 150 seeds
+LAVA_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+NUMPY_SETTINGS = settings(max_examples=150, deadline=None)
+
+
+# ---- random geometries ------------------------------------------------------------------------------------------
+def pair_of(draw: st.DrawFn, lo: int, hi: int) -> tuple[int, int]:
+    return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+
+
+def random_geometry(draw: st.DrawFn, in_shape: tuple[int, int, int], groups: int | None = None) -> ConvGeometry:
+    """stride 1-2, padding 0-2, dilation 1-2, kernel 1-3 (per axis), groups 1-2, C_out 2-4; what does not fit the
+    map falls back to dilation 1, then a 1x1 kernel (always valid)."""
+    g = groups or (2 if in_shape[0] % 2 == 0 and draw(st.integers(0, 2)) else 1)
+    c_out = 2 * draw(st.integers(1, 2)) if g == 2 else draw(st.integers(2, 4))
+    kernel, stride = pair_of(draw, 1, 3), pair_of(draw, 1, 2)
+    padding, dilation = pair_of(draw, 0, 2), pair_of(draw, 1, 2)
+    for k, d in ((kernel, dilation), (kernel, (1, 1)), ((1, 1), (1, 1))):
+        try:
+            return ConvGeometry(in_shape, c_out, k, stride, padding, d, g)
+        except ValueError:
+            continue
+    raise AssertionError("a 1x1 kernel always fits")
+
+
+def random_map(draw: st.DrawFn) -> tuple[int, int, int]:
+    """2-4 channels of 4x4 .. 7x7 (not necessarily square)."""
+    return (draw(st.integers(2, 4)), draw(st.integers(4, 7)), draw(st.integers(4, 7)))
+
+
+def random_conv(draw: st.DrawFn, rng: np.random.Generator, in_shape: tuple[int, int, int], graded: bool = False,
+                geom: ConvGeometry | None = None) -> QConv:
+    """Mostly excitatory 8-bit mantissas, exponent 0-2."""
+    geom = geom or random_geometry(draw, in_shape)
+    return QConv(weight=rng.integers(-80, 128, size=geom.weight_shape), input_shape=in_shape, stride=geom.stride,
+                 padding=geom.padding, dilation=geom.dilation, groups=geom.groups,
+                 weight_exp=draw(st.integers(0, 2)), graded=graded)
+
+
+def matching_geometry(rng: np.random.Generator, in_shape: tuple[int, int, int],
+                      out_shape: tuple[int, int, int]) -> ConvGeometry:
+    """A second, usually different, geometry from ``in_shape`` with output ``out_shape`` (for fan-in): per axis a
+    random (kernel, stride, padding, dilation) in the usual ranges that gives the same output length."""
+    per_axis = []
+    for n, out in zip(in_shape[1:], out_shape[1:], strict=True):
+        fits = [(k, s, p, d) for k in (1, 2, 3) for s in (1, 2) for p in (0, 1, 2) for d in (1, 2)
+                if (n + 2 * p - d * (k - 1) - 1) // s + 1 == out and n + 2 * p >= d * (k - 1) + 1]
+        if not fits:  # stride 1, no dilation: a kernel as wide as needed
+            p = max(0, -(-(out - n) // 2))
+            fits = [(n + 2 * p - out + 1, 1, p, 1)]
+        per_axis.append(fits[int(rng.integers(len(fits)))])
+    (ky, sy, py, dy), (kx, sx, px, dx) = per_axis
+    return ConvGeometry(in_shape, out_shape[0], (ky, kx), (sy, sx), (py, px), (dy, dx), 1)
+
+
+def typical_drive(node: QConv | QDense, payload: int) -> float:
+    """Mean |synaptic input| for a source sending ``payload`` on ~30 % of its neurons (to place thresholds)."""
+    probe = (np.random.default_rng(0).random((4, node.in_shape[0])) < 0.3) * payload
+    if isinstance(node, QConv):
+        acc = fx.conv_accumulate(node.weight, probe, node.weight_exp, True, node.geometry)
+    else:
+        acc = fx.synapse_accumulate(node.weight, probe, node.weight_exp, True)
+    return float(np.abs(acc).mean()) + 1.0
+
+
+def random_qlif(draw: st.DrawFn, rng: np.random.Generator, n: int, drive: float) -> QLIF:
+    """Threshold between 0.2 and 3 typical drives; stock (hard reset) or custom (soft reset) LIF."""
+    vth = int(np.clip(drive * draw(st.sampled_from([0.2, 0.7, 1.5, 3.0])), 1, (1 << 17) - 1))
+    return QLIF(du=draw(st.sampled_from([4095, 2000, int(rng.integers(0, 4096))])),
+                dv=draw(st.sampled_from([0, 500, int(rng.integers(0, 4097))])), vth=vth,
+                bias_mant=rng.integers(-20, 20, size=n), bias_exp=rng.integers(0, 4, size=n),
+                reset=draw(st.sampled_from(["zero", "subtract"])))
+
+
+def random_multilevel(draw: st.DrawFn, rng: np.random.Generator, n: int, drive: float) -> QMultiLevel:
+    """Quantum ``2**theta_exp`` near a typical drive << 6, so that payloads 0 .. levels all occur."""
+    theta_exp = max(int(np.log2(drive * 64)) - draw(st.integers(1, 3)), 0)
+    return QMultiLevel(du=draw(st.sampled_from([4095, int(rng.integers(0, 4096))])),
+                       dv=draw(st.sampled_from([0, int(rng.integers(0, 4097))])),
+                       bias_mant=np.zeros(n, np.int64), bias_exp=np.zeros(n, np.int64), theta_exp=theta_exp,
+                       offset=int(rng.integers(-(1 << theta_exp) // 2, (1 << theta_exp) // 2 + 1)),
+                       levels=draw(st.integers(2, 7)))
+
+
+def build(in_shape: tuple[int, int, int], layers: dict[str, object], synapses: list[tuple[str, str, str, object]],
+          graded_input: bool, max_value: int) -> Graph:
+    """Input (flat CHW map) + neuron ``layers`` + ``synapses`` (name, source, target, node) + Output of the last
+    layer."""
+    n_in = int(np.prod(in_shape))
+    nodes: dict = {"input": nir.Input(input_type={"input": np.array([n_in])}), **layers}
+    edges = []
+    for name, src, dst, node in synapses:
+        nodes[name] = node
+        edges += [(src, name), (name, dst)]
+    last = list(layers)[-1]
+    nodes["output"] = nir.Output(output_type={"output": np.array([layers[last].in_shape[0]])})
+    edges.append((last, "output"))
+    kind = {"kind": "graded", "max_value": max_value} if graded_input else {"kind": "spikes"}
+    return Graph(nodes=nodes, edges=edges, metadata={"input": kind})
+
+
+def random_inputs(rng: np.random.Generator, graph: Graph, draw: st.DrawFn, max_value: int) -> np.ndarray:
+    n = int(graph.nodes["input"].input_type["input"][0])
+    shape = (draw(st.integers(1, 3)), draw(st.integers(2, 8)), n)
+    payload = rng.integers(1, max_value + 1, size=shape)
+    return (rng.random(shape) < draw(st.sampled_from([0.2, 0.5]))) * payload
+
+
+def run_both(graph: Graph, x: np.ndarray) -> SimResult:
+    """Reference and Lava on the same inputs; asserts bit-exact spikes, u and v of every layer (and equal operation
+    counts); returns the reference."""
+    ref = ReferenceSimulator(graph).run(x, record_states=True)
+    lava = LavaRunner(graph).run(x, record_states=True)
+    cmp = compare_results("reference", ref, "lava", lava, states=True)
+    assert cmp.equal, cmp.first_mismatch
+    assert len(cmp.checked) == 3 * len(ref.layers)  # spikes, u and v of every layer
+    assert (ref.timesteps, ref.batch, ref.latency) == (lava.timesteps, lava.batch, lava.latency)
+    assert {k: c.to_dict() for k, c in lava.counts.items()} == {k: c.to_dict() for k, c in ref.counts.items()}
+    return ref
+
+
+class Seen:
+    """Counts, over a randomized test's examples, how often each feature of interest occurred."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def note(self, what: str, happened: bool) -> None:
+        self.counts[what] = self.counts.get(what, 0) + bool(happened)
+
+    def note_geometry(self, node: QConv) -> None:
+        self.note("stride 2", max(node.stride) == 2)
+        self.note("padding", max(node.padding) > 0)
+        self.note("dilation 2", max(node.dilation) == 2)
+        self.note("groups 2", node.groups == 2)
+        self.note("non-square kernel", node.weight.shape[2] != node.weight.shape[3])
+
+    def check(self, *whats: str) -> None:
+        missing = [w for w in whats if not self.counts.get(w)]
+        assert not missing, f"no example exercised {missing}: {self.counts}"
+
+
+GEOMETRY = ("stride 2", "padding", "dilation 2", "groups 2", "non-square kernel")
+
+
+def run_examples(test: object, cases: st.SearchStrategy) -> None:
+    given(cases)(LAVA_SETTINGS(test))()
+
+
+# ---- the kernel and layout conversion against Lava's own convolution (numpy only) -------------------------------
+@st.composite
+def direct_cases(draw: st.DrawFn) -> tuple[ConvGeometry, np.ndarray, np.ndarray, int]:
+    geom = random_geometry(draw, random_map(draw))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.integers(0, draw(st.sampled_from([1, 15])) + 1, size=(1, geom.in_size))
+    return geom, rng.integers(-128, 128, size=geom.weight_shape), x, draw(st.integers(0, 3))
+
+
+@pytest.mark.lava
+@NUMPY_SETTINGS
+@given(direct_cases())
+def test_encoding_with_lava_conv_equals_conv2d(case: tuple[ConvGeometry, np.ndarray, np.ndarray, int]) -> None:
+    """``lava.proc.conv.utils.conv`` (what ``PyConvModelFixed`` calls) on the converted kernel and layout gives
+    snncc's cross-correlation times ``2**weight_exp``."""
+    from snncc.compat.lava import import_lava
+
+    import_lava()
+    from lava.proc.conv import utils
+
+    geom, w, x, e = case
+    kernel = lava_conv_kernel(w, e)
+    p = lava_conv_params(geom.in_shape, geom.stride, geom.padding, geom.dilation, geom.groups)
+    assert p["input_shape"] == to_lava_layout(x[0], geom.in_shape).shape
+    out = utils.conv(to_lava_layout(x[0], geom.in_shape).astype(np.int32), kernel, kernel.shape[1:3], p["stride"],
+                     p["padding"], p["dilation"], p["groups"])
+    assert out.shape == tuple(reversed(geom.out_shape))
+    np.testing.assert_array_equal(from_lava_layout(out), conv2d(x, w, geom)[0] << e)
+    assert np.abs(conv2d(x, w, geom)[0] << e).max(initial=0) <= max_abs_sum(w, e, x.max(initial=1))
+
+
+def test_conv_accumulate_wraps_to_24_bits() -> None:
+    """The sum wraps into [-2**23, 2**23) (Lava's ``signed_clamp(acc, 24)``), after the exponent."""
+    one = ConvGeometry((1, 1, 1), 1, (1, 1))
+    x = np.array([[1 << 23], [(1 << 23) - 1], [-(1 << 23)], [-(1 << 23) - 1], [3 << 23]])
+    got = fx.conv_accumulate(np.ones((1, 1, 1, 1)), x, 0, True, one)[:, 0]
+    np.testing.assert_array_equal(got, [-(1 << 23), (1 << 23) - 1, -(1 << 23), (1 << 23) - 1, -(1 << 23)])
+    row = ConvGeometry((1, 1, 3), 1, (1, 3))
+    w = np.full((1, 1, 1, 3), 127)
+    assert fx.conv_accumulate(w, np.full((1, 3), 255), 7, True, row)[0, 0] == 127 * 128 * 765 - (1 << 24)
+    assert fx.conv_accumulate(w, np.full((1, 3), 255), 7, False, row)[0, 0] == 127 * 128 * 3  # binary: counts 1
+
+
+def test_kernel_encoding_rejects_negative_exponent() -> None:
+    with pytest.raises(ValueError, match="weight_exp=-1"):
+        lava_conv_kernel(np.ones((1, 1, 1, 1), np.int64), -1)
+
+
+# ---- conv -> neuron -> conv -> QLIF -> QDense -> QLIF chains ----------------------------------------------------
+@st.composite
+def chain_cases(draw: st.DrawFn) -> tuple[Graph, np.ndarray]:
+    """Binary or graded input; the first neuron layer is a QLIF or a QMultiLevel (then the second convolution is
+    graded)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    in_shape = random_map(draw)
+    graded_input = draw(st.booleans())
+    max_value = draw(st.integers(2, 7)) if graded_input else 1
+    c0 = random_conv(draw, rng, in_shape, graded=graded_input)
+    shape0 = c0.geometry.out_shape
+    n0 = c0.geometry.out_size
+    multilevel = draw(st.integers(0, 2)) > 0
+    first = (random_multilevel(draw, rng, n0, typical_drive(c0, max_value)) if multilevel
+             else random_qlif(draw, rng, n0, typical_drive(c0, max_value)))
+    c1 = random_conv(draw, rng, shape0, graded=multilevel)
+    n1 = c1.geometry.out_size
+    lif1 = random_qlif(draw, rng, n1, typical_drive(c1, first.levels if multilevel else 1))
+    n2 = draw(st.integers(2, 8))
+    d2 = QDense(weight=rng.integers(-60, 128, size=(n2, n1)), weight_exp=draw(st.integers(-2, 1)))
+    layers = {"l0": first, "l1": lif1, "l2": random_qlif(draw, rng, n2, typical_drive(d2, 1))}
+    syn = [("c0", "input", "l0", c0), ("c1", "l0", "l1", c1), ("d2", "l1", "l2", d2)]
+    graph = build(in_shape, layers, syn, graded_input, max_value)
+    return graph, random_inputs(rng, graph, draw, max_value)
+
+
+@pytest.mark.lava
+def test_conv_chains_bit_exact() -> None:
+    seen = Seen()
+
+    def check(case: tuple[Graph, np.ndarray]) -> None:
+        graph, x = case
+        ref = run_both(graph, x)
+        for name in ("c0", "c1"):
+            seen.note_geometry(graph.nodes[name])
+        seen.note("graded input", graph.nodes["c0"].graded and x.max() > 1)
+        if isinstance(graph.nodes["l0"], QMultiLevel):
+            seen.note("graded payload > 1 into a conv", ref.layers["l0"].spikes.max() > 1)
+        seen.note("second conv layer spikes", ref.layers["l1"].spikes.any())
+        seen.note("last layer spikes", ref.layers["l2"].spikes.any())
+
+    run_examples(check, chain_cases())
+    seen.check(*GEOMETRY, "graded input", "graded payload > 1 into a conv", "second conv layer spikes",
+               "last layer spikes")
+
+
+# ---- two synapses of equal depth into one neuron layer ----------------------------------------------------------
+@st.composite
+def fan_in_cases(draw: st.DrawFn, pair: str) -> tuple[Graph, np.ndarray]:
+    """``input -> c0 -> l0``, then ``l0 -> {a, b} -> l1`` with (a, b) = (conv, conv of another geometry) or
+    (conv, dense) as ``pair`` says, the first layer binary (QLIF) or graded (QMultiLevel); or both synapses straight
+    from the input."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    in_shape = random_map(draw)
+    graded_input = draw(st.booleans())
+    max_value = draw(st.integers(2, 5)) if graded_input else 1
+    from_input = draw(st.booleans())
+    layers: dict[str, object] = {}
+    syn: list[tuple[str, str, str, object]] = []
+    if from_input:
+        src, src_shape, graded, payload = "input", in_shape, graded_input, max_value
+    else:
+        c0 = random_conv(draw, rng, in_shape, graded=graded_input)
+        multilevel = draw(st.booleans())
+        drive = typical_drive(c0, max_value)
+        layers["l0"] = (random_multilevel(draw, rng, c0.geometry.out_size, drive) if multilevel
+                        else random_qlif(draw, rng, c0.geometry.out_size, drive))
+        syn.append(("c0", "input", "l0", c0))
+        src, src_shape, graded = "l0", c0.geometry.out_shape, multilevel
+        payload = layers["l0"].levels if multilevel else 1
+    a = random_conv(draw, rng, src_shape, graded=graded)
+    n = a.geometry.out_size
+    if pair == "conv+conv":
+        b = random_conv(draw, rng, src_shape, graded=graded,
+                        geom=matching_geometry(rng, src_shape, a.geometry.out_shape))
+    else:
+        b = QDense(weight=rng.integers(-100, 128, size=(n, int(np.prod(src_shape)))),
+                   weight_exp=draw(st.integers(-1, 1)), graded=graded)
+    layers["l1"] = random_qlif(draw, rng, n, typical_drive(a, payload) + typical_drive(b, payload))
+    syn += [("a", src, "l1", a), ("b", src, "l1", b)]
+    graph = build(in_shape, layers, syn, graded_input, max_value)
+    return graph, random_inputs(rng, graph, draw, max_value)
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("pair", ["conv+conv", "conv+dense"])
+def test_fan_in_of_two_synapses_bit_exact(pair: str) -> None:
+    seen = Seen()
+
+    def check(case: tuple[Graph, np.ndarray]) -> None:
+        graph, x = case
+        ref = run_both(graph, x)
+        assert LavaRunner(graph).gap == 0  # equal depths: no silent steps between samples
+        a, b = graph.nodes["a"], graph.nodes["b"]
+        assert isinstance(b, QConv if pair == "conv+conv" else QDense)
+        seen.note_geometry(a)
+        seen.note("different geometries", isinstance(b, QDense) or b.weight.shape != a.weight.shape)
+        seen.note("graded fan-in", a.graded)
+        seen.note("fan-in layer spikes", ref.layers["l1"].spikes.any())
+
+    run_examples(check, fan_in_cases(pair))
+    seen.check("stride 2", "padding", "different geometries", "graded fan-in", "fan-in layer spikes")
+
+
+# ---- the 24-bit wrap in Lava ------------------------------------------------------------------------------------
+@pytest.mark.lava
+def test_conv_sum_wraps_in_lava_as_in_the_reference() -> None:
+    """Graded payloads up to 255 through a 1x3 kernel of 127 << 7: a full row sums to 12435840 >= 2**23, which Lava's
+    Conv delivers as 12435840 - 2**24; the reference wraps identically (u records it: with du = 4095 the current is
+    this step's input, ``u = wrap_current(a << 6)``)."""
+    conv = QConv(weight=np.full((1, 1, 1, 3), 127), input_shape=(1, 2, 3), weight_exp=7, graded=True)
+    lif = QLIF(du=4095, dv=0, vth=(1 << 17) - 1, bias_mant=np.zeros(2), bias_exp=np.zeros(2))
+    graph = build((1, 2, 3), {"l0": lif}, [("c0", "input", "l0", conv)], graded_input=True, max_value=255)
+    x = np.zeros((2, 3, 6), np.int64)
+    x[:, 0] = [255, 255, 255, 0, 0, 1]  # row 0 wraps, row 1 does not
+    x[:, 1] = [200, 200, 200, 255, 255, 254]  # 9753600 wraps; 127 * 128 * 764 = 12419584 wraps
+    x[1, 2] = [128, 1, 0, 0, 0, 0]  # 2097152 + 16256: no wrap
+    ref = run_both(graph, x)
+    unwrapped = conv2d(x.reshape(-1, 6), conv.weight, conv.geometry).reshape(2, 3, 2) << 7
+    assert unwrapped.max() >= 1 << 23, "the test must overflow the 24-bit accumulator"
+    wrapped = (unwrapped + (1 << 23)) % (1 << 24) - (1 << 23)
+    assert wrapped[0, 0, 0] == 12435840 - (1 << 24) and wrapped[1, 2, 0] == 127 * 128 * 129
+    u = ref.layers["l0"].u
+    np.testing.assert_array_equal(u, fx.wrap_current(wrapped << 6))
+    assert np.any(u != fx.wrap_current(unwrapped << 6))
+
+
+# ---- what the Lava backend refuses ------------------------------------------------------------------------------
+def single_conv_graph(conv: QConv, max_value: int = 1) -> Graph:
+    n = conv.geometry.out_size
+    lif = QLIF(du=4095, dv=0, vth=100, bias_mant=np.zeros(n), bias_exp=np.zeros(n))
+    return build(conv.input_shape, {"l0": lif}, [("conv0", "input", "l0", conv)], graded_input=max_value > 1,
+                 max_value=max_value)
+
+
+def test_runner_rejects_a_negative_conv_exponent() -> None:
+    graph = single_conv_graph(QConv(weight=np.ones((2, 1, 3, 3)), input_shape=(1, 4, 4), weight_exp=-1))
+    with pytest.raises(QuantizationError, match="weight_exp=-1") as exc:
+        LavaRunner(graph)
+    assert exc.value.layer == "conv0"
+
+
+def test_runner_rejects_conv_sums_beyond_int32() -> None:
+    """576 taps of 127 << 7 at payload 255 can sum to 2.1e9 >= 2**31, which Lava's int32 cast would not keep; the
+    same kernel on binary input is fine."""
+    conv = QConv(weight=np.full((1, 64, 3, 3), 127), input_shape=(64, 3, 3), weight_exp=7, graded=True)
+    with pytest.raises(QuantizationError, match="2\\*\\*31") as exc:
+        LavaRunner(single_conv_graph(conv, max_value=255))
+    assert exc.value.layer == "conv0"
+    conv.graded = False
+    LavaRunner(single_conv_graph(conv))
+
+
+def test_netx_export_names_the_conv_layer(tmp_path) -> None:
+    graph = single_conv_graph(QConv(weight=np.ones((2, 1, 3, 3)), input_shape=(1, 4, 4)))
+    reason = netx_expressible(graph)
+    assert reason is not None and "conv0" in reason and "QConv" in reason
+    with pytest.raises(UnsupportedLayerError) as exc:
+        write_netx(graph, tmp_path / "net.h5")
+    assert exc.value.layer == "conv0" and not (tmp_path / "net.h5").exists()
