@@ -12,8 +12,8 @@ from .partition import Partition
 from .place import Place
 from .quantize import Quantize
 
-__all__ = ["BalanceLatency", "Canonicalize", "LowerNeurons", "LowerPrimitives", "Pass", "PassContext", "PassManager", "Partition",
-           "Place", "Quantize", "check_canonical", "default_pipeline", "PASSES"]
+__all__ = ["BalanceLatency", "Canonicalize", "LowerNeurons", "LowerPrimitives", "Pass", "PassContext", "PassManager",
+           "Partition", "Place", "Quantize", "check_canonical", "default_pipeline", "PASSES"]
 
 PASSES: dict[str, type[Pass]] = {
     p.name: p for p in (Canonicalize, BalanceLatency, LowerNeurons, Quantize, LowerPrimitives, Partition, Place)
