@@ -33,6 +33,17 @@ REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {
     "timing": ("time_step", "synop_time", "neuron_update_time", "barrier_time"),
     "paper_convention": ("ac", "mac"),
 }
+# section -> key -> default for figures a target may leave out (older target files keep loading)
+OPTIONAL_FIGURES: dict[str, dict[str, dict[str, Any]]] = {
+    "memory_model": {
+        "conv_weight_sharing": {
+            "value": False, "unit": "flag", "confirmed": False,
+            "source": "default (not given by the target file): one stored synapse per convolution connection",
+        },
+    },
+}
+# figures whose value is true/false rather than a number
+FLAG_FIGURES = {"memory_model.conv_weight_sharing"}
 # primitives every target must declare (what the lowering to LIF/Dense produces)
 REQUIRED_PRIMITIVES = ("dense", "lif_hard_reset", "lif_soft_reset")
 PRIMITIVE_KINDS = ("stock", "custom")
@@ -153,6 +164,8 @@ def parse_target(data: Any, where: str = "<target>") -> Target:
                 raise TargetError(f"target {where}: missing figure '{section}.{key}'")
         for key, raw in sec.items():
             figures[section][key] = _parse_figure(raw, f"{section}.{key}", where)
+        for key, default in OPTIONAL_FIGURES.get(section, {}).items():
+            figures[section].setdefault(key, Figure(**default))
     _check_consistency(figures, where)
     primitives = _parse_primitives(data.get("primitives"), where)
     return Target(name=name, description=str(data.get("description", "")), path=where,
@@ -166,9 +179,13 @@ def _parse_figure(raw: Any, key: str, where: str) -> Figure:
     if missing:
         raise TargetError(f"target {where}: '{key}' lacks {', '.join(missing)}")
     value = raw["value"]
-    numbers = value if isinstance(value, list) else [value]
-    if not numbers or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
-        raise TargetError(f"target {where}: '{key}.value' must be a number or a list of numbers, got {value!r}")
+    if key in FLAG_FIGURES:
+        if not isinstance(value, bool):
+            raise TargetError(f"target {where}: '{key}.value' must be true or false, got {value!r}")
+    else:
+        numbers = value if isinstance(value, list) else [value]
+        if not numbers or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+            raise TargetError(f"target {where}: '{key}.value' must be a number or a list of numbers, got {value!r}")
     if not isinstance(raw["confirmed"], bool):
         raise TargetError(f"target {where}: '{key}.confirmed' must be true or false")
     if not isinstance(raw["source"], str) or not raw["source"].strip():
