@@ -171,17 +171,21 @@ def test_pass_manager_checks_and_dumps(tmp_path):
     c = PassContext(target=TARGET, dump_dir=tmp_path)
     PassManager(default_pipeline(TARGET)).run(g, c)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names[:2] == ["00-input.nir", "00-input.txt"] and "06-place.txt" in names
-    assert "snncc.QLIF" in (tmp_path / "03-quantize.txt").read_text()
-    assert set(c.timings) == {"canonicalize", "lower-neurons", "quantize", "lower-primitives", "partition", "place"}
+    assert names[:2] == ["00-input.nir", "00-input.txt"] and "07-place.txt" in names
+    assert "snncc.QLIF" in (tmp_path / "04-quantize.txt").read_text()
+    assert set(c.timings) == {"canonicalize", "balance-latency", "lower-neurons", "quantize", "lower-primitives",
+                              "partition", "place"}
 
 
-def test_unequal_path_depths_are_rejected():
+def test_unequal_path_depths_are_balanced_with_a_relay_and_rejected_without():
     g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
     g.nodes["skip"] = nir.Linear(weight=np.ones((2, 2)))
     g.edges += [("input", "skip"), ("skip", "lif2")]
     with pytest.raises(Exception, match="layer 'lif2'.*different synaptic depth \\(\\[1, 2\\]\\)"):
-        PassManager(default_pipeline(TARGET)).run(g, ctx())
+        PassManager([Canonicalize(), Quantize()]).run(g, ctx())  # quantize needs balanced paths
+    out = PassManager(default_pipeline(TARGET)).run(g, ctx())
+    depth = out.synapse_depth()
+    assert "skip__relay0" in out.nodes and len({depth[p] for p in out.predecessors("lif2")}) == 1
 
 
 def test_quantize_keeps_lava_int32_headroom():
