@@ -1,11 +1,12 @@
 """Integer convolution synapses (``QConv``) in Lava's ``Conv`` against the reference simulator: bit-exact spikes,
 payloads, u and v of every layer at every step, several samples back to back in one Lava run.
 
-Lava's ``Conv`` differs from snncc's convolution in layout, kernel orientation and exponent handling
-(:mod:`snncc.backends.lava.conv_encoding`) and wraps its sum to 24 bits (:func:`snncc.fixedpoint.conv_accumulate`);
-the randomized tests cover stride, padding, dilation, groups, non-square kernels and maps, binary and graded
-sources, and fan-in of two synapses (conv + conv, conv + dense) into one layer. Each counts, over its examples, that
-the features it is about really occurred, so that a generator drifting into dull cases fails instead of passing.
+Lava's ``Conv`` differs from snncc's convolution in layout, kernel orientation, exponent handling and int8
+parameters (:mod:`snncc.backends.lava.conv_encoding`) and wraps its sum to 24 bits
+(:func:`snncc.fixedpoint.conv_accumulate`); the randomized tests cover stride, padding, dilation, groups, non-square
+kernels and maps, binary and graded sources, fan-in of two synapses (conv + conv, conv + dense) into one layer, and
+netx files of conv chains. Each counts, over its examples, that the features it is about really occurred, so that a
+generator drifting into dull cases fails instead of passing.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snncc import fixedpoint as fx
-from snncc.backends.lava import LavaRunner, netx_expressible, write_netx
+from snncc.backends.lava import LavaRunner, netx_expressible, run_netx, write_netx
 from snncc.backends.lava.conv_encoding import (
     from_lava_layout,
+    lava_conv_args,
     lava_conv_kernel,
-    lava_conv_params,
+    lava_groups,
     max_abs_sum,
     to_lava_layout,
 )
@@ -191,26 +193,46 @@ def direct_cases(draw: st.DrawFn) -> tuple[ConvGeometry, np.ndarray, np.ndarray,
     return geom, rng.integers(-128, 128, size=geom.weight_shape), x, draw(st.integers(0, 3))
 
 
-@pytest.mark.lava
-@NUMPY_SETTINGS
-@given(direct_cases())
-def test_encoding_with_lava_conv_equals_conv2d(case: tuple[ConvGeometry, np.ndarray, np.ndarray, int]) -> None:
-    """``lava.proc.conv.utils.conv`` (what ``PyConvModelFixed`` calls) on the converted kernel and layout gives
-    snncc's cross-correlation times ``2**weight_exp``."""
+def lava_conv_output(geom: ConvGeometry, w: np.ndarray, e: int, x: np.ndarray) -> np.ndarray:
+    """What ``PyConvModelFixed`` computes (``lava.proc.conv.utils.conv``, before the wrap) from the converted kernel
+    and layout, back in snncc's flat CHW order."""
     from snncc.compat.lava import import_lava
 
     import_lava()
     from lava.proc.conv import utils
 
-    geom, w, x, e = case
-    kernel = lava_conv_kernel(w, e)
-    p = lava_conv_params(geom.in_shape, geom.stride, geom.padding, geom.dilation, geom.groups)
-    assert p["input_shape"] == to_lava_layout(x[0], geom.in_shape).shape
-    out = utils.conv(to_lava_layout(x[0], geom.in_shape).astype(np.int32), kernel, kernel.shape[1:3], p["stride"],
-                     p["padding"], p["dilation"], p["groups"])
+    args = lava_conv_args(w, e, geom.in_shape, geom.stride, geom.padding, geom.dilation, geom.groups)
+    kernel = args["weight"]
+    assert args["input_shape"] == to_lava_layout(x, geom.in_shape).shape
+    out = utils.conv(to_lava_layout(x, geom.in_shape).astype(np.int32), kernel, kernel.shape[1:3], args["stride"],
+                     args["padding"], args["dilation"], args["groups"])
     assert out.shape == tuple(reversed(geom.out_shape))
-    np.testing.assert_array_equal(from_lava_layout(out), conv2d(x, w, geom)[0] << e)
+    return from_lava_layout(out)
+
+
+@pytest.mark.lava
+@NUMPY_SETTINGS
+@given(direct_cases())
+def test_encoding_with_lava_conv_equals_conv2d(case: tuple[ConvGeometry, np.ndarray, np.ndarray, int]) -> None:
+    """Lava's convolution on the converted kernel and layout gives snncc's cross-correlation times
+    ``2**weight_exp``."""
+    geom, w, x, e = case
+    np.testing.assert_array_equal(lava_conv_output(geom, w, e, x[0]), conv2d(x, w, geom)[0] << e)
     assert np.abs(conv2d(x, w, geom)[0] << e).max(initial=0) <= max_abs_sum(w, e, x.max(initial=1))
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize(("channels", "per_group", "lava"), [(128, 1, 64), (130, 1, 65), (131, 1, 1), (256, 1, 64),
+                                                             (254, 2, 127)])
+def test_more_groups_than_lavas_int8_var_are_regrouped(channels: int, per_group: int, lava: int) -> None:
+    """Depthwise (and 2-channel-group) convolutions with more than 127 groups run with the largest divisor that
+    fits, the kernel widened with zeros; the result is unchanged."""
+    groups = channels // per_group
+    assert lava_groups(groups) == lava
+    geom = ConvGeometry((channels, 2, 2), channels, (3, 3), padding=(1, 1), groups=groups)
+    rng = np.random.default_rng(channels)
+    w, x = rng.integers(-128, 128, size=geom.weight_shape), rng.integers(0, 4, size=(1, geom.in_size))
+    np.testing.assert_array_equal(lava_conv_output(geom, w, 1, x[0]), conv2d(x, w, geom)[0] << 1)
 
 
 def test_conv_accumulate_wraps_to_24_bits() -> None:
@@ -357,6 +379,22 @@ def test_conv_sum_wraps_in_lava_as_in_the_reference() -> None:
     assert np.any(u != fx.wrap_current(unwrapped << 6))
 
 
+@pytest.mark.lava
+def test_depthwise_conv_with_more_than_127_groups_in_lava() -> None:
+    """A 3x3 depthwise convolution over 130 channels of 2x2 maps, then a 1x1 depthwise one over the same 520 values
+    seen as 520 channels of 1x1 maps (as the frontend's relay stages are): without regrouping, groups 130 and 520
+    would wrap in Lava's int8 ``groups`` Var (to -126 and 8)."""
+    rng = np.random.default_rng(8)
+    c0 = QConv(weight=rng.integers(-40, 128, size=(130, 1, 3, 3)), input_shape=(130, 2, 2), padding=(1, 1),
+               groups=130, weight_exp=1)
+    c1 = QConv(weight=rng.integers(1, 128, size=(520, 1, 1, 1)), input_shape=(520, 1, 1), groups=520)
+    layers = {"l0": QLIF(du=4095, dv=200, vth=300, bias_mant=np.zeros(520), bias_exp=np.zeros(520)),
+              "l1": QLIF(du=4095, dv=0, vth=60, bias_mant=np.zeros(520), bias_exp=np.zeros(520), reset="subtract")}
+    graph = build((130, 2, 2), layers, [("c0", "input", "l0", c0), ("c1", "l0", "l1", c1)], False, 1)
+    ref = run_both(graph, (rng.random((2, 4, 520)) < 0.4).astype(np.int64))
+    assert ref.layers["l0"].spikes.any() and ref.layers["l1"].spikes.any()
+
+
 # ---- what the Lava backend refuses ------------------------------------------------------------------------------
 def single_conv_graph(conv: QConv, max_value: int = 1) -> Graph:
     n = conv.geometry.out_size
@@ -383,10 +421,86 @@ def test_runner_rejects_conv_sums_beyond_int32() -> None:
     LavaRunner(single_conv_graph(conv))
 
 
-def test_netx_export_names_the_conv_layer(tmp_path) -> None:
-    graph = single_conv_graph(QConv(weight=np.ones((2, 1, 3, 3)), input_shape=(1, 4, 4)))
+def test_netx_refuses_a_conv_after_a_dense_layer(tmp_path) -> None:
+    conv = QConv(weight=np.ones((1, 1, 2, 2)), input_shape=(1, 3, 3))
+    lif = lambda n: QLIF(du=4095, dv=0, vth=100, bias_mant=np.zeros(n), bias_exp=np.zeros(n))  # noqa: E731
+    graph = build((1, 3, 3), {"l0": lif(9), "l1": lif(4)},
+                  [("d0", "input", "l0", QDense(weight=np.ones((9, 9)))), ("conv1", "l0", "l1", conv)], False, 1)
     reason = netx_expressible(graph)
-    assert reason is not None and "conv0" in reason and "QConv" in reason
+    assert reason is not None and "conv1" in reason and "dense" in reason
     with pytest.raises(UnsupportedLayerError) as exc:
         write_netx(graph, tmp_path / "net.h5")
-    assert exc.value.layer == "conv0" and not (tmp_path / "net.h5").exists()
+    assert exc.value.layer == "conv1"
+
+
+def test_netx_refuses_a_conv_that_reshapes_the_previous_map() -> None:
+    """netx hands a conv layer the previous conv layer's (W, H, C) map as is; a QConv reading the same values as
+    another (C, H, W) shape is not expressible."""
+    c0 = QConv(weight=np.ones((2, 1, 1, 1)), input_shape=(1, 4, 4))  # -> (2, 4, 4)
+    c1 = QConv(weight=np.ones((1, 4, 1, 1)), input_shape=(4, 2, 4))  # the same 32 values read as (4, 2, 4)
+    lif = lambda n: QLIF(du=4095, dv=0, vth=100, bias_mant=np.zeros(n), bias_exp=np.zeros(n))  # noqa: E731
+    graph = build((1, 4, 4), {"l0": lif(32), "l1": lif(8)}, [("c0", "input", "l0", c0), ("c1", "l0", "l1", c1)],
+                  False, 1)
+    reason = netx_expressible(graph)
+    assert reason is not None and "c1" in reason and "(4, 2, 4)" in reason
+
+
+def test_runner_rejects_parameters_beyond_lavas_int8_vars() -> None:
+    conv = QConv(weight=np.ones((1, 1, 1, 1)), input_shape=(1, 1, 1), padding=(0, 128))
+    with pytest.raises(QuantizationError, match="padding") as exc:
+        LavaRunner(single_conv_graph(conv))
+    assert exc.value.layer == "conv0"
+
+
+# ---- netx export of conv chains ---------------------------------------------------------------------------------
+def netx_qlif(rng: np.random.Generator, n: int, drive: float, draw: st.DrawFn) -> QLIF:
+    """A QLIF netx expresses: hard reset, no floor, v_init 0, biases multiples of 64."""
+    vth = int(np.clip(drive * draw(st.sampled_from([0.3, 1.0, 2.5])), 1, (1 << 17) - 1))
+    return QLIF(du=draw(st.sampled_from([4095, int(rng.integers(0, 4096))])), dv=int(rng.integers(0, 4097)), vth=vth,
+                bias_mant=rng.integers(-3, 4, size=n), bias_exp=np.full(n, 6))
+
+
+@st.composite
+def netx_cases(draw: st.DrawFn) -> tuple[Graph, np.ndarray]:
+    """input -> conv -> QLIF (-> conv -> QLIF) -> dense -> QLIF, binary or graded input."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    in_shape = random_map(draw)
+    graded_input = draw(st.booleans())
+    max_value = draw(st.integers(2, 7)) if graded_input else 1
+    layers: dict[str, object] = {}
+    syn: list[tuple[str, str, str, object]] = []
+    src, shape, payload = "input", in_shape, max_value
+    for i in range(draw(st.integers(1, 2))):
+        conv = random_conv(draw, rng, shape, graded=graded_input and i == 0)
+        layers[f"l{i}"] = netx_qlif(rng, conv.geometry.out_size, typical_drive(conv, payload), draw)
+        syn.append((f"c{i}", src, f"l{i}", conv))
+        src, shape, payload = f"l{i}", conv.geometry.out_shape, 1
+    n = draw(st.integers(2, 6))
+    dense = QDense(weight=rng.integers(-128, 128, size=(n, int(np.prod(shape)))))
+    layers["out"] = netx_qlif(rng, n, typical_drive(dense, 1), draw)
+    syn.append(("d", src, "out", dense))
+    graph = build(in_shape, layers, syn, graded_input, max_value)
+    return graph, random_inputs(rng, graph, draw, max_value)
+
+
+@pytest.mark.lava
+def test_netx_conv_chains_match_the_reference(tmp_path) -> None:
+    """The netx file of a conv chain, loaded by ``netx.hdf5.Network`` and run in Lava, spikes as the reference."""
+    seen = Seen()
+
+    def check(case: tuple[Graph, np.ndarray]) -> None:
+        graph, x = case
+        assert netx_expressible(graph) is None
+        ref = ReferenceSimulator(graph).run(x)
+        got = run_netx(write_netx(graph, tmp_path / "net.h5"), graph, x)
+        cmp = compare_results("reference", ref, "netx", got, states=False)
+        assert cmp.equal, cmp.first_mismatch
+        seen.note("two conv layers", "c1" in graph.nodes)
+        seen.note("graded input", graph.nodes["c0"].graded)
+        seen.note("output spikes", ref.layers["out"].spikes.any())
+        for node in graph.nodes.values():
+            if isinstance(node, QConv):
+                seen.note_geometry(node)
+
+    run_examples(check, netx_cases())
+    seen.check("two conv layers", "graded input", "output spikes", "stride 2", "padding")

@@ -1,7 +1,7 @@
 """Translate a ``QConv`` into the parameters of Lava's ``Conv`` (lava-nc 0.10.0, ``lava.proc.conv``).
 
-Lava's convolution differs from snncc's (:mod:`snncc.conv`, PyTorch's) in three ways, all measured against
-``lava.proc.conv.utils.conv``; the kernel and the port wiring absorb them, the semantics stay snncc's:
+Lava's convolution differs from snncc's (:mod:`snncc.conv`, PyTorch's) in four ways, measured against
+``lava.proc.conv.utils.conv`` and Lava runs; the kernel and the port wiring absorb them, the semantics stay snncc's:
 
 * layout: Lava's tensors are ``(W, H, C)`` (x, y, channel) and its kernel ``(C_out, kW, kH, C_in / groups)``; its
   stride, padding and dilation pairs are ``(x, y)``. snncc's maps are flat ``(C, H, W)`` vectors and its pairs
@@ -12,6 +12,12 @@ Lava's convolution differs from snncc's (:mod:`snncc.conv`, PyTorch's) in three 
 * exponent: Lava's ``Conv`` ignores ``weight_exp`` (and ``num_weight_bits``: weights are used as given), so
   ``2**weight_exp`` is folded into the kernel. A negative exponent (a floor shift of the sum) has no kernel form;
   the quantizer gives convolutions ``weight_exp >= 0``.
+* int8 parameters: Lava keeps ``kernel_size``, ``stride``, ``padding``, ``dilation`` and ``groups`` in int8 Vars,
+  so a value above 127 wraps (``groups=256`` becomes 0: division by zero, garbage output and no error; 130 becomes
+  -126, which Lava's conv rejects inside its process, and the run hangs).
+  A convolution with more groups (a depthwise one over many channels, such as a relay stage) runs with the largest
+  divisor of ``groups`` that fits, its kernel widened with zeros between the original groups (:func:`regroup`);
+  the other parameters must fit as they are.
 
 Lava sums in float64 (exact) and casts to int32 before wrapping the sum to signed 24 bits; a sum of magnitude
 ``>= 2**31`` would not survive the cast, so :func:`max_abs_sum` bounds it.
@@ -24,7 +30,42 @@ from __future__ import annotations
 import numpy as np
 
 INT32_LIMIT = 1 << 31  # Lava casts its float64 convolution sum to int32 before the 24-bit wrap
+INT8_MAX = 127  # Lava's Conv keeps kernel_size, stride, padding, dilation and groups in int8 Vars
 LAVA_AXES = (2, 1, 0)  # (C, H, W) <-> (W, H, C): the transpose is its own inverse
+
+
+def lava_conv_args(weight: np.ndarray, weight_exp: int, input_shape: tuple[int, int, int], stride: tuple[int, int],
+                   padding: tuple[int, int], dilation: tuple[int, int], groups: int) -> dict[str, object]:
+    """All keyword arguments of Lava's ``Conv`` (kernel included) for a ``QConv``'s fields; ValueError if Lava's
+    ``Conv`` cannot compute it exactly."""
+    new_groups = lava_groups(groups)
+    params = lava_conv_params(input_shape, stride, padding, dilation, new_groups)
+    big = {k: v for k, v in (("kernel", np.shape(weight)[2:]), ("stride", stride), ("padding", padding),
+                             ("dilation", dilation)) if max(v) > INT8_MAX}
+    if big:
+        raise ValueError(f"{big} exceed Lava's int8 Conv parameters (<= {INT8_MAX})")
+    return {"weight": lava_conv_kernel(regroup(weight, groups, new_groups), weight_exp), **params}
+
+
+def lava_groups(groups: int) -> int:
+    """The largest divisor of ``groups`` that fits Lava's int8 ``groups`` Var."""
+    return max(d for d in range(1, min(int(groups), INT8_MAX) + 1) if groups % d == 0)
+
+
+def regroup(weight: np.ndarray, groups: int, new_groups: int) -> np.ndarray:
+    """The kernel ``(C_out, C_in / new_groups, kH, kW)`` of the same convolution run with ``new_groups`` (a divisor
+    of ``groups``): each output channel keeps its taps at its original group's place inside the wider new group,
+    zeros elsewhere."""
+    w = np.asarray(weight)
+    if new_groups == groups:
+        return w
+    ratio = groups // new_groups  # original groups per new group
+    c_out, cg_in = w.shape[:2]
+    place = (np.arange(c_out) // (c_out // groups)) % ratio  # where an output's group sits in its new group
+    wide = np.zeros((c_out, cg_in * ratio, *w.shape[2:]), w.dtype)
+    for j in range(ratio):
+        wide[place == j, j * cg_in:(j + 1) * cg_in] = w[place == j]
+    return wide
 
 
 def lava_conv_kernel(weight: np.ndarray, weight_exp: int) -> np.ndarray:

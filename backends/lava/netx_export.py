@@ -1,9 +1,12 @@
 """Export a quantized graph as a lava-dl netx HDF5 network, and run such a file in Lava.
 
-netx (lava-dl 0.6.0, ``lava/lib/dl/netx``) describes a *chain* of ``dense`` layers of CUBA neurons with
-hard reset. It maps a layer to ``Dense(optimize_weight_bits(weight))`` -> ``LIF(du=iDecay-1, dv=vDecay,
+netx (lava-dl 0.6.0, ``lava/lib/dl/netx``) describes a *chain* of ``conv`` then ``dense`` layers of CUBA neurons
+with hard reset. It maps a dense layer to ``Dense(optimize_weight_bits(weight))`` -> ``LIF(du=iDecay-1, dv=vDecay,
 vth=vThMant, bias_mant=bias, bias_exp=6)``; it has no weight exponent, no per-neuron bias exponent and no soft
-reset. A graph is exported only when the file reproduces it bit for bit; otherwise :func:`write_netx` raises
+reset. A conv layer is Lava's ``Conv`` with the file's PyTorch-layout kernel flipped and transposed (as
+:mod:`snncc.backends.lava.conv_encoding` does; Lava's ``Conv`` uses the weights as given, so ``2**weight_exp`` is
+folded in) and neurons in Lava's (W, H, C) layout; a ``flatten`` layer before the first dense layer flattens in
+CHW order. A graph is exported only when the file reproduces it bit for bit; otherwise :func:`write_netx` raises
 :class:`UnsupportedLayerError` naming the layer and the reason.
 """
 
@@ -17,6 +20,7 @@ import nir
 import numpy as np
 
 from snncc import fixedpoint as fx
+from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_args, lava_groups, max_abs_sum, regroup
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
     INT16,
@@ -37,14 +41,12 @@ NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
 
 
 def netx_chain(graph: Graph) -> list[tuple[str, str]]:
-    """The (QDense, QLIF) pairs from the input to the output, or UnsupportedLayerError if not a plain chain."""
+    """The (QConv or QDense, QLIF) pairs from the input to the output, or UnsupportedLayerError if not a plain chain
+    (convolutions first, each reading the previous one's feature map)."""
     for name, node in graph.nodes.items():
-        if isinstance(node, QConv):
-            raise UnsupportedLayerError("netx export of convolutions (QConv) is not implemented; run the graph with "
-                                        "LavaRunner, which maps it to Lava's Conv", layer=name)
-        if not isinstance(node, (nir.Input, nir.Output, QDense, QLIF)):
-            raise UnsupportedLayerError(f"netx export needs a graph of QDense and QLIF (netx's CUBA neurons); this "
-                                        f"node is {type_name(node)}", layer=name)
+        if not isinstance(node, (nir.Input, nir.Output, QDense, QConv, QLIF)):
+            raise UnsupportedLayerError(f"netx export needs a graph of QConv, QDense and QLIF (netx's CUBA neurons); "
+                                        f"this node is {type_name(node)}", layer=name)
         if graph.is_recurrent(name):
             raise UnsupportedLayerError("netx describes feed-forward chains; this synapse is recurrent", layer=name)
     if len(graph.output_names) != 1:
@@ -60,7 +62,7 @@ def netx_chain(graph: Graph) -> list[tuple[str, str]]:
         syn = succ[0]
         if isinstance(graph.nodes[syn], nir.Output):
             break
-        if not isinstance(graph.nodes[syn], QDense):
+        if not isinstance(graph.nodes[syn], (QDense, QConv)):
             raise UnsupportedLayerError(f"expected a synapse after '{prev}'", layer=syn)
         nxt = graph.successors(syn)
         if len(nxt) != 1 or not isinstance(graph.nodes[nxt[0]], QLIF):
@@ -72,7 +74,26 @@ def netx_chain(graph: Graph) -> list[tuple[str, str]]:
         prev = lif
     if not chain:
         raise UnsupportedLayerError("netx needs at least one dense layer", layer=graph.output_names[0])
+    _check_conv_prefix(graph, chain)
     return chain
+
+
+def _check_conv_prefix(graph: Graph, chain: list[tuple[str, str]]) -> None:
+    """netx gives a conv layer the (W, H, C) shape of the layer before it: convolutions must come first, each
+    reading the feature map the previous one wrote (the input's shape is the first one's)."""
+    shape: tuple[int, ...] | None = None
+    for i, (syn, _) in enumerate(chain):
+        node = graph.nodes[syn]
+        if not isinstance(node, QConv):
+            shape = ()
+            continue
+        if shape == ():
+            raise UnsupportedLayerError("netx feeds a conv layer from a conv layer or the input only; this one "
+                                        "follows a dense layer", layer=syn)
+        if i and tuple(node.input_shape) != shape:
+            raise UnsupportedLayerError(f"netx passes the previous conv layer's map {shape} on unchanged; this "
+                                        f"convolution reads it as {tuple(node.input_shape)}", layer=syn)
+        shape = node.geometry.out_shape
 
 
 def netx_weight(node: QDense, name: str) -> np.ndarray:
@@ -88,6 +109,20 @@ def netx_weight(node: QDense, name: str) -> np.ndarray:
     if reason:
         raise UnsupportedLayerError(reason, layer=name)
     return weight
+
+
+def netx_conv_weight(node: QConv, name: str, max_payload: int) -> tuple[np.ndarray, int]:
+    """The kernel netx must store (PyTorch layout, ``2**weight_exp`` folded in) and its groups, regrouped to fit
+    Lava's int8 ``groups`` (see :mod:`snncc.backends.lava.conv_encoding`)."""
+    try:
+        lava_conv_args(node.weight, node.weight_exp, node.input_shape, node.stride, node.padding, node.dilation,
+                       node.groups)
+    except ValueError as exc:
+        raise UnsupportedLayerError(str(exc), layer=name) from None
+    if max_abs_sum(node.weight, node.weight_exp, max_payload) >= INT32_LIMIT:
+        raise UnsupportedLayerError("a convolution sum can reach 2**31, beyond the int32 of Lava's Conv", layer=name)
+    groups = lava_groups(node.groups)
+    return regroup(node.weight.astype(np.int64), node.groups, groups) << node.weight_exp, groups
 
 
 def _netx_quantization_error(weight: np.ndarray) -> str | None:
@@ -141,6 +176,7 @@ def netx_expressible(graph: Graph) -> str | None:
 
 def _netx_layers(graph: Graph) -> list[dict]:
     layers = []
+    encoding = InputEncoding.from_metadata(graph.metadata)
     for syn, lif in netx_chain(graph):
         node = graph.nodes[lif]
         if node.reset != "zero":
@@ -152,14 +188,16 @@ def _netx_layers(graph: Graph) -> list[dict]:
         if np.any(node.v_init):
             raise UnsupportedLayerError("netx's CUBA neurons start every sample from v = 0; a non-zero v_init is "
                                         "not expressible", layer=lif)
-        layers.append({
-            "weight": netx_weight(graph.nodes[syn], syn),
-            "bias": netx_bias(node, lif),
-            "iDecay": node.du + 1,
-            "vDecay": node.dv,
-            "vThMant": node.vth,
-            "names": (syn, lif),
-        })
+        layer = {"bias": netx_bias(node, lif), "iDecay": node.du + 1, "vDecay": node.dv, "vThMant": node.vth,
+                 "names": (syn, lif)}
+        syn_node = graph.nodes[syn]
+        if isinstance(syn_node, QConv):
+            payload = encoding.max_value if syn_node.graded and not layers and encoding.graded else 1
+            layer["weight"], layer["groups"] = netx_conv_weight(syn_node, syn, payload)
+            layer.update(conv=syn_node, bias=layer["bias"].reshape(syn_node.geometry.out_shape).transpose(LAVA_AXES))
+        else:
+            layer["weight"] = netx_weight(syn_node, syn)
+        layers.append(layer)
     return layers
 
 
@@ -168,22 +206,38 @@ def _s10(group: h5py.Group, name: str, text: str) -> None:
 
 
 def write_netx(graph: Graph, path: str | Path) -> Path:
-    """Write ``graph`` as a netx HDF5 file: an ``input`` layer, then one CUBA ``dense`` layer per QDense -> QLIF.
+    """Write ``graph`` as a netx HDF5 file: an ``input`` layer, then one CUBA ``conv`` layer per QConv -> QLIF and
+    one CUBA ``dense`` layer per QDense -> QLIF (a ``flatten`` layer between the two kinds).
 
     Raises UnsupportedLayerError (naming the layer) if netx cannot reproduce the graph bit for bit.
     """
     layers = _netx_layers(graph)
     path = Path(path)
     n_in = int(np.prod(graph.nodes[graph.input_names[0]].input_type["input"]))
+    first = layers[0].get("conv")
     with h5py.File(path, "w") as f:
         top = f.create_group("layer")
         g = top.create_group("0")
         _s10(g, "type", "input")
-        g.create_dataset("shape", data=np.array([n_in]))
-        for i, layer in enumerate(layers, start=1):
-            g = top.create_group(str(i))
-            _s10(g, "type", "dense")
-            g.create_dataset("shape", data=np.array([layer["weight"].shape[0]]))
+        g.create_dataset("shape", data=np.array(first.input_shape if first else [n_in]))  # netx reverses: (W, H, C)
+        index, after_conv = 1, False
+        for layer in layers:
+            conv = layer.get("conv")
+            if conv is None and after_conv:
+                _s10(top.create_group(str(index)), "type", "flatten")  # netx: transpose([2, 1, 0]).flatten(), CHW
+                index += 1
+            after_conv = conv is not None
+            g = top.create_group(str(index))
+            index += 1
+            if conv is not None:
+                _s10(g, "type", "conv")
+                g.create_dataset("shape", data=np.array(conv.geometry.out_shape))
+                for key in ("stride", "padding", "dilation"):  # (y, x); netx reverses them to Lava's (x, y)
+                    g.create_dataset(key, data=np.array(getattr(conv, key)))
+                g.create_dataset("groups", data=int(layer["groups"]))
+            else:
+                _s10(g, "type", "dense")
+                g.create_dataset("shape", data=np.array([layer["weight"].shape[0]]))
             g.create_dataset("weight", data=layer["weight"])
             g.create_dataset("bias", data=layer["bias"])
             neuron = g.create_group("neuron")
@@ -221,12 +275,18 @@ def run_netx(path: str | Path, graph: Graph, inputs: np.ndarray) -> SimResult:
             raise GraphError(f"{path} holds {len(net.layers)} layers; the graph has {len(chain)}")
         with tempfile.TemporaryDirectory(prefix="snncc-netx-") as tmp:
             source = RingBuffer(data=source_data(x, timesteps, num_steps))
-            source.s_out.connect(net.inp)
+            first = graph.nodes[chain[0][0]]
+            if isinstance(first, QConv):  # conv layers live in Lava's (W, H, C) layout
+                source.s_out.reshape(first.input_shape).transpose(list(LAVA_AXES)).connect(net.inp)
+            else:
+                source.s_out.connect(net.inp)
             paths = []
             for k, ((_, lif), block) in enumerate(zip(chain, net.layers, strict=True)):
                 paths.append(recording_path(tmp, k, lif, "spikes"))
-                sink = FileSink(shape=block.neuron.s_out.shape, num_steps=num_steps, path=paths[-1], dtype="int8")
-                block.neuron.s_out.connect(sink.a_in)
+                out = block.neuron.s_out
+                out = out.transpose(list(LAVA_AXES)).flatten() if len(out.shape) == 3 else out
+                sink = FileSink(shape=out.shape, num_steps=num_steps, path=paths[-1], dtype="int8")
+                out.connect(sink.a_in)
             run_and_stop(source, num_steps)
             layers = {}
             for k, (_, lif) in enumerate(chain):

@@ -28,7 +28,7 @@ import nir
 import numpy as np
 
 from snncc import fixedpoint as fx
-from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_kernel, lava_conv_params, max_abs_sum
+from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_args, max_abs_sum
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
     build_result,
@@ -47,6 +47,12 @@ from snncc.ir.graph import layer_size
 from snncc.ir.nodes import QARLIF, QLIF, QConv, QDense, QMultiLevel
 
 STORAGE_BITS = {"bias_mant": 16, "bias_exp": 16}  # int16 Vars of Lava's fixed-point LIF; snncc's own Vars are int32
+
+
+def conv_args(node: QConv) -> dict[str, object]:
+    """Keyword arguments of Lava's ``Conv`` for ``node`` (ValueError if it cannot be computed exactly)."""
+    return lava_conv_args(node.weight, node.weight_exp, node.input_shape, node.stride, node.padding, node.dilation,
+                          node.groups)
 
 
 class LavaRunner:
@@ -102,7 +108,7 @@ class LavaRunner:
             if isinstance(node, QDense):
                 fx.lava_dense_encoding(node.weight, node.weight_exp)
                 return
-            lava_conv_kernel(node.weight, node.weight_exp)
+            conv_args(node)
         except ValueError as exc:
             raise QuantizationError(str(exc), layer=name) from None
         bound = max_abs_sum(node.weight, node.weight_exp, self._max_payload(name))
@@ -207,9 +213,7 @@ class LavaRunner:
         node = self.graph.nodes[name]
         message_bits = GRADED_MESSAGE_BITS if node.graded else 0
         if isinstance(node, QConv):
-            conv = Conv(weight=lava_conv_kernel(node.weight, node.weight_exp), num_message_bits=message_bits,
-                        name=f"conv:{name}", **lava_conv_params(node.input_shape, node.stride, node.padding,
-                                                                 node.dilation, node.groups))
+            conv = Conv(num_message_bits=message_bits, name=f"conv:{name}", **conv_args(node))
             source.reshape(node.input_shape).transpose(list(LAVA_AXES)).connect(conv.s_in)
             return conv.a_out.transpose(list(LAVA_AXES)).flatten()
         weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(node.weight, node.weight_exp)
