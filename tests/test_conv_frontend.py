@@ -178,3 +178,21 @@ def test_residual_paths_are_balanced_with_relays_and_deploy_in_step() -> None:
     fidelity = bundle.manifest["report"]["fidelity"]
     assert all(v["agreement"] > 0.97 for v in fidelity["layers"].values()), fidelity
     assert sum(v["int_rate"] for v in fidelity["layers"].values()) > 0
+
+
+def test_bad_convolution_geometry_is_a_named_error() -> None:
+    from snncc.errors import GraphError
+    from snncc.ir import Graph
+
+    model = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 2, 9), LIF(), nn.Flatten(), nn.Linear(2, 10),
+                          LIF())
+    with pytest.raises(GraphError, match="conv2d_1.*does not fit"):
+        trace_module(model)
+    g = Graph(nodes={"input": nir.Input(input_type={"input": np.array([4])}),
+                     "conv": nir.Conv2d(input_shape=None, weight=np.ones((1, 1, 1, 1)), stride=1, padding=0,
+                                        dilation=1, groups=1, bias=np.zeros(1)),
+                     "lif": nir.IF(r=np.ones(4), v_threshold=np.ones(4)),
+                     "output": nir.Output(output_type={"output": np.array([4])})},
+              edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")], metadata={"dt": 1.0})
+    with pytest.raises(UnsupportedLayerError, match="conv.*input_shape"):
+        PassManager([Canonicalize()]).run(g, PassContext(target=LOIHI2))

@@ -90,6 +90,8 @@ class FloatSimulator:
         g = self.graph
         layers = [n for n in self.order if isinstance(g.nodes[n], FLOAT_NEURON_NODES)]
         geometry = {n: nir_geometry(v) for n, v in g.nodes.items() if isinstance(v, nir.Conv2d)}
+        conv_bias = {n: np.repeat(np.asarray(g.nodes[n].bias, np.float64) * np.ones(geom.out_channels),
+                                  geom.out_size // geom.out_channels) for n, geom in geometry.items()}
         state = {n: _State(g.nodes[n], batch) for n in layers}
         size = {n: g.nodes[n].threshold.shape[0] for n in layers}
         graded = {n: isinstance(g.nodes[n], MultiLevelNeuron) for n in layers}
@@ -106,10 +108,7 @@ class FloatSimulator:
                     continue
                 a = sum(out[p] for p in g.predecessors(name))
                 if isinstance(node, nir.Conv2d):
-                    geom = geometry[name]
-                    bias = np.repeat(np.asarray(node.bias, np.float64) * np.ones(geom.out_channels),
-                                     geom.out_size // geom.out_channels)
-                    out[name] = conv2d(a, node.weight, geom) + bias
+                    out[name] = conv2d(a, node.weight, geometry[name]) + conv_bias[name]
                     continue
                 if isinstance(node, (nir.Linear, nir.Affine)):
                     y = a @ np.asarray(node.weight, np.float64).T

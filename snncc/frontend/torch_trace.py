@@ -244,8 +244,11 @@ def _conv(b: _Builder, mod: nn.Conv2d, x: _Value, name: str, source: str) -> _Va
     if x.shape[0] != mod.in_channels:
         raise GraphError(f"takes {mod.in_channels} channels but its input has shape {x.shape}", layer=name)
     padding = (0, 0) if isinstance(mod.padding, str) else pair(mod.padding)
-    geom = ConvGeometry(tuple(x.shape), mod.out_channels, pair(mod.kernel_size), pair(mod.stride), padding,
-                        pair(mod.dilation), mod.groups)
+    try:
+        geom = ConvGeometry(tuple(x.shape), mod.out_channels, pair(mod.kernel_size), pair(mod.stride), padding,
+                            pair(mod.dilation), mod.groups)
+    except ValueError as exc:
+        raise GraphError(f"convolution on a {x.shape} input: {exc}", layer=name) from None
     if x.is_input:
         b.input_shape = (geom.in_size,)
     w = mod.weight.detach().double().numpy()

@@ -69,7 +69,10 @@ def node_shapes(node: Node) -> tuple[tuple[int, ...] | None, tuple[int, ...] | N
     if isinstance(node, nir.Conv2d):
         from ..conv import nir_geometry
 
-        geom = nir_geometry(node)
+        try:
+            geom = nir_geometry(node)
+        except ValueError:  # no input shape or string padding: canonicalize names the layer
+            return None, None
         return (geom.in_size,), (geom.out_size,)
     if isinstance(node, nir.Flatten):
         s = tuple(int(x) for x in np.atleast_1d(node.input_type["input"]))

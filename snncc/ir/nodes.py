@@ -322,12 +322,7 @@ class QMultiLevel(SnnccNode):
     levels: int
 
     def __post_init__(self) -> None:
-        self.du, self.dv = int(self.du), int(self.dv)
-        self.theta_exp, self.offset, self.levels = int(self.theta_exp), int(self.offset), int(self.levels)
-        if self.levels < 1 or self.theta_exp < 0:
-            raise ValueError(f"levels must be >= 1 and theta_exp >= 0, got {self.levels} and {self.theta_exp}")
-        self.bias_mant = _vec(self.bias_mant, np.int64)
-        self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
+        _normalize_multilevel(self)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -359,15 +354,10 @@ class QSubStepMultiLevel(SnnccNode):
     input_exp: int = 0
 
     def __post_init__(self) -> None:
-        self.du, self.dv = int(self.du), int(self.dv)
-        self.theta_exp, self.offset, self.levels = int(self.theta_exp), int(self.offset), int(self.levels)
+        _normalize_multilevel(self)
         self.substeps, self.input_exp = int(self.substeps), int(self.input_exp)
-        if self.levels < 1 or self.theta_exp < 0:
-            raise ValueError(f"levels must be >= 1 and theta_exp >= 0, got {self.levels} and {self.theta_exp}")
         if self.substeps < self.levels:
             raise ValueError(f"substeps ({self.substeps}) must be at least levels ({self.levels})")
-        self.bias_mant = _vec(self.bias_mant, np.int64)
-        self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -405,6 +395,16 @@ class QARLIF(SnnccNode):
         return self.bias.shape
 
     out_shape = in_shape
+
+
+def _normalize_multilevel(node: QMultiLevel | QSubStepMultiLevel) -> None:
+    """Types and checks of the fields the graded and the sub-step multi-level neuron share."""
+    node.du, node.dv = int(node.du), int(node.dv)
+    node.theta_exp, node.offset, node.levels = int(node.theta_exp), int(node.offset), int(node.levels)
+    if node.levels < 1 or node.theta_exp < 0:
+        raise ValueError(f"levels must be >= 1 and theta_exp >= 0, got {node.levels} and {node.theta_exp}")
+    node.bias_mant = _vec(node.bias_mant, np.int64)
+    node.bias_exp = np.broadcast_to(_vec(node.bias_exp, np.int64), node.bias_mant.shape).copy()
 
 
 def _reset_mode(reset: str | bytes) -> str:

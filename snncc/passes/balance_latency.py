@@ -19,14 +19,9 @@ import numpy as np
 from ..errors import UnsupportedLayerError
 from ..ir import FLOAT_NEURONS, Graph, LIFNeuron, MultiLevelNeuron
 from .base import Pass, PassContext
-from .canonicalize import check_canonical
+from .canonicalize import check_canonical, identity_synapse
 
 RELAY_KEY = "snncc.relay"  # on relay neurons and their synapses: the source they copy
-
-
-def _identity(n: int, source: str) -> nir.Conv2d:
-    return nir.Conv2d(input_shape=(1, 1), weight=np.ones((n, 1, 1, 1)), stride=1, padding=0, dilation=1, groups=n,
-                      bias=np.zeros(n), metadata={RELAY_KEY: source, "snncc.source": f"relay synapse of {source}"})
 
 
 def _relay(n: int, source: str) -> LIFNeuron:
@@ -69,7 +64,7 @@ def _delay(g: Graph, synapse: str, stages: int) -> dict:
     prev = src
     for k in range(stages):
         syn_name, relay_name = f"{synapse}__delay{k}", f"{synapse}__relay{k}"
-        g.nodes[syn_name] = _identity(n, src)
+        g.nodes[syn_name] = identity_synapse(n, {RELAY_KEY: src, "snncc.source": f"relay synapse of {src}"})
         g.nodes[relay_name] = _relay(n, src)
         g.edges += [(prev, syn_name), (syn_name, relay_name)]
         prev = relay_name

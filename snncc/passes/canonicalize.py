@@ -46,6 +46,11 @@ class Canonicalize(Pass):
         for name, node in graph.nodes.items():
             if not isinstance(node, ACCEPTED):
                 raise UnsupportedLayerError(f"node type {type(node).__name__} cannot be compiled yet", layer=name)
+            if isinstance(node, nir.Conv2d):
+                try:
+                    nir_geometry(node)
+                except ValueError as exc:
+                    raise UnsupportedLayerError(f"convolution geometry: {exc}", layer=name) from None
             if isinstance(node, CONTINUOUS) and "dt" not in graph.metadata:
                 raise GraphError("continuous-time NIR neuron but the graph states no dt", layer=name,
                                  hint="pass --dt")
@@ -234,20 +239,24 @@ def _fuse_pools(g: Graph) -> None:
         _rewire_out(g, name)
 
 
+def identity_synapse(n: int, metadata: dict) -> nir.Conv2d:
+    """A synapse that passes ``n`` spikes through unchanged: a depthwise 1x1 convolution of weight 1 (no dense
+    n x n matrix, whatever the layer's size)."""
+    return nir.Conv2d(input_shape=(1, 1), weight=np.ones((n, 1, 1, 1)), stride=1, padding=0, dilation=1, groups=n,
+                      bias=np.zeros(n), metadata=metadata)
+
+
 def _identity_synapses(g: Graph) -> None:
-    """A neuron output added straight to a neuron's input current (an identity shortcut) gets an identity synapse:
-    a depthwise 1x1 convolution of weight 1 (no dense n x n matrix, whatever the layer's size)."""
+    """A neuron output added straight to a neuron's input current (an identity shortcut) gets an identity synapse."""
     for name, node in list(g.nodes.items()):
         if not isinstance(node, FLOAT_NEURONS):
             continue
         for p in g.predecessors(name):
             if not isinstance(g.nodes[p], FLOAT_NEURONS):
                 continue
-            n = g.nodes[p].threshold.shape[0]
             ident = f"{p}__to__{name}"
-            g.nodes[ident] = nir.Conv2d(input_shape=(1, 1), weight=np.ones((n, 1, 1, 1)), stride=1, padding=0,
-                                        dilation=1, groups=n, bias=np.zeros(n),
-                                        metadata={"snncc.source": f"identity shortcut {p} -> {name}"})
+            g.nodes[ident] = identity_synapse(g.nodes[p].threshold.shape[0],
+                                              {"snncc.source": f"identity shortcut {p} -> {name}"})
             g.edges = [e for e in g.edges if e != (p, name)] + [(p, ident), (ident, name)]
 
 
