@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 from snncc.backends.reference import ReferenceSimulator
+from snncc.conv import fan_in_mask
 from snncc.ir import Graph, LIFNeuron
 from snncc.passes import PassContext, PassManager, default_pipeline
+from snncc.passes.partition import BLOCKS_KEY, block_index, block_ranges
+from snncc.passes.place import PLACEMENT_KEY
 from snncc.reports import energy_report, resource_report
 from snncc.reports.energy import traffic
 from snncc.target import load_target
@@ -65,3 +68,41 @@ def test_resource_report_utilisation():
     assert core["use"] == {"neurons": 3, "memory": 3 * 4 + 3 * 8 + 4 * 4, "input_axons": 4, "output_axons": 3}
     assert core["utilisation"]["neurons"] == pytest.approx(3 / 8192)
     assert r["layers"]["l1"]["synapses_nonzero"] == 12 and r["layers"]["l2"]["synapses_nonzero"] == 2
+
+
+def test_traffic_of_tiled_conv_layers_reaches_only_the_tiles_that_read_each_spike():
+    """Column-cut tiles (non-contiguous blocks): messages recomputed from the convolutions' dense (out, in) masks."""
+    from tests.test_conv_mapping import Dense, conv_net, mapped, target_with
+
+    target = target_with(input_axons=3 * 6 * 6)
+    g = mapped(conv_net(c2=2), target)
+    assert any(len(block_ranges(b)) > 1 for b in g.nodes["lif1"].metadata[BLOCKS_KEY])
+    dense = Dense(g)
+    rng = np.random.default_rng(0)
+    counts = {n: rng.integers(0, 4, len(g.nodes[n].bias_mant)) for n in ("lif1", "lif2", "lif3")}
+    t = traffic(g, counts)
+    for src, syn, dst in (("lif1", "conv2", "lif2"), ("lif2", "fc", "lif3")):
+        msgs = hops = 0
+        for block, (_, _, row, col) in zip(g.nodes[src].metadata[BLOCKS_KEY], g.nodes[src].metadata[PLACEMENT_KEY],
+                                            strict=True):
+            for dblock, (_, _, drow, dcol) in zip(g.nodes[dst].metadata[BLOCKS_KEY],
+                                                  g.nodes[dst].metadata[PLACEMENT_KEY], strict=True):
+                reads = dense.mask[syn][block_index(dblock)].any(axis=0)  # inputs this consumer core reads
+                sent = int(counts[src][block_index(block)][reads[block_index(block)]].sum())
+                msgs, hops = msgs + sent, hops + sent * (abs(drow - row) + abs(dcol - col))
+        assert t[src] == {"messages": msgs, "hops": hops, "chip_hops": 0}
+    # a tile's receptive field is not the whole map: fewer messages than one per consumer core per spike
+    assert t["lif1"]["messages"] < len(g.nodes["lif2"].metadata[BLOCKS_KEY]) * int(counts["lif1"].sum())
+
+
+def test_energy_counts_convolution_synops_and_ann_macs():
+    from tests.test_conv_mapping import conv_net, mapped
+
+    g = mapped(conv_net())
+    x = np.random.default_rng(1).integers(0, 2, (1, 4, 3 * 12 * 12))
+    r = ReferenceSimulator(g).run(x)
+    e = energy_report(g, r.counts, TARGET, samples=1, timesteps=4, latency=r.latency)
+    assert e["layers"]["conv1"]["synops"] == r.counts["conv1"].synops > 0
+    assert e["per_inference"]["synops"] == sum(r.counts[s].synops for s in ("conv1", "conv2", "fc"))
+    ann = sum(int(fan_in_mask(g.nodes[s].geometry).sum()) for s in ("conv1", "conv2")) + g.nodes["fc"].weight.size
+    assert e["paper_convention"]["ann_mac"] == ann

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import INT_NEURONS, Graph, QDense, layer_size
-from ..passes.partition import BLOCKS_KEY, consumer_layers
+from ..conv import fan_out
+from ..ir import INT_NEURONS, Graph, QConv, QDense, layer_size
+from ..passes.partition import BLOCKS_KEY, TILES_KEY, block_index, consumer_layers, reads_from
 from ..passes.place import PLACEMENT_KEY
 from ..target import Target
 
@@ -26,18 +27,29 @@ PJ = 1e-12
 
 
 def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
-    """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts."""
+    """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts.
+
+    A spike of a neuron in block ``b`` travels from ``b``'s core to every consumer block that reads that neuron: all
+    blocks of a dense consumer, only the tiles whose receptive field holds it for a convolution.
+    """
     out = {}
     for name, node in graph.nodes.items():
         if not isinstance(node, INT_NEURONS):
             continue
         msgs = hops = chip_hops = 0
-        counts = spikes_per_neuron[name]
-        blocks, places = node.metadata[BLOCKS_KEY], node.metadata[PLACEMENT_KEY]
-        for (start, stop), (chip, _, row, col) in zip(blocks, places, strict=True):
-            sent = int(counts[start:stop].sum())
-            for c in consumer_layers(graph, name):
-                for dchip, _, drow, dcol in graph.nodes[c].metadata[PLACEMENT_KEY]:
+        counts = np.asarray(spikes_per_neuron[name], np.int64)
+        sources = [(block_index(b), place) for b, place in zip(node.metadata[BLOCKS_KEY],
+                                                                 node.metadata[PLACEMENT_KEY], strict=True)]
+        for c in dict.fromkeys(consumer_layers(graph, name)):
+            meta = graph.nodes[c].metadata
+            reads = reads_from(graph, name, c, meta.get(TILES_KEY), len(meta[BLOCKS_KEY]))
+            for idx, (dchip, _, drow, dcol) in zip(reads, meta[PLACEMENT_KEY], strict=True):
+                read = counts
+                if idx is not None:
+                    read = np.zeros_like(counts)
+                    read[idx] = counts[idx]
+                for src, (chip, _, row, col) in sources:
+                    sent = int(read[src].sum())
                     msgs += sent
                     if dchip == chip:
                         hops += sent * (abs(drow - row) + abs(dcol - col))
@@ -45,6 +57,14 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str,
                         chip_hops += sent * abs(dchip - chip)
         out[name] = {"messages": msgs, "hops": hops, "chip_hops": chip_hops}
     return out
+
+
+def ann_macs(node: QDense | QConv) -> int:
+    """Multiply-accumulates of one pass of the same layer in an ANN: every weight of a dense layer, every kernel tap
+    that lands inside the input map (zero weights included, as for the dense layer) of a convolution."""
+    if isinstance(node, QConv):
+        return int(fan_out(np.ones_like(node.weight), node.geometry).sum())
+    return int(node.weight.size)
 
 
 def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples: int, timesteps: int,
@@ -58,13 +78,13 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     ac = mac = ann_mac = 0.0
     for name, node in graph.nodes.items():
         c = counts.get(name)
-        if isinstance(node, QDense) and c is not None:
+        if isinstance(node, (QDense, QConv)) and c is not None:
             layers[name] = {"synops": c.synops * per, "synops_dense": c.synops_dense * per, "graded": c.graded_input}
             if c.graded_input:
                 mac += c.synops * per
             else:
                 ac += c.synops * per
-            ann_mac += float(node.weight.size)
+            ann_mac += float(ann_macs(node))
         elif isinstance(node, INT_NEURONS) and c is not None:
             layers[name] = {"neuron_updates": c.neuron_updates * per, "spikes": c.spikes * per,
                             **{k: v * per for k, v in tr[name].items()}}
