@@ -34,7 +34,8 @@ def _torch_nn_classes() -> list[type]:
             and c.__module__.startswith("torch.nn.modules")]
 
 
-SAFE_GLOBALS: list = [*_torch_nn_classes(), *neurons.MODULE_TYPES, collections.OrderedDict, set]
+SAFE_GLOBALS: list = [*_torch_nn_classes(), *neurons.MODULE_TYPES, *neurons.CONTAINER_TYPES, collections.OrderedDict,
+                      set]
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt", ".pth")

@@ -14,10 +14,12 @@ from .encoding import GradedInput
 from .klif import KLIF
 from .lif import IF, LIF
 from .multilevel import ASN, NASN, MultiLevel
+from .residual import Residual
 from .surrogate import round_ste, spike
 
 __all__ = [
     "ARLIF", "ASN", "GradedInput", "GroupNeuron", "IF", "KLIF", "LIF", "MultiLevel", "NASN", "QCFS",
+    "Residual", "CONTAINER_TYPES",
     "convert_to_snn", "deploy_exact", "reset_states", "run_sequence", "round_ste", "spike", "MODULE_TYPES",
     "STATEFUL_TYPES",
 ]
@@ -25,7 +27,10 @@ __all__ = [
 MODULE_TYPES: tuple[type[nn.Module], ...] = (
     LIF, IF, GradedInput, KLIF, ARLIF, MultiLevel, ASN, NASN, GroupNeuron, QCFS,
 )
-"""snncc's module classes: the safe-loading allow-list, and the modules the tracer keeps opaque."""
+"""snncc's neuron and encoding modules: the tracer keeps them opaque (and they are on the safe-loading allow-list)."""
+
+CONTAINER_TYPES: tuple[type[nn.Module], ...] = (Residual,)
+"""snncc's containers: safe to load, traced through like nn.Sequential."""
 
 STATEFUL_TYPES: tuple[type[nn.Module], ...] = (LIF, KLIF, ARLIF, MultiLevel, NASN)
 """Modules that keep state across time steps; each has ``reset_state()``."""

@@ -4,10 +4,12 @@ On the chip every synapse layer delays by one step, while the trained model adds
 step. Where paths of different depth meet (a shortcut around a block, SEW spike addition), the shallower synapse is
 fed through ``k`` relay stages instead of its source, ``k`` being the depth difference: each stage is an identity
 synapse (depthwise 1x1 convolution of weight 1, no dense matrix) into a relay IF neuron without memory (decays 0,
-threshold 1/2, hard reset) that fires exactly when its input spiked. In the float model a relay is a same-step copy,
-so the rewrite is exact; in the deployed network each stage adds the one step that balances the paths.
+threshold 1/2, hard reset) that fires exactly when its input spiked. A graded source (a multi-level layer, or a
+graded input) gets a graded relay instead: a memoryless multi-level neuron of threshold 1 and the source's number of
+levels, which re-emits the integer payload ``z`` (``floor(z / 1) = z``; the quantizer gives its weight and threshold
+the same quantum, so the integer relay is exact too). In the float model a relay is a same-step copy, so the rewrite
+is exact; in the deployed network each stage adds the one step that balances the paths.
 
-Relays copy binary spikes; a graded (multi-level) source on a shallower path is refused, naming the layer.
 Costs (relay neurons and synapses per layer) go to ``ctx.notes['balance-latency']``.
 """
 
@@ -16,17 +18,32 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..errors import UnsupportedLayerError
-from ..ir import FLOAT_NEURONS, Graph, LIFNeuron, MultiLevelNeuron
+from ..ir import FLOAT_NEURONS, Graph, InputEncoding, LIFNeuron, MultiLevelNeuron
 from .base import Pass, PassContext
 from .canonicalize import check_canonical, identity_synapse
 
 RELAY_KEY = "snncc.relay"  # on relay neurons and their synapses: the source they copy
 
 
-def _relay(n: int, source: str) -> LIFNeuron:
-    return LIFNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.full(n, 0.5), bias=np.zeros(n),
-                     reset="zero", metadata={RELAY_KEY: source, "snncc.source": f"relay of {source}"})
+def _relay(n: int, source: str, levels: int | None) -> LIFNeuron | MultiLevelNeuron:
+    """A memoryless neuron that re-emits its input: binary (``levels`` None) or graded with ``levels`` levels."""
+    meta = {RELAY_KEY: source, "snncc.source": f"relay of {source}"}
+    if levels is None:
+        return LIFNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.full(n, 0.5), bias=np.zeros(n),
+                         reset="zero", metadata=meta)
+    return MultiLevelNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.ones(n), bias=np.zeros(n),
+                            offset=np.zeros(n), out_scale=np.ones(n), levels=levels, metadata=meta)
+
+
+def payload_levels(g: Graph, name: str) -> int | None:
+    """The largest integer payload ``name`` sends, or None for binary spikes."""
+    node = g.nodes[name]
+    if isinstance(node, MultiLevelNeuron):
+        return int(node.levels)
+    if isinstance(node, nir.Input):
+        enc = InputEncoding.from_metadata(g.metadata)
+        return enc.max_value if enc.graded else None
+    return None
 
 
 class BalanceLatency(Pass):
@@ -55,21 +72,18 @@ class BalanceLatency(Pass):
 def _delay(g: Graph, synapse: str, stages: int) -> dict:
     """Feed ``synapse`` through ``stages`` relays of its source."""
     (src,) = g.predecessors(synapse)
-    node = g.nodes[src]
-    if isinstance(node, MultiLevelNeuron):
-        raise UnsupportedLayerError("a graded (multi-level) layer on the shorter of two paths needs a graded relay, "
-                                    "which is not implemented", layer=src,
-                                    hint="give both paths the same number of synapse layers")
+    levels = payload_levels(g, src)
     n = int(np.prod(nir_size(g, src)))
     prev = src
     for k in range(stages):
         syn_name, relay_name = f"{synapse}__delay{k}", f"{synapse}__relay{k}"
         g.nodes[syn_name] = identity_synapse(n, {RELAY_KEY: src, "snncc.source": f"relay synapse of {src}"})
-        g.nodes[relay_name] = _relay(n, src)
+        g.nodes[relay_name] = _relay(n, src, levels)
         g.edges += [(prev, syn_name), (syn_name, relay_name)]
         prev = relay_name
     g.edges = [e for e in g.edges if e != (src, synapse)] + [(prev, synapse)]
-    return {"source": src, "stages": stages, "relay_neurons": n * stages, "relay_synapses": n * stages}
+    return {"source": src, "stages": stages, "relay_neurons": n * stages, "relay_synapses": n * stages,
+            "graded": levels is not None}
 
 
 def nir_size(g: Graph, name: str) -> int:

@@ -31,7 +31,7 @@ import nir
 import numpy as np
 
 from ..errors import GraphError, UnsupportedLayerError
-from ..ir import QARLIF, QLIF, Graph, InputEncoding, QDense, QMultiLevel, QSubStepMultiLevel
+from ..ir import QARLIF, QLIF, Graph, InputEncoding, QConv, QDense, QMultiLevel, QSubStepMultiLevel
 from ..ir.graph import RECURRENT_KEY
 from .base import Pass, PassContext
 from .lower_substeps import to_substeps
@@ -99,6 +99,13 @@ def _to_population(g: Graph, name: str) -> dict:
     if k < 6:
         raise UnsupportedLayerError(f"quantum 2**{k} is below one weight unit (2**6); a binary population cannot "
                                     "represent it", layer=name)
+    for s in (*g.predecessors(name), *g.successors(name)):
+        if isinstance(g.nodes[s], QConv):
+            raise UnsupportedLayerError(
+                f"the population lowering of a multi-level layer connected by a convolution ('{s}') is not "
+                "implemented", layer=name,
+                hint="compile for a target with graded spikes (e.g. loihi2), or keep multi-level layers between "
+                     "Linear layers for this target")
     idx = np.repeat(np.arange(n), members)  # population neuron -> original neuron
     rank = np.tile(np.arange(members), n)  # member index r
     v_init = node.offset + 1 - rank * (1 << k)

@@ -21,13 +21,18 @@ from __future__ import annotations
 import nir
 
 from ..errors import UnsupportedLayerError
-from ..ir import Graph, QDense, QMultiLevel, QSubStepMultiLevel
+from ..ir import Graph, QConv, QDense, QMultiLevel, QSubStepMultiLevel
 
 HINT = "use the population lowering (--multilevel population)"
+CONV_HINT = "compile convolutional multi-level networks for a target with graded spikes (e.g. loihi2)"
 
 
 def to_substeps(g: Graph) -> dict[str, dict]:
     """Rewrite ``g`` in place onto the sub-step clock; returns a lowering note per multi-level layer."""
+    for name, node in g.nodes.items():
+        if isinstance(node, QConv):
+            raise UnsupportedLayerError("the sub-step lowering handles dense synapses only; this one is a convolution",
+                                        layer=name, hint=CONV_HINT)
     layers = [n for n in g.topological_order() if not isinstance(g.nodes[n], (nir.Input, nir.Output, QDense))]
     for name in layers:
         if not isinstance(g.nodes[name], QMultiLevel):

@@ -83,6 +83,12 @@ class Quantize(Pass):
                 raise QuantizationError(f"node left unquantized: {type(node).__name__}", layer=name)
 
 
+def _neuron_meta(node: object, name: str, scale: float) -> dict:
+    """The float layer's metadata (provenance, relay marks...) plus the scale its integers are worth."""
+    meta = dict(getattr(node, "metadata", None) or {})
+    return {**meta, "snncc.source": meta.get("snncc.source", name), "snncc.scale": scale}
+
+
 def _uniform(values: np.ndarray, what: str, layer: str) -> float:
     v = np.unique(np.asarray(values, np.float64))
     if v.size != 1:
@@ -230,8 +236,7 @@ def _quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx:
     v_min = None if node.v_min is None else int(round(fx.ACT_SHIFT_SCALE * scale * node.v_min))
     stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QLIF(du=du, dv=dv, vth=vth, bias_mant=bias[0], bias_exp=bias[1], reset=node.reset,
-                         v_min=v_min, metadata={"snncc.source": node.metadata.get("snncc.source", name),
-                                                "snncc.scale": scale})
+                         v_min=v_min, metadata=_neuron_meta(node, name, scale))
     bias_float = fx.bias_value(bias[0], bias[1]) / (fx.ACT_SHIFT_SCALE * scale)
     return {
         "kind": "LIF", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax, "vth": vth,
@@ -283,8 +288,7 @@ def _quantize_multilevel(g: Graph, name: str, node: MultiLevelNeuron, enc: Input
     stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QMultiLevel(du=du, dv=dv, bias_mant=bias[0], bias_exp=bias[1], theta_exp=k, offset=offset_int,
                                 levels=node.levels,
-                                metadata={"snncc.source": node.metadata.get("snncc.source", name),
-                                          "snncc.scale": scale})
+                                metadata=_neuron_meta(node, name, scale))
     return {"kind": "MultiLevel", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax,
             "theta_exp": k, "levels": node.levels, "offset": offset_int,
             "offset_error": abs(offset_int / 2.0**k - offset), **stats, "du": du, "dv": dv,
@@ -326,8 +330,7 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
         "note": "trained in deploy-exact mode" if exact else "PLAN approximates tanh/sigmoid (max error 0.019)"}
     g.nodes[name] = QARLIF(dv=dv, vth=ints["vth"], amp=ints["amp"], gate=ints["gate"], bias=bias,
                            input_shift=input_shift,
-                           metadata={"snncc.source": node.metadata.get("snncc.source", name),
-                                     "snncc.scale": scale})
+                           metadata=_neuron_meta(node, name, scale))
     return {"kind": "AR-LIF", "scale": scale, "weight_exp": e, "input_shift": input_shift,
             "weight_max_abs": inputs.wmax, "vth": ints["vth"],
             "amp": ints["amp"], "gate": ints["gate"], **stats, "dv": dv, "decay_v_error": abs((1 - dv / 4096) - lam),
