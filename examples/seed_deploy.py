@@ -80,6 +80,7 @@ SHIPPED: list[tuple[str, str, str, int | None]] = [
     ("digits_asn/model.pt", "loihi2", "program", None),
     ("digits_asn/model_nasn.pt", "loihi2", "program", None),
     ("digits_vgg/model.pt", "loihi2", "program", None),
+    ("digits_resnet/model.pt", "loihi2", "program", None),
 ]
 
 

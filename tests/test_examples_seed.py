@@ -30,6 +30,7 @@ EXACT = [
     ("digits_asn/model.pt", "loihi2"),
     ("digits_asn/model_nasn.pt", "loihi2"),
     ("digits_vgg/model.pt", "loihi2"),
+    ("digits_resnet/model.pt", "loihi2"),
 ]
 
 
@@ -172,6 +173,8 @@ def test_reference_equals_lava_bit_for_bit(model, target, lowering):
     ("digits_multilevel/model.pt", "loihi", ("--multilevel", "substep")),
     ("digits_klif/model_rate.pt", "loihi", ()),
     ("digits_arlif/model.pt", "loihi2", ()),
+    ("digits_vgg/model.pt", "loihi2", ()),
+    ("digits_resnet/model.pt", "loihi2", ()),
 ])
 def test_cli_compiles_and_verifies(model, target, options, tmp_path):
     out = tmp_path / "bundle"
