@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from snncc.backends.reference import FloatSimulator, ReferenceSimulator
 from snncc.errors import GraphError, QuantizationError, ResourceError
 from snncc.ir import QLIF, Graph, LIFNeuron, QDense
-from snncc.passes import Canonicalize, Partition, PassContext, PassManager, Place, Quantize, default_pipeline
+from snncc.passes import (
+    BalanceLatency,
+    Canonicalize,
+    Partition,
+    PassContext,
+    PassManager,
+    Place,
+    Quantize,
+    default_pipeline,
+)
 from snncc.target import load_target, parse_target
 from tests.models import mlp
 
@@ -185,7 +194,28 @@ def test_unequal_path_depths_are_balanced_with_a_relay_and_rejected_without():
         PassManager([Canonicalize(), Quantize()]).run(g, ctx())  # quantize needs balanced paths
     out = PassManager(default_pipeline(TARGET)).run(g, ctx())
     depth = out.synapse_depth()
-    assert "skip__relay0" in out.nodes and len({depth[p] for p in out.predecessors("lif2")}) == 1
+    assert "input__relay0" in out.nodes and len({depth[p] for p in out.predecessors("lif2")}) == 1
+
+
+def test_a_source_read_by_two_shorter_paths_gets_one_relay_chain():
+    """input -> fc1 -> lif1 -> fc2 -> lif2 -> fc3 -> lif3, plus skips input -> lif2 (1 stage) and input -> lif3
+    (2 stages): the two skips share stage 0 of the input's chain."""
+    g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
+    g.nodes["fc3"] = nir.Linear(weight=np.eye(2))
+    g.nodes["lif3"] = copy.deepcopy(g.nodes["lif2"])
+    g.edges = [e for e in g.edges if e[1] != "output"] + [("lif2", "fc3"), ("fc3", "lif3"), ("lif3", "output")]
+    for skip, dst in (("skip2", "lif2"), ("skip3", "lif3")):
+        g.nodes[skip] = nir.Linear(weight=np.ones((2, 2)))
+        g.edges += [("input", skip), (skip, dst)]
+    c = ctx()
+    out = PassManager([Canonicalize(), BalanceLatency()]).run(g, c)
+    relays = sorted(n for n in out.nodes if "__relay" in n)
+    assert relays == ["input__relay0", "input__relay1"]
+    assert out.predecessors("skip2") == ["input__relay0"] and out.predecessors("skip3") == ["input__relay1"]
+    notes = c.notes["balance-latency"]
+    assert notes["skip2"]["relay_neurons"] + notes["skip3"]["relay_neurons"] == 2 * 2  # two stages of 2, built once
+    depth = out.synapse_depth()
+    assert all(len({depth[p] for p in out.predecessors(n)}) == 1 for n in ("lif2", "lif3"))
 
 
 def test_quantize_keeps_lava_int32_headroom():

@@ -339,11 +339,11 @@ class Doubled(nn.Module):
         return self.lif1(self.conv1(s + s))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="torch_trace._function drops a source already on the other side of '+': s + s becomes s")
-def test_a_spike_map_added_to_itself_counts_twice() -> None:
-    agreement = canonical_float_vs_torch(Doubled().eval(), np.ones((1, 3, 4), np.int64))
-    assert agreement == {"lif0": 1.0, "lif1": 1.0}, agreement  # today lif1: 0.0 (sees 1, never fires)
+def test_a_spike_map_added_to_itself_is_refused_naming_the_sum() -> None:
+    """Graph edges are a set, so ``s + s`` cannot be two edges; it used to compile silently as ``s``."""
+    with pytest.raises(UnsupportedLayerError, match="already contains it") as exc:
+        trace_module(Doubled().eval())
+    assert "lif0" in str(exc.value) and "scale the weights" in exc.value.hint
 
 
 class PooledFork(nn.Module):

@@ -211,7 +211,12 @@ def _function(node: fx.Node, values: dict[str, _Value]) -> _Value:
         raise GraphError(f"adds tensors of shapes {a.shape} and {c.shape}", layer=node.name)
     if a.is_input or c.is_input:
         raise UnsupportedLayerError("adding the raw input is not supported", layer=node.name)
-    return _Value(a.sources + [s for s in c.sources if s not in a.sources], a.shape)
+    twice = [s for s in c.sources if s in a.sources]
+    if twice:  # graph edges are a set: x + x would silently become x
+        raise UnsupportedLayerError(f"adds the output of '{twice[0]}' to a sum that already contains it (as in x + x)",
+                                    layer=node.name, hint="add each layer's output once and scale the weights of the "
+                                                          "layer that reads the sum instead")
+    return _Value(a.sources + c.sources, a.shape)
 
 
 def _reshape(b: _Builder, mod: nn.Module, x: _Value, name: str) -> _Value:

@@ -52,6 +52,7 @@ class BalanceLatency(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
         notes = {}
+        chains: dict[str, list[str]] = {}  # source -> its relay stages so far, shared by every delayed reader
         for name in g.topological_order():
             if not isinstance(g.nodes[name], FLOAT_NEURONS):
                 continue
@@ -61,7 +62,7 @@ class BalanceLatency(Pass):
             for syn in synapses:
                 lag = deepest - depth[syn]
                 if lag:
-                    notes[syn] = _delay(g, syn, lag)
+                    notes[syn] = _delay(g, syn, lag, chains)
         ctx.notes["balance-latency"] = notes
         return g
 
@@ -69,20 +70,22 @@ class BalanceLatency(Pass):
         check_canonical(graph)
 
 
-def _delay(g: Graph, synapse: str, stages: int) -> dict:
-    """Feed ``synapse`` through ``stages`` relays of its source."""
+def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]]) -> dict:
+    """Feed ``synapse`` from stage ``stages`` of its source's relay chain, growing the chain as needed (a source read
+    by several shorter paths gets one chain, not one per reader)."""
     (src,) = g.predecessors(synapse)
     levels = payload_levels(g, src)
     n = int(np.prod(nir_size(g, src)))
-    prev = src
-    for k in range(stages):
-        syn_name, relay_name = f"{synapse}__delay{k}", f"{synapse}__relay{k}"
+    chain = chains.setdefault(src, [])
+    added = max(stages - len(chain), 0)
+    for k in range(len(chain), stages):
+        syn_name, relay_name = f"{src}__delay{k}", f"{src}__relay{k}"
         g.nodes[syn_name] = identity_synapse(n, {RELAY_KEY: src, "snncc.source": f"relay synapse of {src}"})
         g.nodes[relay_name] = _relay(n, src, levels)
-        g.edges += [(prev, syn_name), (syn_name, relay_name)]
-        prev = relay_name
-    g.edges = [e for e in g.edges if e != (src, synapse)] + [(prev, synapse)]
-    return {"source": src, "stages": stages, "relay_neurons": n * stages, "relay_synapses": n * stages,
+        g.edges += [(chain[-1] if chain else src, syn_name), (syn_name, relay_name)]
+        chain.append(relay_name)
+    g.edges = [e for e in g.edges if e != (src, synapse)] + [(chain[stages - 1], synapse)]
+    return {"source": src, "stages": stages, "relay_neurons": n * added, "relay_synapses": n * added,
             "graded": levels is not None}
 
 
