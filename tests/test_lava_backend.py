@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import nir
 import numpy as np
 import pytest
@@ -192,3 +194,35 @@ def test_rejects_bad_inputs() -> None:
         runner.run(np.zeros((1, 4, 5)))
     with pytest.raises(VerificationError):
         runner.run(np.full((1, 4, 3), 2))
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_weights_run_as_lava_sparse_bit_exact(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pruned layers (about 10% non-zero) run as Lava's Sparse, binary and graded, exponents -3..3: still bit-exact."""
+    from snncc.backends.lava.runner import uses_sparse
+    from snncc.compat.lava import import_lava
+
+    import_lava()  # the compatibility workaround, before any lava module
+    sparse_process = importlib.import_module("lava.proc.sparse.process")
+
+    made: list[str] = []
+    real_init = sparse_process.Sparse.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(kwargs["name"])
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(sparse_process.Sparse, "__init__", counting_init)
+    rng = np.random.default_rng(seed)
+    graded = seed % 2 == 1
+    graph = qgraph([30, 40, 20], rng, graded=graded, max_value=15 if graded else 1, exps=[seed - 3, 3 - seed],
+                   vth=[20, 20])
+    for name in ("dense0", "dense1"):
+        w = graph.nodes[name].weight
+        graph.nodes[name].weight = np.where(rng.random(w.shape) < 0.1, np.minimum(np.abs(w), 127), 0)  # excitatory
+    assert all(uses_sparse(graph.nodes[n]) for n in ("dense0", "dense1"))
+    x = random_inputs(rng, 2, 8, 30, graded=graded, max_value=15 if graded else 1, rate=0.5)
+    ref, _ = run_both(graph, x)
+    assert sorted(made) == ["sparse:dense0", "sparse:dense1"]
+    assert ref.layers["lif1"].spikes.any()  # activity reaches the last layer

@@ -1,10 +1,11 @@
 """Lower a quantized graph to a Lava process graph and run it on Lava's fixed-point CPU simulator.
 
 One Lava ``Dense`` per ``QDense`` (exact integer weights via :func:`snncc.fixedpoint.lava_dense_encoding`; graded,
-``num_message_bits > 0``, when the ``QDense`` is), one Lava ``Conv`` per ``QConv`` (kernel and layout from
-:mod:`snncc.backends.lava.conv_encoding`; its input port is the source's flat CHW vector reshaped and transposed to
-Lava's (W, H, C), its output transposed back and flattened), and one neuron process per layer: stock ``LIFReset`` for a
-``QLIF`` that it implements (:attr:`QLIF.stock`) and whose output needs no send window, else snncc's
+``num_message_bits > 0``, when the ``QDense`` is; a ``Sparse``, which runs the same fixed-point code on CSR weights,
+when at most :data:`SPARSE_MAX_DENSITY` of the weights are non-zero), one Lava ``Conv`` per ``QConv`` (kernel and
+layout from :mod:`snncc.backends.lava.conv_encoding`; its input port is the source's flat CHW vector reshaped and
+transposed to Lava's (W, H, C), its output transposed back and flattened), and one neuron process per layer: stock
+``LIFReset`` for a ``QLIF`` that it implements (:attr:`QLIF.stock`) and whose output needs no send window, else snncc's
 :class:`SnnccLIF`; :class:`MultiLevelNeuron` per ``QMultiLevel``; :class:`ARLIFNeuron` per ``QARLIF``. Several
 synapses into one neuron layer (recurrent ones included, which connect back to the layer's ``a_in``) all connect to
 its ``a_in``, which sums them. The periodic state reset of each neuron layer is staggered by its synapse depth, so
@@ -47,6 +48,16 @@ from snncc.ir.graph import layer_size
 from snncc.ir.nodes import QARLIF, QLIF, QConv, QDense, QMultiLevel
 
 STORAGE_BITS = {"bias_mant": 16, "bias_exp": 16}  # int16 Vars of Lava's fixed-point LIF; snncc's own Vars are int32
+
+
+SPARSE_MAX_DENSITY = 0.25
+"""Above this share of non-zero weights a dense matrix is as cheap to store and multiply as CSR."""
+
+
+def uses_sparse(node: QDense) -> bool:
+    """Whether the dense synapse runs as Lava's ``Sparse`` (lateral inhibition of populations, pruned layers...)."""
+    w = np.asarray(node.weight)
+    return w.size > 0 and np.count_nonzero(w) <= SPARSE_MAX_DENSITY * w.size
 
 
 def conv_args(node: QConv) -> dict[str, object]:
@@ -208,6 +219,7 @@ class LavaRunner:
         """
         from lava.proc.conv.process import Conv
         from lava.proc.dense.process import Dense
+        from lava.proc.sparse.process import Sparse
         from lava.utils.weightutils import SignMode
 
         node = self.graph.nodes[name]
@@ -217,8 +229,9 @@ class LavaRunner:
             source.reshape(node.input_shape).transpose(list(LAVA_AXES)).connect(conv.s_in)
             return conv.a_out.transpose(list(LAVA_AXES)).flatten()
         weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(node.weight, node.weight_exp)
-        dense = Dense(weights=weights, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
-                      sign_mode=SignMode.MIXED, num_message_bits=message_bits, name=f"dense:{name}")
+        kind, proc = (("sparse", Sparse) if uses_sparse(node) else ("dense", Dense))
+        dense = proc(weights=weights, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
+                     sign_mode=SignMode.MIXED, num_message_bits=message_bits, name=f"{kind}:{name}")
         source.connect(dense.s_in)
         return dense.a_out
 
