@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -58,6 +59,7 @@ def compile_model(
     (``levels`` binary neurons per neuron) or ``substep`` (binary bursts, ``levels`` target steps per time step).
     """
     say = progress or (lambda _msg: None)
+    clock = _Stopwatch()
     tgt = load_target(target)
     say(f"target {tgt.name} ({tgt.path})")
     graph = import_model(source, allow_unsafe=allow_unsafe, dt=dt, reset=reset, timesteps=timesteps)
@@ -65,6 +67,7 @@ def compile_model(
     if t_steps < 1 or samples < 1:
         raise VerificationError(f"timesteps and samples must be at least 1 (got {t_steps} and {samples})")
     graph.metadata["timesteps"] = t_steps
+    clock.lap("import")
     say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
     ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution, "arlif": arlif,
                                                 "multilevel": multilevel}, progress=say,
@@ -72,6 +75,7 @@ def compile_model(
     dump_dir = Path(tempfile.mkdtemp(prefix="snncc-ir-")) if (dump_ir and out_dir is not None) else None
     ctx.dump_dir = dump_dir
     final = PassManager(default_pipeline(tgt)).run(graph, ctx)
+    clock.lap("passes")
     float_graph = ctx.snapshots["canonicalize"]  # the F level: what the trained model computes
 
     enc = InputEncoding.from_metadata(final.metadata)
@@ -83,15 +87,22 @@ def compile_model(
     bundle = Bundle(graph=final, float_graph=float_graph, target=tgt, manifest={}, path=None)
     say(f"measuring activity on {len(x)} {activity} samples (reference simulator)")
     int_run = bundle.run(x, "reference")
+    clock.lap("reference_simulation")
     float_run = bundle.run(x, "float")
+    clock.lap("float_simulation")
     lowering = measure_lowerings(ctx, x, float_run, int_run, final)
+    clock.lap("lowering_measurement")
+    resources = resource_report(final, tgt)
+    clock.lap("resource_report")
+    energy = energy_report(final, int_run.counts, tgt, int_run.batch, t_steps * int_run.substeps,
+                           int_run.latency * int_run.substeps)
+    clock.lap("energy_report")
     report = {
         "model": _describe(source), "target": tgt.name, "timesteps": t_steps, "input": enc.to_dict(),
         "activity_inputs": activity,
-        "resources": resource_report(final, tgt),
+        "resources": resources,
         "substeps": int_run.substeps,
-        "energy": energy_report(final, int_run.counts, tgt, int_run.batch, t_steps * int_run.substeps,
-                                int_run.latency * int_run.substeps),
+        "energy": energy,
         "quantization": {"layers": ctx.notes.get("quantize", {}), "bias_resolution": bias_resolution},
         "fidelity": compare_float_int(float_graph, float_run, final, int_run),
         "lowering": lowering,
@@ -99,6 +110,8 @@ def compile_model(
         "warnings": list(ctx.warnings),
         "pass_timings": {k: round(v, 6) for k, v in ctx.timings.items()},
     }
+    clock.lap("fidelity_report")
+    report["stage_timings"] = clock.laps
     netx_note = {"status": "not written (no output folder)"}
     if out_dir is not None:
         def fill(folder: Path) -> None:
@@ -128,6 +141,19 @@ def compile_model(
         bundle.manifest.update(_manifest(source, tgt, final, t_steps, netx_note, ctx, report))
     bundle.manifest["report"] = report
     return bundle
+
+
+class _Stopwatch:
+    """Wall-clock seconds of the stages of one compile (import, passes, simulations, reports), for the report."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._last, 6)
+        self._last = now
 
 
 def summary(bundle: Bundle) -> str:

@@ -95,12 +95,26 @@ def conv2d(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     patches = windows[:, :, ::sy, ::sx, ::dy, ::dx][:, :, :ho, :wo]
     g = geom.groups
     cg_in, cg_out = c_in // g, c_out // g
-    out = np.empty((batch, c_out, ho, wo), dtype)
-    for k in range(g):
-        p = patches[:, k * cg_in:(k + 1) * cg_in]
-        out[:, k * cg_out:(k + 1) * cg_out] = np.einsum("bcijye,ocye->boij", p, w[k * cg_out:(k + 1) * cg_out],
-                                                        optimize=True)
+    exact_in_float = dtype is np.int64 and _float_exact(xs, w)
+    if exact_in_float:  # BLAS: int64 products have no BLAS kernel; float64 holds these sums exactly
+        patches, w = patches.astype(np.float64), w.astype(np.float64)
+    if g == 1:
+        out = np.einsum("bcijye,ocye->boij", patches, w, optimize=True)
+    else:  # all groups in one call (a loop over groups is slow for depthwise maps with thousands of channels)
+        out = np.einsum("bgcijye,gocye->bgoij", patches.reshape(batch, g, cg_in, *patches.shape[2:]),
+                        w.reshape(g, cg_out, *w.shape[1:]), optimize=True)
+    if exact_in_float:
+        out = np.rint(out).astype(np.int64)
     return out.reshape(batch, -1)
+
+
+def _float_exact(x: np.ndarray, w: np.ndarray) -> bool:
+    """True when every partial sum of integers ``x`` times kernel ``w`` has magnitude below 2**53, so float64 computes
+    the convolution exactly."""
+    if x.size == 0 or w.size == 0:
+        return True
+    per_output = np.abs(w).reshape(w.shape[0], -1).sum(axis=1, dtype=np.float64).max()
+    return float(np.abs(x).max()) * per_output < 2.0 ** 53
 
 
 def conv_matrix(weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
@@ -127,9 +141,8 @@ def fan_out(weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     (py, px), (sy, sx), (dy, dx), (ky, kx) = geom.padding, geom.stride, geom.dilation, geom.kernel
     g = geom.groups
     cg_in, cg_out = c_in // g, c_out // g
-    per_in = np.zeros((c_in, ky, kx), np.int64)  # outputs per input channel reading tap (a, e): sum over C_out
-    for k in range(g):
-        per_in[k * cg_in:(k + 1) * cg_in] = mask[k * cg_out:(k + 1) * cg_out].sum(axis=0)
+    # outputs per input channel reading tap (a, e): summed over the C_out of its group (all groups at once)
+    per_in = mask.reshape(g, cg_out, cg_in, ky, kx).sum(axis=1).reshape(c_in, ky, kx)
     padded = np.zeros((c_in, h + 2 * py + sy * ho + dy * ky, wd + 2 * px + sx * wo + dx * kx), np.int64)
     for a in range(ky):
         for e in range(kx):

@@ -129,7 +129,8 @@ class ReferenceSimulator:
         x = check_inputs(inputs, self.graph, self.encoding)
         batch, timesteps, _ = x.shape
         g = self.graph
-        buf = {s: np.zeros((batch, layer_size(g.nodes[s])), np.int64) for s in self.synapses}
+        zero = {s: np.zeros((batch, layer_size(g.nodes[s])), np.int64) for s in self.synapses}
+        buf = dict(zero)
         layers = {n: _Layer(g.nodes[n], batch, self.fmt) for n in self.neurons}
         size = {n: layer_size(g.nodes[n]) for n in self.neurons}
         spikes = {n: np.zeros((batch, timesteps, size[n]), np.int32 if layers[n].graded else np.int8)
@@ -153,8 +154,9 @@ class ReferenceSimulator:
                 if record_states:
                     states[n][0][:, t] = layers[n].first
                     states[n][1][:, t] = layers[n].v
-            for syn in self.synapses:
-                buf[syn] = accumulate(g.nodes[syn], out[self.sources[syn]])
+            for syn in self.synapses:  # a silent source (outside its window, or no spikes) delivers nothing
+                src = out[self.sources[syn]]
+                buf[syn] = accumulate(g.nodes[syn], src) if src.any() else zero[syn]
         result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers)
         for n in self.neurons:
             st = states.get(n, (None, None))

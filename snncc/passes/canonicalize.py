@@ -6,7 +6,9 @@ neurons feed synapses or outputs. On the way it
 
 * turns average/sum pooling into a depthwise convolution, and fuses a pooling whose stride is its kernel into the
   convolution or Linear it feeds (a pooled conv is one conv with an upsampled kernel, so pooling costs no extra
-  synapse layer, step or neuron);
+  synapse layer, step or neuron); where the fused layer's fan-in would exceed a core's input axons (a global
+  pooling before a classifier) and the target has graded spikes, a pooling of binary spikes becomes a sum into
+  graded relay neurons instead (exact);
 * splits a synapse fed by several spike sources (SEW-style spike addition, ``conv(s1 + s2)``) into one copy per
   source, and gives a neuron output added straight to a current (an identity shortcut) an identity synapse;
 
@@ -60,7 +62,10 @@ class Canonicalize(Pass):
         _remove_flatten(g)
         _discretize(g)
         _pools_to_conv(g)
-        _fuse_pools(g)
+        axons = ctx.target.figures.get("core_limits", {}).get("input_axons")
+        graded = "multilevel_graded" in ctx.target.primitives  # the relays send counts as graded spikes
+        relays = _fuse_pools(g, int(axons.value) if axons is not None and graded else None)
+        ctx.notes["canonicalize"] = {"pool_relays": relays}
         _merge_synapse_chains(g)
         _identity_synapses(g)
         _split_multi_source_synapses(g)
@@ -205,8 +210,11 @@ def _pools_to_conv(g: Graph) -> None:
                                    metadata=meta)
 
 
-def _fuse_pools(g: Graph) -> None:
-    """Fold a pooling (stride == kernel, no padding) into the one synapse it feeds."""
+def _fuse_pools(g: Graph, max_fan_in: int | None = None) -> dict[str, dict]:
+    """Fold a pooling (stride == kernel, no padding) into the one synapse it feeds, unless the fused synapse's
+    fan-in would exceed ``max_fan_in`` (a core's input axons) while the unfused one fits: such a pooling of binary
+    spikes feeds graded relay neurons instead (see :func:`_pool_relay`). Returns the relays inserted."""
+    relays = {}
     for name, node in list(g.nodes.items()):
         pool = node.metadata.get(POOL_KEY) if isinstance(node, nir.Conv2d) else None
         succs = g.successors(name)
@@ -219,6 +227,11 @@ def _fuse_pools(g: Graph) -> None:
             continue
         c, h, w = geom.in_shape
         _, hp, wp = geom.out_shape
+        fused, unfused = _pool_fan_in(nxt, k)
+        if max_fan_in is not None and fused > max_fan_in >= max(unfused, k[0] * k[1]) and _binary_source(g, name):
+            relays[name] = _pool_relay(g, name, succs[0], pool)
+            relays[name].update(fused_fan_in=fused, input_axons=max_fan_in)
+            continue
         if isinstance(nxt, nir.Conv2d):
             ng = nir_geometry(nxt)
             if ng.dilation != (1, 1) or (ng.padding != (0, 0) and (h % k[0] or w % k[1])):
@@ -237,6 +250,44 @@ def _fuse_pools(g: Graph) -> None:
         fused.metadata["snncc.fused_pool"] = name
         g.nodes[succs[0]] = fused
         _rewire_out(g, name)
+    return relays
+
+
+def _pool_fan_in(nxt: object, k: tuple[int, int]) -> tuple[int, int]:
+    """(fused, unfused) inputs of one neuron behind synapse ``nxt`` when a ``k`` pooling is / is not fused into it."""
+    if isinstance(nxt, nir.Conv2d):
+        ng = nir_geometry(nxt)
+        per_pixel = ng.weight_shape[1] * ng.kernel[0] * ng.kernel[1]
+        return per_pixel * k[0] * k[1], per_pixel
+    n_in = int(np.asarray(nxt.weight).shape[-1])
+    return n_in * k[0] * k[1], n_in
+
+
+def _binary_source(g: Graph, pool: str) -> bool:
+    """Whether the pooling reads binary spikes (a neuron layer that is not multi-level), so that a window's count
+    is at most its size."""
+    (src,) = g.predecessors(pool)
+    node = g.nodes[src]
+    return isinstance(node, FLOAT_NEURONS) and not isinstance(node, MultiLevelNeuron)
+
+
+def _pool_relay(g: Graph, pool: str, consumer: str, meta: dict) -> dict:
+    """Keep pooling ``pool`` as a layer of its own: a sum over each window into graded relay neurons that send the
+    count (a multi-level neuron without memory: threshold 1, ``levels`` = window size), the average's ``1/(ky kx)``
+    as their output scale (folded into ``consumer``). Exact: the counts are small integers. It costs one step of
+    latency and the pooled map's neurons, and divides the consumer's fan-in by the window size."""
+    node = g.nodes[pool]
+    geom = nir_geometry(node)
+    n, window = geom.out_size, int(np.prod(meta["kernel"]))
+    g.nodes[pool] = _with_weight(node, np.ones_like(np.asarray(node.weight, np.float64)))
+    relay = f"{pool}_relay"
+    g.nodes[relay] = MultiLevelNeuron(
+        decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.ones(n), bias=np.zeros(n), offset=np.zeros(n),
+        out_scale=np.full(n, float(meta["weight"])), levels=window,
+        metadata={"snncc.source": f"graded relay of pooling {pool} (not fused into {consumer}: fan-in)",
+                  "snncc.pool_relay": pool})
+    g.edges = [e for e in g.edges if e != (pool, consumer)] + [(pool, relay), (relay, consumer)]
+    return {"relay": relay, "neurons": n, "levels": window}
 
 
 def identity_synapse(n: int, metadata: dict) -> nir.Conv2d:

@@ -145,15 +145,21 @@ class Axis:
         pos = np.arange(o0, o1)[:, None] * self.s - self.p + np.arange(self.k)[None, :] * self.d
         return np.where((pos >= 0) & (pos < self.n_in), pos, -1)
 
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - axes are few, small, immutable and reused
     def reads(self, o0: int, o1: int) -> np.ndarray:
-        """Sorted input positions that outputs ``o0..o1`` read (the receptive field along this axis)."""
+        """Sorted input positions that outputs ``o0..o1`` read (the receptive field along this axis; read-only,
+        shared by every caller)."""
         pos = self._taps(o0, o1)
-        return np.unique(pos[pos >= 0])
+        out = np.unique(pos[pos >= 0])
+        out.flags.writeable = False
+        return out
 
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - axes are few, small, immutable and reused
     def taps_used(self, o0: int, o1: int) -> int:
         """Kernel taps that read a real input for at least one of the outputs."""
         return int((self._taps(o0, o1) >= 0).any(axis=0).sum())
 
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - axes are few, small, immutable and reused
     def connections(self, o0: int, o1: int) -> int:
         """(output, tap) pairs that read a real input (padding reads are no synapse)."""
         return int((self._taps(o0, o1) >= 0).sum())

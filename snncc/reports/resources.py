@@ -74,11 +74,11 @@ def _core_entry(name: str, block: Any, tile: dict | None, place: list, use: Use,
 def _layer_entry(graph: Graph, target: Target, name: str, li: LayerInputs, cores: list[dict],
                  tiles: list[dict] | None, sharing: bool) -> dict[str, Any]:
     n = layer_size(graph.nodes[name])
+    peak = {k: max(c["utilisation"][k] for c in cores) for k in {c["binding_limit"] for c in cores}}
     entry = {"neurons": n, "fan_in": fan_in(graph, name), "synapses_nonzero": _nonzero_synapses(graph, name),
              "synapses_stored": sum(c["synapses_stored"] for c in cores), "cores": len(cores),
              "memory_bytes": sum(c["use"]["memory"] for c in cores),
-             "binding_limit": max((c["binding_limit"] for c in cores),
-                                  key=lambda k: max(c["utilisation"][k] for c in cores))}
+             "binding_limit": max((c["binding_limit"] for c in cores), key=lambda k: peak[k])}
     if tiles is not None:
         unshared = [tile_use(target, li, Tile.from_meta(t), False) for t in tiles]
         first = tiles[0]
