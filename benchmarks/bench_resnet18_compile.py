@@ -34,6 +34,7 @@ import torch
 import yaml
 from torch import nn
 
+from snncc import SnnccError
 from snncc.compiler import compile_model
 from snncc.neurons import LIF, GradedInput
 from snncc.target import load_target
@@ -214,14 +215,17 @@ def main() -> None:
     print(f"spiking ResNet-18 (CIFAR), width {args.width}, input {'x'.join(map(str, INPUT_SHAPE))}, random weights "
           f"(seed {args.seed}), LIF threshold {args.threshold:g}; target {args.target}{overrides}; activity "
           f"simulation {args.samples} sample(s) x {args.timesteps} steps")
-    if args.profile is not None:
-        import cProfile
+    try:
+        if args.profile is not None:
+            import cProfile
 
-        prof = cProfile.Profile()
-        result = prof.runcall(compile_resnet, model, target, args.timesteps, args.samples, args.seed)
-        prof.dump_stats(args.profile)
-    else:
-        result = compile_resnet(model, target, args.timesteps, args.samples, args.seed)
+            prof = cProfile.Profile()
+            result = prof.runcall(compile_resnet, model, target, args.timesteps, args.samples, args.seed)
+            prof.dump_stats(args.profile)
+        else:
+            result = compile_resnet(model, target, args.timesteps, args.samples, args.seed)
+    except SnnccError as exc:  # e.g. the model does not fit the target: one line, as the CLI prints it
+        raise SystemExit(f"snncc: error: {exc}") from None
     print_result(result, peak_rss_mib())
 
 
