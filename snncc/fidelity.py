@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Graph
+from . import fixedpoint as fx
+from .ir import QLIF, Graph, QMultiLevel
 
 POPULATION_KEY = "snncc.population"
+LOW_AGREEMENT = 0.9  # a layer below this spike agreement with the float model is named in a warning
+SILENT_SHARE = 0.25  # ... and one where this share of the float-active neurons never fires after quantization
 
 
 def logical_spikes(graph: Graph, name: str, spikes: np.ndarray) -> np.ndarray:
@@ -45,6 +48,65 @@ def compare_layers(graph_a: Graph, a: Any, graph_b: Graph, b: Any, layers: list[
     return {"layers": out, "output_agreement": agree}
 
 
-def compare_float_int(float_graph: Graph, float_result: Any, int_graph: Graph, int_result: Any) -> dict[str, Any]:
-    """F vs Q: the float model and the deployed integer model on the same inputs."""
-    return compare_layers(float_graph, float_result, int_graph, int_result)
+def compare_float_int(float_graph: Graph, float_result: Any, int_graph: Graph, int_result: Any,
+                      state_bits: int = fx.STATE_BITS) -> dict[str, Any]:
+    """F vs Q: the float model and the deployed integer model on the same inputs, per layer with the figures that
+    show where quantization loses accuracy (silent and always-on neurons, membrane error and saturation when the
+    states were recorded), and one warning per layer that needs attention, naming it and suggesting the fix."""
+    out = compare_layers(float_graph, float_result, int_graph, int_result)
+    warnings: list[str] = []
+    for name, lay in out["layers"].items():
+        sf = logical_spikes(float_graph, name, float_result.layers[name].spikes)
+        si = logical_spikes(int_graph, name, int_result.layers[name].spikes)
+        lay.update(_activity(sf, si))
+        lay.update(_membrane(float_graph, int_graph, name, float_result.layers[name], int_result.layers[name],
+                             state_bits))
+        warnings += _warnings(name, lay)
+    out["warnings"] = warnings
+    return out
+
+
+def _activity(sf: np.ndarray, si: np.ndarray) -> dict[str, int]:
+    """Neurons active in float that never fire in the integer network, and neurons that fire at every step."""
+    f_active, i_active = sf.reshape(-1, sf.shape[-1]).any(axis=0), si.reshape(-1, si.shape[-1]).any(axis=0)
+    always = si.reshape(-1, si.shape[-1]).all(axis=0) if si.size else np.zeros(si.shape[-1], bool)
+    f_always = sf.reshape(-1, sf.shape[-1]).all(axis=0) if sf.size else np.zeros(sf.shape[-1], bool)
+    return {"neurons": int(si.shape[-1]), "float_active_neurons": int(f_active.sum()),
+            "silenced_neurons": int((f_active & ~i_active).sum()), "always_on_neurons": int((always & ~f_always).sum())}
+
+
+def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any, state_bits: int) -> dict[str, Any]:
+    """Membrane figures in float units (the integer v divided by its scale), when both runs recorded v; only for
+    layers whose v means the same in both (LIF and graded multi-level, not expanded into populations)."""
+    node = int_graph.nodes[name]
+    if tf.v is None or ti.v is None or not isinstance(node, (QLIF, QMultiLevel)) or POPULATION_KEY in node.metadata:
+        return {}
+    scale = node.metadata.get("snncc.scale")
+    if not scale or tf.v.shape != ti.v.shape:
+        return {}
+    vi = np.asarray(ti.v, np.float64) / (fx.ACT_SHIFT_SCALE * scale)
+    vf = np.asarray(tf.v, np.float64)
+    theta = float(np.mean(float_graph.nodes[name].threshold))
+    limit = (1 << (state_bits - 1)) - 1
+    return {"v_float_mean": float(vf.mean()), "v_int_mean": float(vi.mean()),
+            "v_float_std": float(vf.std()), "v_int_std": float(vi.std()),
+            "v_rms_error_theta": float(np.sqrt(np.mean((vi - vf) ** 2)) / theta) if theta else None,
+            "saturated_states": int(np.sum(np.abs(np.asarray(ti.v, np.int64)) >= limit))}
+
+
+def _warnings(name: str, lay: dict[str, Any]) -> list[str]:
+    out = []
+    if lay["float_active_neurons"] and lay["silenced_neurons"] >= SILENT_SHARE * lay["float_active_neurons"]:
+        out.append(f"layer '{name}': {lay['silenced_neurons']} of {lay['float_active_neurons']} neurons that fire in "
+                   "float never fire after quantization; its weights are too coarse for its threshold (calibrate "
+                   "the layer, or retrain with weight noise / quantization-aware training)")
+    if lay["always_on_neurons"]:
+        out.append(f"layer '{name}': {lay['always_on_neurons']} neurons fire at every step after quantization but "
+                   "not in float; check its bias and threshold scaling")
+    if lay.get("saturated_states"):
+        out.append(f"layer '{name}': the membrane state saturated {lay['saturated_states']} times; lower the layer's "
+                   "weight scale (a smaller exponent) so its voltage range fits the state bits")
+    if lay["agreement"] < LOW_AGREEMENT:
+        out.append(f"layer '{name}': spike agreement with the float model {100 * lay['agreement']:.1f}% is below "
+                   f"{100 * LOW_AGREEMENT:.0f}%")
+    return out

@@ -72,6 +72,7 @@ class VerifyResult:
         for name, lay in f["layers"].items():
             lines.append(f"    {name:<14} spike agreement {100 * lay['agreement']:6.2f}%  rate float "
                          f"{lay['float_rate']:.4f} int {lay['int_rate']:.4f}")
+        lines += [f"  warning: {w}" for w in f.get("warnings", [])]
         lines.append("PASS" if self.passed else "FAIL")
         return "\n".join(lines)
 

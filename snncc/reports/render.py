@@ -94,6 +94,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                   "| layer | float rate | integer rate | spike agreement |", "|---|---|---|---|"]
         for name, f in fid["layers"].items():
             lines.append(f"| {name} | {f['float_rate']:.4f} | {f['int_rate']:.4f} | {_pct(f['agreement'])} |")
+        lines += [""] + [f"- **warning**: {w}" for w in fid.get("warnings", [])] if fid.get("warnings") else []
     if report["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     lines += ["", "## Pass timings", "", "| pass | seconds |", "|---|---|"]
@@ -117,6 +118,7 @@ def render_summary(report: dict[str, Any]) -> str:
         lines.append(f"float vs integer on {e['activity']['samples']} {report['activity_inputs']} samples: output "
                      f"agreement {_pct(fid['output_agreement'])}, spike agreement " + ", ".join(
                          f"{k} {_pct(v['agreement'])}" for k, v in fid["layers"].items()))
+        lines += [f"warning: {w}" for w in fid.get("warnings", [])]
     for name, n in (report.get("lowering") or {}).items():
         m = n.get("measured", {})
         agree = (f", measured spike agreement {_pct(m['spike_agreement'])} against {m['against']}"
