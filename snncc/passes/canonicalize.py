@@ -62,6 +62,7 @@ class Canonicalize(Pass):
         _remove_flatten(g)
         _discretize(g)
         _pools_to_conv(g)
+        _split_shared_synapses(g, pools_only=True)  # a pooling read by two synapses is fused into each
         axons = ctx.target.figures.get("core_limits", {}).get("input_axons")
         graded = "multilevel_graded" in ctx.target.primitives  # the relays send counts as graded spikes
         relays = _fuse_pools(g, int(axons.value) if axons is not None and graded else None)
@@ -346,11 +347,14 @@ def _merge_synapse_chains(g: Graph) -> None:
             break
 
 
-def _split_shared_synapses(g: Graph) -> None:
-    """Give every synapse exactly one consumer (each neuron layer quantizes its inputs at its own scale)."""
+def _split_shared_synapses(g: Graph, pools_only: bool = False) -> None:
+    """Give every synapse (or, with ``pools_only``, every pooling) exactly one consumer: each neuron layer quantizes
+    its inputs at its own scale, and each synapse after a pooling can absorb its own copy of it."""
     for name, node in list(g.nodes.items()):
         succs = g.successors(name)
         if not isinstance(node, ALL_SYNAPSES) or len(succs) <= 1:
+            continue
+        if pools_only and not (isinstance(node, nir.Conv2d) and POOL_KEY in node.metadata):
             continue
         preds = g.predecessors(name)
         for s in succs[1:]:
