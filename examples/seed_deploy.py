@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from examples.digits.training import (  # noqa: E402
     FitResult,  # noqa: E402
     predict_counts,
     summed_output,
+    weight_noise,
 )
 from examples.digits.training import fit as _fit  # noqa: E402
 from snncc.fidelity import logical_spikes, predictions  # noqa: E402
@@ -155,6 +157,35 @@ def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epoc
 
 
 # ---- deployment -------------------------------------------------------------------------------------------------
+def train_cli(argv: list[str] | None, description: str, build_model: Callable[..., nn.Module], out: Path,
+              encoding: str, weight_noise_lsbs: float = 2.0) -> int:
+    """The training command of a spike-input conv example: fit ``build_model(seed=...)`` with weight noise, report
+    float accuracy, save it and check that the saved file loads safely with the same accuracy."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--timesteps", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--loss-scale", type=float, default=0.5, help="logits = loss_scale * summed output spikes")
+    p.add_argument("--weight-noise", type=float, default=weight_noise_lsbs,
+                   help="training weight noise, 8-bit LSBs peak to peak")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=out)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = load_digits_split(seed=0)
+    model = build_model(seed=args.seed)
+    res = fit(model, data, encoding, args.timesteps, args.epochs, lr=args.lr, loss_scale=args.loss_scale,
+              seed=args.seed, perturb=weight_noise(args.weight_noise) if args.weight_noise > 0 else None)
+    model.eval()
+    acc = accuracy(model, data.x_test, data.y_test, encoding, args.timesteps)
+    print(f"training time {res.seconds:.1f} s; float test accuracy {100 * acc:.2f}%")
+    path = save_seed_model(model, args.out, args.timesteps, encoding)
+    check = accuracy(load_seed_model(path), data.x_test, data.y_test, encoding, args.timesteps)
+    print(f"saved {path} ({path.stat().st_size / 1024:.1f} KiB); safe-loaded test accuracy {100 * check:.2f}%")
+    return 0
+
+
 def deploy_payloads(model: nn.Module, split: DigitsSplit, timesteps: int | None = None) -> np.ndarray:
     """What the deployed network receives for the test images: int64 (360, T, 64)."""
     t = int(timesteps or model.timesteps)

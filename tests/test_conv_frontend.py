@@ -16,9 +16,10 @@ from snncc.backends.reference import FloatSimulator, ReferenceSimulator
 from snncc.errors import UnsupportedLayerError
 from snncc.frontend.torch_trace import trace_module
 from snncc.ir import QConv
-from snncc.neurons import LIF, reset_states
+from snncc.neurons import LIF
 from snncc.passes import BalanceLatency, Canonicalize, PassContext, PassManager, Quantize
 from snncc.target import load_target
+from tests.models import neuron_outputs
 
 LOIHI2 = load_target("loihi2")
 
@@ -29,17 +30,7 @@ def canonical(model: nn.Module):
 
 def torch_spikes(model: nn.Module, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every LIF module's spikes (batch, T, n) when torch runs ``x`` (batch, T, n_in) step by step."""
-    names = {m: n.replace(".", "_") for n, m in model.named_modules() if isinstance(m, LIF)}
-    rec: dict[str, list] = {n: [] for n in names.values()}
-    hooks = [m.register_forward_hook(lambda mod, _i, out: rec[names[mod]].append(out.flatten(1).numpy()))
-             for m in names]
-    reset_states(model)
-    with torch.no_grad():
-        for t in range(x.shape[1]):
-            model(torch.tensor(x[:, t], dtype=torch.float32))
-    for h in hooks:
-        h.remove()
-    return {n: np.stack(v, 1) for n, v in rec.items()}
+    return neuron_outputs(model, x)
 
 
 def compare_with_torch(model: nn.Module, x: np.ndarray) -> None:

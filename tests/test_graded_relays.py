@@ -16,11 +16,12 @@ from snncc.backends.reference import FloatSimulator
 from snncc.errors import UnsupportedLayerError
 from snncc.frontend.torch_trace import trace_module
 from snncc.ir import LIFNeuron, MultiLevelNeuron, QMultiLevel
-from snncc.neurons import LIF, GradedInput, MultiLevel, Residual, reset_states
+from snncc.neurons import LIF, GradedInput, MultiLevel, Residual
 from snncc.passes import BalanceLatency, Canonicalize, PassContext, PassManager
 from snncc.passes.balance_latency import RELAY_KEY
 from snncc.target import load_target
 from snncc.verify import verify_bundle
+from tests.models import neuron_outputs
 
 LOIHI2 = load_target("loihi2")
 LEVELS = 3
@@ -66,21 +67,7 @@ def canonical(model: nn.Module):
 
 def torch_payloads(model: nn.Module, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every neuron module's payload (z for multi-level layers, spikes for LIF) per (sample, step, neuron)."""
-    mods = {m: n.replace(".", "_") for n, m in model.named_modules() if isinstance(m, (MultiLevel, LIF))}
-    rec: dict[str, list] = {n: [] for n in mods.values()}
-
-    def hook(mod, _inp, out):
-        scale = mod.out_scale if isinstance(mod, MultiLevel) else 1.0
-        rec[mods[mod]].append(np.rint(out.flatten(1).numpy() / scale))
-
-    hooks = [m.register_forward_hook(hook) for m in mods]
-    reset_states(model)
-    with torch.no_grad():
-        for t in range(x.shape[1]):
-            model(torch.tensor(x[:, t], dtype=torch.float32))
-    for h in hooks:
-        h.remove()
-    return {n: np.stack(v, 1) for n, v in rec.items()}
+    return neuron_outputs(model, x)
 
 
 def assert_float_graph_matches_torch(model: nn.Module, x: np.ndarray, input_scale: float = 1.0) -> None:

@@ -26,9 +26,10 @@ from snncc.backends.reference import FloatSimulator
 from snncc.errors import UnsupportedLayerError
 from snncc.fidelity import compare_float_int
 from snncc.frontend.torch_trace import trace_module
-from snncc.neurons import IF, LIF, GradedInput, reset_states
+from snncc.neurons import IF, LIF, GradedInput
 from snncc.passes import BalanceLatency, Canonicalize, PassContext, PassManager
 from snncc.target import load_target
+from tests.models import neuron_outputs
 from tests.test_conv_lava import run_both
 
 T = 8  # time steps per sample
@@ -188,23 +189,8 @@ CASES = {"sew": SEW, "identity-shortcut": IdentityShortcut, "conv-sum": ConvSum,
 
 
 def run_torch(model: nn.Module, x: np.ndarray, currents: dict[LIF, list] | None = None) -> dict[str, np.ndarray]:
-    """Spikes (batch, T, n) of every neuron module, by layer name, when torch runs ``x`` step by step;
-    ``currents`` maps modules to lists that collect their input current (batch, n) at every step."""
-    names = {m: n.replace(".", "_") for n, m in model.named_modules() if isinstance(m, LIF)}
-    spikes: dict[str, list] = {n: [] for n in names.values()}
-
-    def record(mod: LIF, args: tuple, out: torch.Tensor) -> None:
-        spikes[names[mod]].append(out.flatten(1).numpy())
-        (currents or {}).get(mod, []).append(args[0].flatten(1))
-
-    handles = [m.register_forward_hook(record) for m in names]
-    reset_states(model)
-    with torch.no_grad():
-        for t in range(x.shape[1]):
-            model(torch.tensor(x[:, t], dtype=torch.float32))
-    for h in handles:
-        h.remove()
-    return {n: np.stack(v, 1) for n, v in spikes.items()}
+    """Spikes (batch, T, n) of every neuron module, by layer name (see :func:`tests.models.neuron_outputs`)."""
+    return neuron_outputs(model, x, currents)
 
 
 def calibrate(model: nn.Module, x: np.ndarray, rng: np.random.Generator) -> None:
