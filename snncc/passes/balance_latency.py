@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir import FLOAT_NEURONS, Graph, InputEncoding, LIFNeuron, MultiLevelNeuron
 from .base import Pass, PassContext
-from .canonicalize import check_canonical, identity_synapse
+from .canonicalize import check_canonical, graded_relay, identity_synapse
 
 RELAY_KEY = "snncc.relay"  # on relay neurons and their synapses: the source they copy
 
@@ -31,8 +31,7 @@ def _relay(n: int, source: str, levels: int | None) -> LIFNeuron | MultiLevelNeu
     if levels is None:
         return LIFNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.full(n, 0.5), bias=np.zeros(n),
                          reset="zero", metadata=meta)
-    return MultiLevelNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.ones(n), bias=np.zeros(n),
-                            offset=np.zeros(n), out_scale=np.ones(n), levels=levels, metadata=meta)
+    return graded_relay(n, levels, meta)
 
 
 def payload_levels(g: Graph, name: str) -> int | None:

@@ -282,13 +282,18 @@ def _pool_relay(g: Graph, pool: str, consumer: str, meta: dict) -> dict:
     n, window = geom.out_size, int(np.prod(meta["kernel"]))
     g.nodes[pool] = _with_weight(node, np.ones_like(np.asarray(node.weight, np.float64)))
     relay = f"{pool}_relay"
-    g.nodes[relay] = MultiLevelNeuron(
-        decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.ones(n), bias=np.zeros(n), offset=np.zeros(n),
-        out_scale=np.full(n, float(meta["weight"])), levels=window,
-        metadata={"snncc.source": f"graded relay of pooling {pool} (not fused into {consumer}: fan-in)",
-                  "snncc.pool_relay": pool})
+    g.nodes[relay] = graded_relay(n, window, {"snncc.source": f"graded relay of pooling {pool} (not fused into "
+                                                             f"{consumer}: fan-in)", "snncc.pool_relay": pool},
+                                  out_scale=float(meta["weight"]))
     g.edges = [e for e in g.edges if e != (pool, consumer)] + [(pool, relay), (relay, consumer)]
     return {"relay": relay, "neurons": n, "levels": window}
+
+
+def graded_relay(n: int, levels: int, metadata: dict, out_scale: float = 1.0) -> MultiLevelNeuron:
+    """``n`` memoryless multi-level neurons of threshold 1 that re-emit an integer input ``z`` in ``0..levels``
+    (``floor(z / 1) = z``, nothing left in ``v``), each level worth ``out_scale``."""
+    return MultiLevelNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.ones(n), bias=np.zeros(n),
+                            offset=np.zeros(n), out_scale=np.full(n, out_scale), levels=levels, metadata=metadata)
 
 
 def identity_synapse(n: int, metadata: dict) -> nir.Conv2d:
