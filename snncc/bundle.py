@@ -53,6 +53,15 @@ class Bundle:
         return int(np.prod(self.graph.nodes[self.graph.input_names[0]].input_type["input"]))
 
     @property
+    def report(self) -> dict[str, Any]:
+        """The compile report: in memory right after compiling, else read from the bundle's ``report.json``."""
+        if "report" in self.manifest:
+            return self.manifest["report"]
+        if self.path is None or not (self.path / "report.json").is_file():
+            return {}
+        return json.loads((self.path / "report.json").read_text())
+
+    @property
     def netx_path(self) -> Path | None:
         if self.path is None or not self.manifest.get("netx", {}).get("file"):
             return None

@@ -46,6 +46,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
                            states=not args.spikes_only, netx=not args.no_netx,
                            min_output_agreement=args.min_output_agreement, progress=_progress(args.quiet))
     print(result.render())
+    if args.fidelity:
+        from .reports.fidelity_report import plot_fidelity, render_fidelity
+
+        quant = bundle.report.get("quantization", {}).get("layers")
+        print("\nfidelity (float vs integer, per layer):\n" + render_fidelity(result.fidelity, quant))
+        png = plot_fidelity(result.fidelity, Path(args.plot) if args.plot else bundle.path / "fidelity.png")
+        print(f"plot: {png}")
     if args.json:
         write_json(Path(args.json), result.to_dict())
     return 0 if result.passed else 1
@@ -124,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-netx", action="store_true", help="skip the netx comparison")
     v.add_argument("--min-output-agreement", type=float,
                    help="also fail unless float and integer predictions agree on at least this share (0..1)")
+    v.add_argument("--fidelity", action="store_true",
+                   help="the layer-by-layer float vs integer report (rates, agreement, silenced/always-on neurons, "
+                        "membrane error, saturation, clipped weights) and its plot")
+    v.add_argument("--plot", help="where --fidelity writes its PNG (default: <bundle>/fidelity.png)")
     v.add_argument("--json", help="write the verdict as JSON to this file")
     v.add_argument("-q", "--quiet", action="store_true")
     v.set_defaults(func=cmd_verify)

@@ -17,6 +17,7 @@ from .ir import QLIF, Graph, QMultiLevel
 POPULATION_KEY = "snncc.population"
 LOW_AGREEMENT = 0.9  # a layer below this spike agreement with the float model is named in a warning
 SILENT_SHARE = 0.25  # ... and one where this share of the float-active neurons never fires after quantization
+SILENT_MIN = 3  # (and at least this many: one neuron of a few active ones on a few samples is noise)
 
 
 def logical_spikes(graph: Graph, name: str, spikes: np.ndarray) -> np.ndarray:
@@ -96,7 +97,7 @@ def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any,
 
 def _warnings(name: str, lay: dict[str, Any]) -> list[str]:
     out = []
-    if lay["float_active_neurons"] and lay["silenced_neurons"] >= SILENT_SHARE * lay["float_active_neurons"]:
+    if lay["silenced_neurons"] >= max(SILENT_MIN, SILENT_SHARE * lay["float_active_neurons"]):
         out.append(f"layer '{name}': {lay['silenced_neurons']} of {lay['float_active_neurons']} neurons that fire in "
                    "float never fire after quantization; its weights are too coarse for its threshold (calibrate "
                    "the layer, or retrain with weight noise / quantization-aware training)")

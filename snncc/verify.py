@@ -123,6 +123,7 @@ def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, sample
         say("lava-dl netx network")
         comparisons.append(compare_results("reference", ref, "netx", bundle.run(x, "netx"), states=False))
     say("float model")
-    fidelity = compare_float_int(bundle.float_graph, bundle.run(x, "float"), bundle.graph, ref)
+    fidelity = compare_float_int(bundle.float_graph, bundle.run(x, "float", record_states=states), bundle.graph, ref,
+                                 bundle.target.neuron_format.state_bits)
     return VerifyResult(comparisons=comparisons, fidelity=fidelity, samples=len(x), inputs=kind,
                         min_output_agreement=min_output_agreement)

@@ -76,3 +76,20 @@ def test_an_overdriven_layer_is_named_as_saturating(bundle):
     f = figures(b, g, x)
     assert f["layers"][second]["saturated_states"] > 0
     assert any(f"'{second}'" in w and "saturated" in w and "state bits" in w for w in f["warnings"]), f["warnings"]
+
+
+@pytest.mark.lava
+def test_verify_fidelity_prints_every_layer_and_writes_the_plot(bundle, tmp_path, capsys):
+    from snncc.cli import main
+
+    b, x = bundle
+    folder = tmp_path / "bundle"
+    snncc.compile(mlp(SIZES, threshold=0.3, seed=2), "loihi2", folder, inputs=x, timesteps=10)
+    png = tmp_path / "fid.png"
+    assert main(["verify", str(folder), "--samples", "2", "--fidelity", "--plot", str(png), "-q"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("fidelity (float vs integer, per layer):")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| layer")]
+    assert [r.split(" | ")[0][2:] for r in rows] == layers_of(b.graph)
+    assert all(r.split(" | ")[8] != "-" for r in rows)  # clipped-weight counts came from the compile report
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
