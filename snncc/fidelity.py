@@ -62,6 +62,9 @@ def compare_float_int(float_graph: Graph, float_result: Any, int_graph: Graph, i
         lay.update(_activity(sf, si))
         lay.update(_membrane(float_graph, int_graph, name, float_result.layers[name], int_result.layers[name],
                              state_bits))
+        counted = getattr(int_result, "saturated", {}).get(name)
+        if counted is not None and "saturated_states" not in lay:  # counted by the reference even without states
+            lay["saturated_states"] = int(counted)
         warnings += _warnings(name, lay)
     out["warnings"] = warnings
     return out

@@ -140,6 +140,8 @@ class ReferenceSimulator:
                   if record_states else {})
         silent = {n: np.zeros((batch, size[n]), np.int64) for n in self.neurons}
         out: dict[str, np.ndarray] = {self.input_name: np.zeros((batch, x.shape[2]), np.int64)}
+        saturated = dict.fromkeys(self.neurons, 0)  # voltages clipped at the state limit (a fidelity guard)
+        v_limit = self.fmt.state_max
         for k in range(timesteps + self.latency):
             out[self.input_name] = x[:, k] if k < timesteps else np.zeros_like(x[:, 0])
             delivered = {s: buf[s] for s in self.synapses}
@@ -151,13 +153,15 @@ class ReferenceSimulator:
                 a = sum((delivered[p] for p in g.predecessors(n)), np.zeros((batch, size[n]), np.int64))
                 out[n] = layers[n].step(a)
                 spikes[n][:, t] = out[n]
+                saturated[n] += int(np.count_nonzero(np.abs(layers[n].v) >= v_limit))
                 if record_states:
                     states[n][0][:, t] = layers[n].first
                     states[n][1][:, t] = layers[n].v
             for syn in self.synapses:  # a silent source (outside its window, or no spikes) delivers nothing
                 src = out[self.sources[syn]]
                 buf[syn] = accumulate(g.nodes[syn], src) if src.any() else zero[syn]
-        result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers)
+        result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers,
+                           saturated=saturated)
         for n in self.neurons:
             st = states.get(n, (None, None))
             result.layers[n] = LayerTrace(spikes=spikes[n], latency=self.depth[n], u=st[0], v=st[1])

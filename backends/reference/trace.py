@@ -54,6 +54,7 @@ class SimResult:
     counts: dict[str, LayerCounts] = field(default_factory=dict)  # synapse and neuron layers
     output_layers: list[str] = field(default_factory=list)  # neuron layers feeding the graph outputs
     substeps: int = 1  # target steps per input step (the sub-step clock); latency counts input steps
+    saturated: dict[str, int] = field(default_factory=dict)  # neuron layer -> states clipped at the voltage limit
     # predictions need the graph (a layer lowered to a population sums its members): snncc.fidelity.predictions
 
 
