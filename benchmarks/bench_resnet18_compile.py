@@ -22,22 +22,19 @@ Run: ``python benchmarks/bench_resnet18_compile.py [--width 64] [--timesteps 2] 
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import resource
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
 from torch import nn
 
 from snncc import SnnccError
 from snncc.compiler import compile_model
 from snncc.neurons import LIF, GradedInput
-from snncc.target import load_target
+from snncc.target import target_variant
 
 INPUT_SHAPE = (3, 32, 32)
 STAGE_MULTIPLIERS = (1, 2, 4, 8)
@@ -133,17 +130,8 @@ class CompileResult:
 
 def scaled_target(base: str | Path = "loihi2", chips: int | None = None, input_axons: int | None = None) -> Path | str:
     """``base`` with ``system.chips`` and ``core_limits.input_axons`` overridden (a temporary YAML), or ``base``."""
-    if not chips and not input_axons:
-        return base
-    name = load_target(base).name  # validates the name or file
-    path = Path(base) if Path(base).is_file() else importlib.resources.files("snncc.targets") / f"{base}.yaml"
-    data = yaml.safe_load(path.read_text())
-    for section, key, value in (("system", "chips", chips), ("core_limits", "input_axons", input_axons)):
-        if value:
-            data[section][key].update(value=int(value), source=f"benchmark override of {name}", confirmed=False)
-    out = Path(tempfile.mkdtemp(prefix="snncc-bench-")) / f"{name}-bench.yaml"
-    out.write_text(yaml.safe_dump(data, sort_keys=False))
-    return out
+    overrides = {k: int(v) for k, v in (("system.chips", chips), ("core_limits.input_axons", input_axons)) if v}
+    return target_variant(base, overrides, "benchmark override") if overrides else base
 
 
 def compile_resnet(model: nn.Module, target: str | Path = "loihi2", timesteps: int = 2, samples: int = 1,

@@ -128,6 +128,29 @@ def load_target(name_or_path: str | Path) -> Target:
     return parse_target(data, where)
 
 
+def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, folder: str | Path | None = None) -> Path:
+    """Write a copy of target ``base`` with some figures replaced (``{"formats.weight_bits": 6}``) as a YAML file and
+    return its path: a "what if" target (fewer weight bits, more chips) that stays data, each replaced figure marked
+    unconfirmed with ``reason`` as its source. Validated like any target; an unknown key is a TargetError."""
+    import tempfile
+
+    text, where = _read_target_text(str(base))
+    data = yaml.safe_load(text)
+    name = parse_target(data, where).name
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        figure = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        if not isinstance(figure, dict):
+            raise TargetError(f"target {where} has no figure '{dotted}' to override")
+        figure.update(value=value, source=f"override of {name}: {reason}", confirmed=False)
+    label = "-".join(f"{k.split('.')[-1]}{v}" for k, v in overrides.items()).replace(" ", "")
+    data["name"] = f"{name}-{label}" if label else name
+    out = Path(folder or tempfile.mkdtemp(prefix="snncc-target-")) / f"{data['name']}.yaml"
+    parse_target(data, str(out))  # the variant must still be a valid target
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
 def _read_target_text(name_or_path: str) -> tuple[str, str]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():

@@ -56,3 +56,19 @@ def test_unknown_target_and_bad_yaml(tmp_path):
         load_target(bad)
     with pytest.raises(TargetError, match="does not exist"):
         load_target(tmp_path / "none.yaml")
+
+
+def test_target_variant_replaces_figures_and_marks_them_unconfirmed(tmp_path):
+    from snncc.target import target_variant
+
+    path = target_variant("loihi2", {"formats.weight_bits": 4, "system.chips": 3}, "sweep", tmp_path)
+    t = load_target(path)
+    assert t.synapse_format.weight_max == 7 and t.value("system", "chips") == 3
+    assert t.figures["formats"]["weight_bits"].confirmed is False
+    assert "override of loihi2: sweep" in t.figures["formats"]["weight_bits"].source
+    base = load_target("loihi2")
+    assert t.neuron_format == base.neuron_format and t.name != base.name  # the rest is loihi2's, the name says so
+    with pytest.raises(TargetError, match="no figure 'formats.nope'"):
+        target_variant("loihi2", {"formats.nope": 1}, "sweep", tmp_path)
+    with pytest.raises(TargetError):
+        target_variant("loihi2", {"formats.weight_bits": 0}, "sweep", tmp_path)  # still validated
