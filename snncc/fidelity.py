@@ -60,11 +60,10 @@ def compare_float_int(float_graph: Graph, float_result: Any, int_graph: Graph, i
         sf = logical_spikes(float_graph, name, float_result.layers[name].spikes)
         si = logical_spikes(int_graph, name, int_result.layers[name].spikes)
         lay.update(_activity(sf, si))
-        lay.update(_membrane(float_graph, int_graph, name, float_result.layers[name], int_result.layers[name],
-                             state_bits))
-        counted = getattr(int_result, "saturated", {}).get(name)
-        if counted is not None and "saturated_states" not in lay:  # counted by the reference even without states
-            lay["saturated_states"] = int(counted)
+        lay.update(_membrane(float_graph, int_graph, name, float_result.layers[name], int_result.layers[name]))
+        saturated = _saturated(int_result, name, state_bits)
+        if saturated is not None:
+            lay["saturated_states"] = saturated
         warnings += _warnings(name, lay)
     out["warnings"] = warnings
     return out
@@ -79,7 +78,16 @@ def _activity(sf: np.ndarray, si: np.ndarray) -> dict[str, int]:
             "silenced_neurons": int((f_active & ~i_active).sum()), "always_on_neurons": int((always & ~f_always).sum())}
 
 
-def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any, state_bits: int) -> dict[str, Any]:
+def _saturated(int_result: Any, name: str, state_bits: int) -> int | None:
+    """Voltages clipped at the state limit: the reference simulator's running count, else from recorded states."""
+    counted = getattr(int_result, "saturated", {}).get(name)
+    if counted is not None:
+        return int(counted)
+    v = int_result.layers[name].v
+    return None if v is None else int(np.sum(np.abs(np.asarray(v, np.int64)) >= (1 << (state_bits - 1)) - 1))
+
+
+def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any) -> dict[str, Any]:
     """Membrane figures in float units (the integer v divided by its scale), when both runs recorded v; only for
     layers whose v means the same in both (LIF and graded multi-level, not expanded into populations)."""
     node = int_graph.nodes[name]
@@ -91,11 +99,9 @@ def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any,
     vi = np.asarray(ti.v, np.float64) / (fx.ACT_SHIFT_SCALE * scale)
     vf = np.asarray(tf.v, np.float64)
     theta = float(np.mean(float_graph.nodes[name].threshold))
-    limit = (1 << (state_bits - 1)) - 1
     return {"v_float_mean": float(vf.mean()), "v_int_mean": float(vi.mean()),
             "v_float_std": float(vf.std()), "v_int_std": float(vi.std()),
-            "v_rms_error_theta": float(np.sqrt(np.mean((vi - vf) ** 2)) / theta) if theta else None,
-            "saturated_states": int(np.sum(np.abs(np.asarray(ti.v, np.int64)) >= limit))}
+            "v_rms_error_theta": float(np.sqrt(np.mean((vi - vf) ** 2)) / theta) if theta else None}
 
 
 def _warnings(name: str, lay: dict[str, Any]) -> list[str]:
