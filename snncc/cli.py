@@ -30,6 +30,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         args.model, args.target, args.output, allow_unsafe=args.allow_unsafe_pickle, dt=args.dt, reset=args.reset,
         timesteps=args.timesteps, inputs=args.inputs, samples=args.samples, seed=args.seed,
         bias_resolution=args.bias_resolution, arlif=args.arlif, multilevel=args.multilevel, dump_ir=args.dump_ir,
+        calibration=args.calibrate, calibrate_method=args.calibrate_method,
+        calibrate_percentile=args.calibrate_percentile,
         progress=_progress(args.quiet),
     )
     print(summary(bundle))
@@ -111,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--bias-resolution", choices=("weight", "fine"), default="weight",
                    help="quantize biases in weight units (netx-compatible, default) or 1/64 of them")
+    c.add_argument("--calibrate", metavar="DATA", default=None,
+                   help=".npy/.npz payloads (samples, T, n_in), e.g. training inputs: per-layer weight clips and "
+                        "rounding-corrected decays chosen on them before quantization")
+    c.add_argument("--calibrate-method", choices=("max", "percentile", "search"), default=None,
+                   help="weight clip rule: max |W|, a percentile of |W|, or the error-minimising search (default "
+                        "with --calibrate; max without)")
+    c.add_argument("--calibrate-percentile", type=float, default=None,
+                   help="percentile of |W| for --calibrate-method percentile (default 99.9)")
     c.add_argument("--arlif", choices=("program", "stock"), default="program",
                    help="AR-LIF lowering: snncc's integer AR-LIF program (default) or an approximating stock LIF")
     c.add_argument("--multilevel", choices=("population", "substep"), default="population",

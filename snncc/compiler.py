@@ -47,6 +47,9 @@ def compile_model(
     bias_resolution: str = "weight",
     arlif: str = "program",
     multilevel: str = "population",
+    calibration: np.ndarray | str | Path | None = None,
+    calibrate_method: str | None = None,
+    calibrate_percentile: float | None = None,
     dump_ir: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Bundle:
@@ -57,6 +60,9 @@ def compile_model(
     ``arlif`` chooses AR-LIF's lowering: ``program`` (snncc's integer AR-LIF program) or ``stock`` (an approximating
     stock LIF). ``multilevel`` chooses the multi-level lowering on targets without graded spikes: ``population``
     (``levels`` binary neurons per neuron) or ``substep`` (binary bursts, ``levels`` target steps per time step).
+    ``calibration`` (payloads, or a .npy/.npz path, like ``inputs``) drives the calibrate pass: per-layer weight
+    clips by ``calibrate_method`` (``max``, ``percentile`` or ``search``, the default with data) and
+    rounding-corrected decays; see :mod:`snncc.passes.calibrate`.
     """
     say = progress or (lambda _msg: None)
     clock = _Stopwatch()
@@ -69,12 +75,19 @@ def compile_model(
     graph.metadata["timesteps"] = t_steps
     clock.lap("import")
     say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
-    ctx = PassContext(target=tgt, options={"bias_resolution": bias_resolution, "arlif": arlif,
-                                                "multilevel": multilevel}, progress=say,
+    options = {"bias_resolution": bias_resolution, "arlif": arlif, "multilevel": multilevel,
+               "calibrate_method": calibrate_method}
+    if calibration is not None:
+        options["calibration"] = load_inputs(calibration) if isinstance(calibration, (str, Path)) else calibration
+        say(f"calibration data: {len(options['calibration'])} samples")
+    if calibrate_percentile is not None:
+        options["calibrate_percentile"] = calibrate_percentile
+    ctx = PassContext(target=tgt, options=options, progress=say,
                       keep={"canonicalize", "lower-neurons", "quantize"})
     dump_dir = Path(tempfile.mkdtemp(prefix="snncc-ir-")) if (dump_ir and out_dir is not None) else None
     ctx.dump_dir = dump_dir
-    final = PassManager(default_pipeline(tgt)).run(graph, ctx)
+    calibrate = calibration is not None or calibrate_method not in (None, "max")
+    final = PassManager(default_pipeline(tgt, calibrate=calibrate)).run(graph, ctx)
     clock.lap("passes")
     float_graph = ctx.snapshots["canonicalize"]  # the F level: what the trained model computes
 
@@ -103,7 +116,8 @@ def compile_model(
         "resources": resources,
         "substeps": int_run.substeps,
         "energy": energy,
-        "quantization": {"layers": ctx.notes.get("quantize", {}), "bias_resolution": bias_resolution},
+        "quantization": {"layers": ctx.notes.get("quantize", {}), "bias_resolution": bias_resolution,
+                         "calibration": ctx.notes.get("calibrate", {"method": "max", "samples": 0, "layers": {}})},
         "fidelity": compare_float_int(float_graph, float_run, final, int_run),
         "lowering": lowering,
         "primitives": _primitives(final, tgt),

@@ -97,6 +97,7 @@ class FloatSimulator:
         graded = {n: isinstance(g.nodes[n], MultiLevelNeuron) for n in layers}
         spikes = {n: np.zeros((batch, timesteps, size[n]), np.int32 if graded[n] else np.int8) for n in layers}
         vs = {n: np.zeros((batch, timesteps, size[n])) for n in layers} if record_states else {}
+        us = {n: np.zeros((batch, timesteps, size[n])) for n in layers} if record_states else {}
         for t in range(timesteps):
             out: dict[str, np.ndarray] = {}
             for name in self.order:
@@ -121,9 +122,10 @@ class FloatSimulator:
                 out[name] = z
                 if record_states:
                     vs[name][:, t] = state[name].v
+                    us[name][:, t] = state[name].m if isinstance(node, ARLIFNeuron) else state[name].i
         result = SimResult(timesteps=timesteps, batch=batch, output_layers=self.output_layers)
         for n in layers:
-            result.layers[n] = LayerTrace(spikes=spikes[n], latency=0, v=vs.get(n))
+            result.layers[n] = LayerTrace(spikes=spikes[n], latency=0, u=us.get(n), v=vs.get(n))
             c = LayerCounts(neuron_updates=batch * timesteps * size[n])
             c.spikes_per_neuron = spikes[n].sum(axis=(0, 1), dtype=np.int64)
             c.spikes = int(c.spikes_per_neuron.sum())

@@ -44,6 +44,9 @@ from ..ir import (
 from .base import Pass, PassContext
 from .canonicalize import check_canonical
 
+CLIP_KEY = "snncc.weight_clip"  # neuron metadata set by calibrate: the |weight| mapped to the largest mantissa
+DECAY_KEY = "snncc.decay_int"  # neuron metadata set by calibrate: {"du": int, "dv": int}, rounding-corrected
+LOG2_TOLERANCE = 1e-9  # a clip on an exact power-of-two grid (as calibrate writes) must not fall to the next one
 VTH_RESOLUTION = 256  # raise the exponent while vth is below this (threshold error above ~0.2 %)
 BIAS_RESOLUTIONS = ("weight", "fine")
 
@@ -63,12 +66,8 @@ class Quantize(Pass):
         notes: dict[str, dict] = {}
         for name in g.topological_order():
             node = g.nodes[name]
-            if isinstance(node, LIFNeuron):
-                notes[name] = _quantize_lif(g, name, node, enc, ctx, resolution)
-            elif isinstance(node, MultiLevelNeuron):
-                notes[name] = _quantize_multilevel(g, name, node, enc, ctx, resolution)
-            elif isinstance(node, ARLIFNeuron):
-                notes[name] = _quantize_arlif(g, name, node, enc, ctx)
+            if isinstance(node, (LIFNeuron, MultiLevelNeuron, ARLIFNeuron)):
+                notes[name] = quantize_layer(g, name, enc, ctx, resolution)
             elif not isinstance(node, (nir.Input, nir.Output, nir.Linear, nir.Conv2d)):
                 raise QuantizationError(f"cannot quantize a {type(node).__name__} (run lower-neurons first)",
                                         layer=name)
@@ -81,6 +80,30 @@ class Quantize(Pass):
         for name, node in graph.nodes.items():
             if not isinstance(node, (nir.Input, nir.Output, QDense, QConv, *INT_NEURONS)):
                 raise QuantizationError(f"node left unquantized: {type(node).__name__}", layer=name)
+
+
+def quantize_layer(g: Graph, name: str, enc: InputEncoding, ctx: PassContext, resolution: str = "weight") -> dict:
+    """Quantize one float neuron layer and the synapses feeding it, in ``g`` (in place); returns its statistics.
+
+    The calibrate pass calls this on a small sub-graph to score candidate weight clips with the real quantizer.
+    """
+    node = g.nodes[name]
+    if isinstance(node, LIFNeuron):
+        return _quantize_lif(g, name, node, enc, ctx, resolution)
+    if isinstance(node, MultiLevelNeuron):
+        return _quantize_multilevel(g, name, node, enc, ctx, resolution)
+    return _quantize_arlif(g, name, node, enc, ctx)
+
+
+def weight_units(g: Graph, name: str) -> dict[str, float]:
+    """What one mantissa step of each quantized synapse feeding ``name`` is worth in float units
+    (``2**e / scale``: the grid the float weights were rounded to)."""
+    return {s: 2.0 ** g.nodes[s].weight_exp / float(g.nodes[s].metadata["snncc.scale"]) for s in g.predecessors(name)}
+
+
+def effective_weights(g: Graph, name: str) -> dict[str, np.ndarray]:
+    """What each quantized synapse feeding ``name`` is worth in float units: ``m * 2**e / scale``."""
+    return {s: g.nodes[s].weight * unit for s, unit in weight_units(g, name).items()}
 
 
 def _neuron_meta(node: object, name: str, scale: float) -> dict:
@@ -107,6 +130,10 @@ class _Inputs:
         # convolutions: Lava's Conv ignores weight_exp, so their layer keeps e >= 0 (see the e < 0 branches below)
         self.geometry = {s: nir_geometry(g.nodes[s]) for s in self.names if isinstance(g.nodes[s], nir.Conv2d)}
         self.wmax = max((float(np.abs(w).max()) for w in self.weights.values() if w.size), default=0.0)
+        # the |weight| the largest mantissa stands for: max |W|, or a calibrated clip (weights beyond it saturate
+        # at the mantissa limit)
+        clip = g.nodes[layer].metadata.get(CLIP_KEY) if getattr(g.nodes[layer], "metadata", None) else None
+        self.clip = float(clip) if clip is not None and clip > 0 else self.wmax
         self.graded: dict[str, bool] = {}
         self.payload_max: dict[str, int] = {}
         for s in self.names:
@@ -153,9 +180,10 @@ class _Inputs:
         wq = np.concatenate([(mantissas[s] * 2.0**e / scale).ravel() for s in self.names])
         wf = np.concatenate([self.weights[s].ravel() for s in self.names])
         m_raw = np.concatenate([(self.weights[s] * scale / 2.0**e).ravel() for s in self.names])
+        m = np.concatenate([mantissas[s].ravel() for s in self.names])
         return {"weight_rms_error": float(np.sqrt(np.mean((wq - wf) ** 2))) if wf.size else 0.0,
                 "weight_zeroed": int(np.sum((np.round(m_raw) == 0) & (wf != 0))),
-                "weight_clipped": int(np.sum(np.abs(np.round(m_raw)) > 127))}
+                "weight_clipped": int(np.sum(np.abs(np.round(m_raw)) > np.abs(m)))}
 
 
 def _acc(worst: int, e: int) -> int:
@@ -178,9 +206,13 @@ def _check_input_range(name: str, acc: int, nfmt: fx.NeuronFormat, ctx: PassCont
                  f"current (limit {a_limit}); the deployed layer then differs from the float model")
 
 
-def _decays(name: str, beta: float, alpha: float, nfmt: fx.NeuronFormat) -> tuple[int, int]:
+def _decays(name: str, beta: float, alpha: float, nfmt: fx.NeuronFormat, node: object = None) -> tuple[int, int]:
+    """(du, dv): the nearest 12-bit decays, or the calibrated ones (``DECAY_KEY``: rounding-corrected)."""
     du = fx.float_decay_to_int(alpha, nfmt.decay_bits) - 1
     dv = fx.float_decay_to_int(beta, nfmt.decay_bits)
+    corrected = (getattr(node, "metadata", None) or {}).get(DECAY_KEY)
+    if corrected:
+        du, dv = int(corrected.get("du", du)), int(corrected.get("dv", dv))
     one = 1 << nfmt.decay_bits
     if not (0 <= dv <= one and -1 <= du < one):
         raise QuantizationError(f"decays (voltage {beta:g}, current {alpha:g}) must lie in [0, 1]; they give "
@@ -197,7 +229,7 @@ def _quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx:
     if not theta > 0:
         raise QuantizationError(f"threshold must be positive, got {theta}", layer=name)
     inputs = _Inputs(g, name, enc)
-    mant_scale = sfmt.weight_max / inputs.wmax if inputs.wmax > 0 else sfmt.weight_max / theta
+    mant_scale = sfmt.weight_max / inputs.clip if inputs.clip > 0 else sfmt.weight_max / theta
     mantissas = inputs.mantissas(mant_scale, sfmt)
     worst = inputs.worst_case(mantissas)
     a_limit, a_int32 = _limits(nfmt)
@@ -232,14 +264,15 @@ def _quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx:
             f"bias up to {float(np.abs(node.bias).max()):g} exceeds the {nfmt.bias_mant_bits}-bit mantissa with "
             f"exponent <= {nfmt.bias_exp_max}", layer=name)
     scale = mant_scale * 2.0**e
-    du, dv = _decays(name, beta, alpha, nfmt)
+    du, dv = _decays(name, beta, alpha, nfmt, node)
     v_min = None if node.v_min is None else int(round(fx.ACT_SHIFT_SCALE * scale * node.v_min))
     stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QLIF(du=du, dv=dv, vth=vth, bias_mant=bias[0], bias_exp=bias[1], reset=node.reset,
                          v_min=v_min, metadata=_neuron_meta(node, name, scale))
     bias_float = fx.bias_value(bias[0], bias[1]) / (fx.ACT_SHIFT_SCALE * scale)
     return {
-        "kind": "LIF", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax, "vth": vth,
+        "kind": "LIF", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax, "weight_clip": inputs.clip,
+        "vth": vth,
         "threshold_error": abs(vth / scale - theta) / theta, **stats,
         "bias_max_error": float(np.max(np.abs(bias_float - node.bias))) if node.bias.size else 0.0,
         "du": du, "dv": dv,
@@ -259,7 +292,7 @@ def _quantize_multilevel(g: Graph, name: str, node: MultiLevelNeuron, enc: Input
         raise QuantizationError(f"threshold must be positive, got {q}", layer=name)
     inputs = _Inputs(g, name, enc)
     # the largest mantissa scale 2**p / q not above weight_max / wmax: the quantum is then 2**(p + e + 6) v-units
-    p = int(np.floor(np.log2(sfmt.weight_max / inputs.wmax * q))) if inputs.wmax > 0 else 7
+    p = int(np.floor(np.log2(sfmt.weight_max / inputs.clip * q) + LOG2_TOLERANCE)) if inputs.clip > 0 else 7
     e = 0 if p >= 0 else min(-p, sfmt.weight_exp_max)
     p = max(p, -e)  # k = p + e + 6 >= 6: a binary population can then represent the quantum (vth = 2**(k-6))
     mant_scale = 2.0**p / q
@@ -283,13 +316,14 @@ def _quantize_multilevel(g: Graph, name: str, node: MultiLevelNeuron, enc: Input
     if bias is None:
         raise QuantizationError(f"bias up to {float(np.abs(node.bias).max()):g} exceeds the "
                                 f"{nfmt.bias_mant_bits}-bit mantissa", layer=name)
-    du, dv = _decays(name, beta, alpha, nfmt)
+    du, dv = _decays(name, beta, alpha, nfmt, node)
     offset_int = int(round(offset * 2.0**k))
     stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QMultiLevel(du=du, dv=dv, bias_mant=bias[0], bias_exp=bias[1], theta_exp=k, offset=offset_int,
                                 levels=node.levels,
                                 metadata=_neuron_meta(node, name, scale))
     return {"kind": "MultiLevel", "scale": scale, "weight_exp": e, "weight_max_abs": inputs.wmax,
+            "weight_clip": inputs.clip,
             "theta_exp": k, "levels": node.levels, "offset": offset_int,
             "offset_error": abs(offset_int / 2.0**k - offset), **stats, "du": du, "dv": dv,
             "decay_v_error": abs((1 - dv / 4096) - beta), "worst_case_input": _acc(worst, e),
@@ -306,7 +340,7 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
     # applied by the synapse (its floor would lose the sum's low bits) but by the program, as x = sum << (6 + e):
     # the weights then lie on the dyadic grid 2**(e - 6) that a deploy-exact torch model represents exactly
     scale = one / (1 << fx.ACT_SHIFT)
-    e = int(np.ceil(np.log2(scale * inputs.wmax / sfmt.weight_max))) if inputs.wmax > 0 else 0
+    e = int(np.ceil(np.log2(scale * inputs.clip / sfmt.weight_max) - LOG2_TOLERANCE)) if inputs.clip > 0 else 0
     e = int(np.clip(e, -fx.ACT_SHIFT, sfmt.weight_exp_max))
     mant_scale = scale / 2.0**e
     mantissas = inputs.mantissas(mant_scale, sfmt)
@@ -332,7 +366,7 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
                            input_shift=input_shift,
                            metadata=_neuron_meta(node, name, scale))
     return {"kind": "AR-LIF", "scale": scale, "weight_exp": e, "input_shift": input_shift,
-            "weight_max_abs": inputs.wmax, "vth": ints["vth"],
+            "weight_max_abs": inputs.wmax, "weight_clip": inputs.clip, "vth": ints["vth"],
             "amp": ints["amp"], "gate": ints["gate"], **stats, "dv": dv, "decay_v_error": abs((1 - dv / 4096) - lam),
             "worst_case_input": _acc(worst, e), "input_limit": _limits(nfmt)[0]}
 

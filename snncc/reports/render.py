@@ -78,6 +78,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} ({ql.get('kind', 'LIF')}) | {ql['scale']:.4g} | {ql['weight_exp']} | {vth} | "
                      f"{thr_err} | {ql['weight_rms_error']:.3g} | {ql['weight_zeroed']} | "
                      f"{ql['worst_case_input']} / {ql['input_limit']} |")
+    lines += _calibration_lines(q.get("calibration") or {})
     low = report.get("lowering") or {}
     if low:
         lines += ["", "## Lowerings", "", "| layer | from | to | exact | measured spike agreement | against |",
@@ -100,6 +101,28 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Pass timings", "", "| pass | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in report["pass_timings"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _calibration_lines(cal: dict[str, Any]) -> list[str]:
+    """The calibrate pass's choices: per layer the clip, the rounding and the input error each step removed."""
+    if not cal.get("layers"):
+        return ["", f"Calibration: none (weight clip rule '{cal.get('method', 'max')}': each layer's largest weight "
+                "on the largest mantissa, nearest rounding)."]
+    def err(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3g}"
+
+    lines = ["", "### Calibration", "",
+             f"Method **{cal['method']}** on {cal['samples']} calibration samples (percentile {cal['percentile']}). "
+             "Input error: mean squared difference of the synaptic input (filtered by the layer's decays), float vs "
+             "quantized weights, in threshold units squared.", "",
+             "| layer | max abs weight | clip | weights clipped | rounding | input error: max rule / clipped / final "
+             "| decays (du, dv) corrected |", "|---|---|---|---|---|---|---|"]
+    for name, n in cal["layers"].items():
+        clip = "-" if n.get("clip") is None else f"{n['clip']:.4g}"
+        errors = " / ".join(err(n.get(k)) for k in ("input_error_max_rule", "input_error_nearest", "input_error"))
+        lines.append(f"| {name} | {n['weight_max_abs']:.4g} | {clip} | {n.get('weights_clipped', '-')} | "
+                     f"{n.get('rounding', 'nearest')} | {errors} | {', '.join(n.get('decays_corrected', [])) or '-'} |")
+    return lines
 
 
 def render_summary(report: dict[str, Any]) -> str:
