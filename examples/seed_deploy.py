@@ -55,6 +55,7 @@ from snncc.verify import compare_results  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent
 ACTIVITY_IMAGES = 64  # test payloads passed to snncc.compile for the activity / energy figures
+CALIBRATION_IMAGES = 256  # training payloads for --calibrate
 
 # The lowering choices of the table: snncc.compile options under a short name.
 LOWERINGS: dict[str, dict[str, str]] = {
@@ -186,16 +187,42 @@ def train_cli(argv: list[str] | None, description: str, build_model: Callable[..
     return 0
 
 
+def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path | None = None, epochs: int = 10,
+                 lr: float = 1e-3, seed: int = 0) -> Path:
+    """Quantization-aware fine-tuning of a shipped example for ``target`` (:class:`snncc.qat.QAT`: the deployed
+    integer neurons and fake-quantized weights, straight-through gradients to the float masters) on the training
+    images with the examples' own loss; saves the finalized model (on the deployed grid) to ``out``."""
+    from snncc.qat import QAT
+
+    model = load_seed_model(model_path)
+    t, enc = int(model.timesteps), str(model.encoding)
+    qat = QAT(model, target)
+    fit(model, load_digits_split(seed=0), enc, t, epochs, lr=lr, seed=seed, perturb=lambda _m: qat.quantize_weights(),
+        perturb_eval=True, verbose=False)
+    qat.finalize()
+    out = Path(out) if out is not None else Path(model_path).with_name(Path(model_path).stem + "_qat.pt")
+    return save_seed_model(model, out, t, enc)
+
+
 def deploy_payloads(model: nn.Module, split: DigitsSplit, timesteps: int | None = None) -> np.ndarray:
     """What the deployed network receives for the test images: int64 (360, T, 64)."""
     t = int(timesteps or model.timesteps)
     return payloads(split.x_test, t, model.encoding, np.random.default_rng(EVAL_SEED))
 
 
+def calibration_payloads(model: nn.Module, split: DigitsSplit, timesteps: int | None = None,
+                         samples: int = CALIBRATION_IMAGES) -> np.ndarray:
+    """Payloads of the first ``samples`` *training* images (never test images): snncc's calibration data."""
+    t = int(timesteps or model.timesteps)
+    return payloads(split.x_train[:samples], t, model.encoding, np.random.default_rng(EVAL_SEED + 1))
+
+
 def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path | None = None,
-            lowering: str = "program", lava_samples: int = 0, timesteps: int | None = None) -> dict:
+            lowering: str = "program", lava_samples: int = 0, timesteps: int | None = None,
+            calibrate: str | None = None) -> dict:
     """Compile ``model_path`` for ``target`` (``lowering``: a key of :data:`LOWERINGS`) and measure float vs
-    deployed accuracy, costs and lowerings."""
+    deployed accuracy, costs and lowerings. ``calibrate`` (a calibration method) calibrates the quantization on
+    :func:`calibration_payloads`."""
     model = load_seed_model(model_path)
     t = int(timesteps or model.timesteps)
     split = load_digits_split(seed=0)
@@ -203,8 +230,10 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
     f_counts = float_counts(model, split.x_test, model.encoding, t)
     float_pred = predict_counts(f_counts)
     start = time.perf_counter()
+    cal = {} if calibrate is None else {"calibration": calibration_payloads(model, split, t),
+                                        "calibrate_method": calibrate}
     bundle = snncc.compile(model_path, target, out_dir, inputs=x[:ACTIVITY_IMAGES], timesteps=t,
-                           **LOWERINGS[lowering])
+                           **LOWERINGS[lowering], **cal)
     compile_s = time.perf_counter() - start
     deployed = bundle.run(x, "reference")
     int_pred = predictions(bundle.graph, deployed)

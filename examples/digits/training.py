@@ -28,6 +28,7 @@ Perturb = Callable[[nn.Module], list[tuple[torch.Tensor, torch.Tensor]]]
 def summed_output(model: nn.Module, seq: torch.Tensor) -> torch.Tensor:
     """The model's output summed over the sequence ``seq`` (T, B, 64), from a fresh state (differentiable)."""
     reset_states(model)
+    seq = seq.to(next(model.parameters()).dtype)  # float64 for a model in deploy-exact (QAT) mode
     total = torch.zeros(())
     for x_t in seq:
         total = total + model(x_t)

@@ -18,6 +18,8 @@ training, or every epoch, before compiling. ``deploy_exact(model, enable=False)`
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import nn
@@ -31,6 +33,88 @@ from .multilevel import NASN, MultiLevel
 DEPLOYABLE = (LIF, KLIF, MultiLevel, ARLIF)
 
 
+@dataclass
+class SynapseGrid:
+    """The deployed grid of one torch weight: ``weight = mantissa * unit`` with ``lo <= mantissa <= hi``."""
+
+    module: nn.Module  # the nn.Linear
+    unit: np.ndarray  # (n_out, 1): what one mantissa step is worth, per output row
+    lo: int
+    hi: int
+
+
+@dataclass
+class LayerPlan:
+    """One deployed neuron layer: its module, its integer parameters, the weights feeding it and its bias."""
+
+    module: nn.Module
+    params: dict | None  # DeployParams fields (None: an AR-LIF in Q12 deploy-exact mode)
+    synapses: list[SynapseGrid] = field(default_factory=list)
+    bias_module: nn.Module | None = None  # the nn.Linear whose bias carries the deployed bias
+    bias: np.ndarray | None = None  # the deployed bias in torch units (bias_value / gain)
+    bias_unit: np.ndarray | None = None  # per neuron: one bias mantissa step in torch units
+
+
+def deploy_plan(model: nn.Module, target: str = "loihi2") -> list[LayerPlan]:
+    """Compile ``model`` as it is now (frontend, canonicalize, balance-latency, lower-neurons, quantize) and read,
+    per deployed neuron layer, the integer parameters and the grids of the weights feeding it.
+
+    Converts the model to float64 and folds NASN normalizations into their Linear (the deployed form); the weights
+    themselves are not changed. Raises :class:`UnsupportedLayerError` naming the layer for what it cannot map back
+    onto torch modules (convolutions, whose batch norms and pooling are folded by the compiler).
+    """
+    from .. import fixedpoint as fx
+    from ..frontend import trace_module
+    from ..frontend.torch_trace import layer_name
+    from ..ir import QARLIF, QLIF, QMultiLevel
+    from ..passes import BalanceLatency, Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
+    from ..target import load_target
+
+    model.double()
+    modules = {layer_name(qn, m): m for qn, m in model.named_modules() if qn}
+    norm_linears = _fold_nasn_normalizations(model, modules, trace_module, UnsupportedLayerError)
+    tgt = load_target(target)
+    ctx = PassContext(target=tgt, keep={"lower-neurons"})
+    q = PassManager([Canonicalize(), BalanceLatency(), LowerNeurons(), Quantize()]).run(trace_module(model), ctx)
+    lowered = ctx.snapshots["lower-neurons"]
+    modules.update(norm_linears)
+    sfmt = tgt.synapse_format
+    plans = []
+    for name, node in q.nodes.items():
+        if not isinstance(node, (QLIF, QMultiLevel, QARLIF)) or name not in modules:
+            continue  # relays inserted by the compiler have no module: they copy their source exactly
+        mod = modules[name]
+        scale = float(node.metadata["snncc.scale"])
+        if isinstance(node, QARLIF):
+            bias_v, gain, params = node.bias.astype(np.float64), float(fx.ARLIF_ONE), None
+            bias_step = np.ones_like(bias_v)
+        else:
+            bias_v = fx.bias_value(node.bias_mant, node.bias_exp).astype(np.float64)
+            gain = (1 << fx.ACT_SHIFT) * scale * (mod.gain if isinstance(mod, KLIF) else 1.0)
+            params = _params(node, gain)
+            bias_step = np.exp2(node.bias_exp.astype(np.float64))
+        shift = node.input_shift - fx.ACT_SHIFT if isinstance(node, QARLIF) else 0
+        plan = LayerPlan(module=mod, params=params, bias=bias_v / gain, bias_unit=bias_step / gain)
+        for syn in q.predecessors(name):
+            lin = modules.get(syn)
+            if not isinstance(lin, nn.Linear):
+                raise UnsupportedLayerError(
+                    f"deploy-exact mode and QAT map dense layers back onto their nn.Linear; synapse '{syn}' is "
+                    f"{type(lin).__name__ if lin is not None else 'a compiler-made synapse (pooling, shortcut)'}",
+                    layer=name, hint="fine-tune convolutional models in float mode with weight noise instead")
+            ratio = _row_ratio(lin.weight.detach().cpu().numpy(), np.asarray(lowered.nodes[syn].weight, np.float64),
+                               syn)
+            unit = 2.0 ** (q.nodes[syn].weight_exp + shift) / scale * ratio
+            plan.synapses.append(SynapseGrid(lin, unit[:, None], sfmt.weight_min, sfmt.weight_max))
+        with_bias = [g.module for g in plan.synapses if g.module.bias is not None]
+        if with_bias:
+            plan.bias_module = with_bias[0]
+        elif np.any(bias_v):
+            raise UnsupportedLayerError("the deployed layer has a bias but no nn.Linear bias can carry it", layer=name)
+        plans.append(plan)
+    return plans
+
+
 def deploy_exact(model: nn.Module, target: str = "loihi2", enable: bool = True) -> nn.Module:
     """Put ``model`` (in place) into deploy-exact mode for ``target``, or back to float mode; returns it."""
     if not enable:
@@ -40,50 +124,51 @@ def deploy_exact(model: nn.Module, target: str = "loihi2", enable: bool = True) 
             elif isinstance(m, DEPLOYABLE):
                 m.deploy_params = None
         return model
-    from .. import fixedpoint as fx
-    from ..frontend import trace_module
-    from ..frontend.torch_trace import layer_name
-    from ..ir import QARLIF, QLIF, QMultiLevel
-    from ..passes import Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
-    from ..target import load_target
-
-    model.double()
-    modules = {layer_name(qn, m): m for qn, m in model.named_modules() if qn}
-    norm_linears = _fold_nasn_normalizations(model, modules, trace_module, UnsupportedLayerError)
-    ctx = PassContext(target=load_target(target), keep={"lower-neurons"})
-    q = PassManager([Canonicalize(), LowerNeurons(), Quantize()]).run(trace_module(model), ctx)
-    lowered = ctx.snapshots["lower-neurons"]
-    modules.update(norm_linears)
+    plans = deploy_plan(model, target)
     with torch.no_grad():
-        for name, node in q.nodes.items():
-            if not isinstance(node, (QLIF, QMultiLevel, QARLIF)):
-                continue
-            mod = modules[name]
-            scale = float(node.metadata["snncc.scale"])
-            if isinstance(node, QARLIF):
-                bias_v, gain = node.bias.astype(np.float64), float(fx.ARLIF_ONE)
-                mod.deploy_exact = True
-            else:
-                bias_v = fx.bias_value(node.bias_mant, node.bias_exp).astype(np.float64)
-                gain = (1 << fx.ACT_SHIFT) * scale * (mod.gain if isinstance(mod, KLIF) else 1.0)
-                (mod.neuron if isinstance(mod, NASN) else mod).deploy_params = _params(node, gain)
-            shift = node.input_shift - fx.ACT_SHIFT if isinstance(node, QARLIF) else 0
-            linears = [modules[s] for s in q.predecessors(name)]
-            for syn, lin in zip(q.predecessors(name), linears, strict=True):
-                effective = q.nodes[syn].weight * 2.0 ** (q.nodes[syn].weight_exp + shift)  # weight units
-                w_torch = lin.weight.detach().cpu().numpy()
-                w_low = np.asarray(lowered.nodes[syn].weight, np.float64)
-                ratio = np.divide(w_torch, w_low, out=np.zeros_like(w_torch), where=w_low != 0)
-                lin.weight.copy_(torch.from_numpy(effective / scale * ratio))
-                if lin.bias is not None:
-                    lin.bias.zero_()
-            with_bias = [lin for lin in linears if lin.bias is not None]
-            if with_bias:
-                with_bias[0].bias.copy_(torch.from_numpy(bias_v / gain))
-            elif np.any(bias_v):
-                raise UnsupportedLayerError("the deployed layer has a bias but no nn.Linear bias can carry it",
-                                            layer=name)
+        for plan in plans:
+            set_integer_mode(plan)
+            for grid in plan.synapses:
+                grid.module.weight.copy_(snap(grid.module.weight, grid))
+                if grid.module.bias is not None:
+                    grid.module.bias.zero_()
+            if plan.bias_module is not None:
+                plan.bias_module.bias.copy_(torch.from_numpy(plan.bias))
     return model
+
+
+def set_integer_mode(plan: LayerPlan) -> None:
+    """Hand the layer's module its integer parameters (an AR-LIF: its Q12 deploy-exact mode)."""
+    mod = plan.module
+    if isinstance(mod, ARLIF):
+        mod.deploy_exact = True
+    else:
+        (mod.neuron if isinstance(mod, NASN) else mod).deploy_params = plan.params
+
+
+def snap(weight: torch.Tensor, grid: SynapseGrid) -> torch.Tensor:
+    """``weight`` rounded onto its deployed grid (mantissas clipped to the synapse format)."""
+    unit = torch.from_numpy(grid.unit).to(weight)
+    return torch.clamp(torch.round(weight / unit), grid.lo, grid.hi) * unit
+
+
+def _row_ratio(w_torch: np.ndarray, w_low: np.ndarray, syn: str) -> np.ndarray:
+    """Per output row, torch weight / compiled float weight (graded-input scale, KLIF gain...): one number per row,
+    or the model cannot be mapped back."""
+    if w_torch.shape != w_low.shape:
+        raise UnsupportedLayerError(f"the compiled synapse has shape {w_low.shape}, its nn.Linear {w_torch.shape}",
+                                    layer=syn)
+    nz = w_low != 0
+    ratio = np.ones(w_torch.shape[0])
+    all_ratios = w_torch[nz] / w_low[nz]
+    default = float(np.median(all_ratios)) if all_ratios.size else 1.0
+    for i in range(w_torch.shape[0]):
+        r = w_torch[i, nz[i]] / w_low[i, nz[i]]
+        ratio[i] = float(np.median(r)) if r.size else default
+        if r.size and not np.allclose(r, ratio[i], rtol=1e-6, atol=0.0):
+            raise UnsupportedLayerError("the compiler's weights are not a per-row multiple of the torch weights",
+                                        layer=syn)
+    return ratio
 
 
 def _fold_nasn_normalizations(model: nn.Module, modules: dict, trace: object, error: type) -> dict:

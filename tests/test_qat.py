@@ -1,0 +1,98 @@
+"""Quantization-aware training helpers: the fake-quantized forward pass is the deployed network, spike for spike.
+
+For each neuron family: inside ``QAT.fake_quant`` the torch model computes exactly what the compiled network
+computes after ``finalize`` (reference simulator); gradients reach the float masters, which come back unchanged
+in value after the block; training steps move them and refreshes follow; a convolutional model is refused with a
+named error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import snncc
+from snncc import neurons as N
+from snncc.errors import UnsupportedLayerError
+from snncc.qat import QAT
+from snncc.target import target_variant
+from tests.test_deploy_exact import FAMILIES, torch_layer_outputs
+
+
+def _model(family: str, seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    layers = FAMILIES[family]()
+    with torch.no_grad():
+        for m in layers:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(3.0)
+    return nn.Sequential(*layers)
+
+
+def _spikes(seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).random((6, 12, 10)) < 0.4).astype(np.int64)
+
+
+def _check_deployed_equals(model: nn.Module, fake_quant_out: list[np.ndarray], x: np.ndarray, target="loihi2"):
+    ref = snncc.compile(model, target, timesteps=x.shape[1]).run(x, "reference")
+    assert len(ref.layers) == len(fake_quant_out)
+    for name, y in zip(ref.layers, fake_quant_out, strict=True):
+        np.testing.assert_array_equal(ref.layers[name].spikes, y.astype(np.int64), err_msg=name)
+    assert sum(int(np.abs(y).sum()) for y in fake_quant_out) > 0
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_fake_quant_forward_is_the_deployed_network(family):
+    model = _model(family, sorted(FAMILIES).index(family))
+    qat = QAT(model)
+    x = _spikes(1)
+    masters = [p.detach().clone() for p in model.parameters()]
+    with qat.fake_quant():
+        out = torch_layer_outputs(model, torch.tensor(x, dtype=torch.float64))
+    assert all(torch.equal(a, b) for a, b in zip(masters, model.parameters(), strict=True))  # masters are back
+    qat.finalize()
+    _check_deployed_equals(model, out, x)
+
+
+def test_training_moves_the_masters_and_stays_deployable_at_4_bits(tmp_path):
+    """A few optimizer steps through the fake-quantized integer network (4-bit weights: a target variant), with
+    refreshes between them; the finalized model's deployment equals its fake-quantized forward pass."""
+    target = str(target_variant("loihi2", {"formats.weight_bits": 4}, "QAT test", tmp_path))
+    model = _model("multilevel", 7)
+    qat = QAT(model, target, refresh_every=2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.tensor(_spikes(2), dtype=torch.float64)
+    first = model[0].weight.detach().clone()
+    for _ in range(5):
+        with qat.fake_quant():
+            out = N.run_sequence(model, x.permute(1, 0, 2)).sum(0)
+            loss = nn.functional.cross_entropy(out, torch.arange(6) % 5)
+            opt.zero_grad()
+            loss.backward()
+            assert model[0].weight.grad.abs().sum() > 0  # straight-through gradients reach the masters
+        opt.step()
+    assert not torch.equal(first, model[0].weight)
+    unit = qat.plans[0].synapses[0].unit
+    off_grid = np.abs(model[0].weight.detach().numpy() / unit - np.round(model[0].weight.detach().numpy() / unit))
+    assert off_grid.max() > 1e-3  # the masters are float, not snapped
+    qat.refresh()  # the grid of the current masters, which finalize uses too
+    with qat.fake_quant():
+        out = torch_layer_outputs(model, x)
+    qat.finalize()
+    w = model[0].weight.detach().numpy() / qat.plans[0].synapses[0].unit
+    assert np.abs(w - np.round(w)).max() < 1e-9 and np.abs(np.round(w)).max() <= 7  # on the 4-bit grid
+    _check_deployed_equals(model, out, x.numpy().astype(np.int64), target)
+
+
+def test_convolutional_model_is_refused_with_the_layer_named():
+    model = nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3, padding=1), N.LIF(), nn.Flatten(),
+                          nn.Linear(32, 3), N.LIF())
+    with pytest.raises(UnsupportedLayerError, match="conv2d_1.*Conv2d"):
+        QAT(model)
+
+
+def test_refresh_every_must_be_positive():
+    with pytest.raises(ValueError, match="refresh_every"):
+        QAT(_model("lif", 0), refresh_every=0)
