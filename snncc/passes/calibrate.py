@@ -12,7 +12,10 @@ always do (``vth = round(scale * theta)``). Methods:
 * ``search``: the error-minimising clip. Candidates from ``max |W|`` down to ``max |W| / 8`` in 1/8-octave
   steps (and the percentile) are each quantized by the real quantizer (:func:`quantize.quantize_layer` on the
   layer's sub-graph), and the one whose synaptic input differs least from the float input on the calibration data
-  (mean squared error in threshold units, the float network's own spikes as input) wins; ties keep the larger clip.
+  (mean squared error in threshold units, the float network's own spikes as input, filtered by the layer's decays)
+  wins; ties keep the larger clip. Then the mantissas are chosen jointly by error-minimising rounding
+  (:mod:`.rounding`) where that lowers the error further; the rounded weights are written back on their grid, with
+  the clip that makes quantize reproduce them exactly.
 
 Decay correction: the deployed decay ``x * (4096 - d) / 4096`` truncates toward zero, an extra leak that matters
 when states are a few units. With data, each LIF / multi-level layer's ``dv`` (and ``du``) is the integer within

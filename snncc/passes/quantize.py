@@ -2,7 +2,8 @@
 
 For each neuron layer, with all of its incoming synapses sharing one scale ``s`` (float units -> weight units):
 
-* weights: ``m = round(W * 127 / max|W|)`` (target ``weight_bits``) with a per-synapse exponent ``e``, so the
+* weights: ``m = round(W * 127 / max|W|)`` (target ``weight_bits``; a calibrated clip ``snncc.weight_clip`` from
+  the calibrate pass replaces ``max|W|``, and larger weights saturate) with a per-synapse exponent ``e``, so the
   effective integer weight is ``m * 2**e`` and ``s = 2**e * 127 / max|W|``;
 * threshold ``vth = round(s * theta)`` (the neuron compares ``v > vth << 6``, and ``v`` is kept in units of
   ``1/(64 s)``), so thresholds are co-scaled with the weights;
