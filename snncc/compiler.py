@@ -86,7 +86,8 @@ def compile_model(
                       keep={"canonicalize", "lower-neurons", "quantize"})
     dump_dir = Path(tempfile.mkdtemp(prefix="snncc-ir-")) if (dump_ir and out_dir is not None) else None
     ctx.dump_dir = dump_dir
-    calibrate = calibration is not None or calibrate_method not in (None, "max")
+    calibrate = (calibration is not None or calibrate_method not in (None, "max")
+                 or calibrate_percentile is not None)  # a percentile alone asks for the percentile rule
     final = PassManager(default_pipeline(tgt, calibrate=calibrate)).run(graph, ctx)
     clock.lap("passes")
     float_graph = ctx.snapshots["canonicalize"]  # the F level: what the trained model computes

@@ -104,6 +104,14 @@ def test_percentile_rule_needs_no_data_and_max_changes_nothing():
         assert pct.report["quantization"]["layers"][name]["weight_clip"] == pytest.approx(note["clip"])
 
 
+def test_a_percentile_alone_selects_the_percentile_rule():
+    b = snncc.compile(mlp(SIZES, threshold=0.5, seed=3), "loihi2", inputs=payloads(8, 1), timesteps=10,
+                      calibrate_percentile=95.0)
+    cal = b.report["quantization"]["calibration"]
+    assert cal["method"] == "percentile" and cal["percentile"] == 95.0
+    assert all(n["clip"] is not None for n in cal["layers"].values())
+
+
 def test_bad_calibration_input_is_a_named_error():
     model = mlp(SIZES, threshold=0.5, seed=3)
     with pytest.raises(QuantizationError, match="needs calibration data"):

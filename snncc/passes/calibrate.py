@@ -62,7 +62,8 @@ class Calibrate(Pass):
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         data = ctx.options.get("calibration")
-        method = ctx.options.get("calibrate_method") or ("search" if data is not None else "max")
+        method = ctx.options.get("calibrate_method") or (
+            "search" if data is not None else "percentile" if "calibrate_percentile" in ctx.options else "max")
         if method == "search" and data is None:
             raise QuantizationError("the 'search' calibration needs calibration data (--calibrate data.npy)")
         g = graph.copy()
