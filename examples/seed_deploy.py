@@ -18,6 +18,7 @@ for binary layers, summed integer levels ``z`` for multi-level layers), the lowe
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -37,9 +38,11 @@ from examples.digits.data import (  # noqa: E402
     EVAL_SEED,
     PIXEL_LEVELS,
     DigitsSplit,
+    add_split_arguments,
     encode,
     load_digits_split,
     payloads,
+    split_from_arguments,
 )
 from examples.digits.training import (  # noqa: E402
     FitResult,  # noqa: E402
@@ -172,9 +175,10 @@ def train_cli(argv: list[str] | None, description: str, build_model: Callable[..
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=out)
+    add_split_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = load_digits_split(seed=0)
+    data = split_from_arguments(args)
     model = build_model(seed=args.seed)
     res = fit(model, data, encoding, args.timesteps, args.epochs, lr=args.lr, loss_scale=args.loss_scale,
               seed=args.seed, perturb=weight_noise(args.weight_noise) if args.weight_noise > 0 else None)
@@ -187,18 +191,50 @@ def train_cli(argv: list[str] | None, description: str, build_model: Callable[..
     return 0
 
 
+def holdout(split: DigitsSplit, fraction: float = 0.2, seed: int = 0) -> DigitsSplit:
+    """Split the *training* images of ``split`` in two, stratified: ``x_train`` keeps ``1 - fraction`` of them and
+    ``x_test`` holds the rest, for choosing among checkpoints without looking at the test images."""
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_val, y_tr, y_val = train_test_split(split.x_train, split.y_train, test_size=fraction,
+                                                random_state=seed, stratify=split.y_train)
+    return DigitsSplit(x_tr, y_tr, x_val, y_val)
+
+
 def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path | None = None, epochs: int = 10,
-                 lr: float = 1e-3, seed: int = 0) -> Path:
-    """Quantization-aware fine-tuning of a shipped example for ``target`` (:class:`snncc.qat.QAT`: the deployed
-    integer neurons and fake-quantized weights, straight-through gradients to the float masters) on the training
-    images with the examples' own loss; saves the finalized model (on the deployed grid) to ``out``."""
+                 lr: float = 3e-4, seed: int = 0, split: DigitsSplit | None = None, distill: float = 1.0,
+                 validation: float = 0.2, calibrate: bool = True) -> Path:
+    """Quantization-aware fine-tuning of an example for ``target``; saves the finalized model (on the deployed
+    grid) to ``out`` (default: ``<model>_qat.pt`` beside it).
+
+    The forward pass is the deployed network (:class:`snncc.qat.QAT`: integer neurons, fake-quantized weights,
+    straight-through gradients to the float masters). The loss is the examples' cross-entropy plus ``distill`` x
+    the KL divergence from the *float model's* output distribution on the same inputs: the aim is the float
+    model's function on the chip, not a retrained model. ``calibrate``: start from the calibrated post-training
+    quantization (``--calibrate`` on the training images) rather than the max rule. Training uses
+    ``1 - validation`` of the training images of ``split``; before the first epoch and after each, the deployed
+    accuracy on the remaining ``validation`` share is measured, ties broken by how many of those images' output
+    counts equal the float model's, and the best checkpoint is kept (epoch 0 included). The test images are never
+    looked at.
+    """
     from snncc.qat import QAT
 
     model = load_seed_model(model_path)
+    teacher = copy.deepcopy(model)  # the float model: QAT converts ``model`` to its integer mode in place
     t, enc = int(model.timesteps), str(model.encoding)
-    qat = QAT(model, target)
-    fit(model, load_digits_split(seed=0), enc, t, epochs, lr=lr, seed=seed, perturb=lambda _m: qat.quantize_weights(),
-        perturb_eval=True, verbose=False)
+    data = holdout(split or load_digits_split(seed=0), validation, seed)
+    reference = float_counts(teacher, data.x_test, enc, t)
+    qat = QAT(model, target, calibration=calibration_payloads(model, data, t) if calibrate else None)
+
+    def select(m: nn.Module) -> float:
+        qat.refresh()  # the grids of these masters: what finalize() will deploy
+        with qat.fake_quant():
+            counts = float_counts(m, data.x_test, enc, t)
+        accuracy = float(np.mean(predict_counts(counts) == data.y_test))
+        return accuracy + 1e-3 * float(np.mean(np.all(counts == reference, axis=1)))  # < one image of accuracy
+
+    _fit(model, data, enc, t, epochs, score=None, lr=lr, seed=seed,
+         perturb=lambda _m: qat.quantize_weights(), verbose=False, teacher=teacher, distill=distill, select=select)
     qat.finalize()
     out = Path(out) if out is not None else Path(model_path).with_name(Path(model_path).stem + "_qat.pt")
     return save_seed_model(model, out, t, enc)
@@ -219,13 +255,14 @@ def calibration_payloads(model: nn.Module, split: DigitsSplit, timesteps: int | 
 
 def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path | None = None,
             lowering: str = "program", lava_samples: int = 0, timesteps: int | None = None,
-            calibrate: str | None = None) -> dict:
+            calibrate: str | None = None, split: DigitsSplit | None = None) -> dict:
     """Compile ``model_path`` for ``target`` (``lowering``: a key of :data:`LOWERINGS`) and measure float vs
     deployed accuracy, costs and lowerings. ``calibrate`` (a calibration method) calibrates the quantization on
-    :func:`calibration_payloads`."""
+    :func:`calibration_payloads`. ``split``: the images the model was trained and is tested on (default: the
+    80/20 split every shipped model was trained on)."""
     model = load_seed_model(model_path)
     t = int(timesteps or model.timesteps)
-    split = load_digits_split(seed=0)
+    split = split or load_digits_split(seed=0)
     x = deploy_payloads(model, split, t)
     f_counts = float_counts(model, split.x_test, model.encoding, t)
     float_pred = predict_counts(f_counts)
@@ -259,7 +296,9 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
         "lowering": report["lowering"], "primitives": report["primitives"],
         "fidelity_output_agreement": report["fidelity"]["output_agreement"],
         "compile_seconds": compile_s,
-        "deployed_counts": int_counts,  # (360, 10) summed output levels of the compiled network
+        "deployed_counts": int_counts,  # (images, 10) summed output levels of the compiled network
+        "float_correct": float_pred == split.y_test,  # (images,) bool
+        "split": split,
     }
     if lava_samples:
         ref = bundle.run(x[:lava_samples], "reference", record_states=True)
@@ -341,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table_row(r), flush=True)
         results.append(r)
     if args.json:
-        rows = [{k: v for k, v in r.items() if not isinstance(v, np.ndarray)} for r in results]
+        rows = [{k: v for k, v in r.items() if not isinstance(v, (np.ndarray, DigitsSplit))} for r in results]
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str) + "\n")
     return 0 if all("error" not in r for r in results) else 1
 

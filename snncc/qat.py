@@ -27,6 +27,9 @@ Typical loop (create the optimizer after ``QAT(model)``, which converts the mode
         opt.step()                      # on the float masters
     qat.finalize()                      # then torch.save(model, ...) and snncc compile
 
+``QAT(model, target, calibration=payloads)`` starts from the calibrated post-training quantization (the masters
+are set to the weights ``snncc compile --calibrate`` would deploy) instead of the max rule.
+
 Dense models only (every snncc neuron family); convolutional models raise a named error (their batch norms and
 pooling are folded by the compiler and cannot be mapped back onto the torch modules yet).
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,7 +51,8 @@ Saved = list[tuple[torch.Tensor, torch.Tensor]]
 class QAT:
     """Quantization-aware fine-tuning of ``model`` (in place) for ``target``'s exact integer formats."""
 
-    def __init__(self, model: nn.Module, target: str = "loihi2", refresh_every: int = 20) -> None:
+    def __init__(self, model: nn.Module, target: str = "loihi2", refresh_every: int = 20,
+                 calibration: np.ndarray | None = None, calibrate_method: str = "search") -> None:
         if refresh_every < 1:
             raise ValueError(f"refresh_every must be at least 1, got {refresh_every}")
         self.model = model
@@ -55,7 +60,20 @@ class QAT:
         self.refresh_every = int(refresh_every)
         self.plans: list[LayerPlan] = []
         self._passes = 0
+        if calibration is not None:
+            self._start_from_calibration(calibration, calibrate_method)
         self.refresh()
+
+    def _start_from_calibration(self, calibration: np.ndarray, method: str) -> None:
+        """Set the masters to the calibrated weights (``snncc compile --calibrate``: clipped, error-minimising
+        rounding), so fine-tuning starts from the best post-training quantization instead of the max rule. The
+        weights then lie within the calibrated clip, so the max rule of every later refresh finds that grid again
+        (or, where no weight reaches the clip, a finer one)."""
+        with torch.no_grad():
+            for plan in deploy_plan(self.model, self.target, calibration, method):
+                for grid in plan.synapses:
+                    w = grid.module.weight
+                    w.copy_(snap(torch.from_numpy(grid.calibrated).to(w), grid))
 
     def refresh(self) -> None:
         """Recompute every layer's grid and integer parameters from the current float masters."""

@@ -8,6 +8,8 @@ named error.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,31 @@ def test_convolutional_model_is_refused_with_the_layer_named():
 def test_refresh_every_must_be_positive():
     with pytest.raises(ValueError, match="refresh_every"):
         QAT(_model("lif", 0), refresh_every=0)
+
+
+def test_calibrated_start_clips_a_dead_outlier_and_stays_exact():
+    """``QAT(calibration=...)`` starts from the calibrated weights: a 40x outlier on an input that never fires is
+    clipped in the masters (the max rule keeps it and rounds most other weights to zero), and the finalized model
+    is still exactly the compiled network."""
+    model = _model("lif", 11)
+    with torch.no_grad():
+        model[0].weight[0, 0] = 40 * model[0].weight.abs().max()
+    outlier = float(model[0].weight.detach()[0, 0])
+    cal = (np.random.default_rng(4).random((64, 12, 10)) < 0.4).astype(np.int64)
+    cal[..., 0] = 0
+    plain = QAT(copy.deepcopy(model))
+    qat = QAT(model, calibration=cal)
+    assert float(plain.model[0].weight.detach()[0, 0]) == outlier  # the max rule leaves the masters alone
+    assert 0 < float(model[0].weight.detach()[0, 0]) < outlier / 4
+
+    def zeroed(q: QAT) -> int:
+        grid = q.plans[0].synapses[0]
+        return int((np.round(grid.module.weight.detach().numpy() / grid.unit) == 0).sum())
+
+    assert zeroed(qat) < zeroed(plain) / 4, (zeroed(qat), zeroed(plain))
+    x = _spikes(3)
+    x[..., 0] = 0
+    with qat.fake_quant():
+        out = torch_layer_outputs(model, torch.tensor(x, dtype=torch.float64))
+    qat.finalize()
+    _check_deployed_equals(model, out, x)

@@ -22,11 +22,31 @@ from torch import nn
 from snncc.neurons import LIF, GradedInput, reset_states
 
 if __package__:
-    from .data import ENCODINGS, EVAL_SEED, N_CLASSES, N_INPUTS, PIXEL_LEVELS, DigitsSplit, encode, load_digits_split
+    from .data import (
+        ENCODINGS,
+        EVAL_SEED,
+        N_CLASSES,
+        N_INPUTS,
+        PIXEL_LEVELS,
+        DigitsSplit,
+        add_split_arguments,
+        encode,
+        split_from_arguments,
+    )
     from .training import fit, predict_counts, summed_output
     from .training import weight_noise as noise_perturbation
 else:  # run as a script: python examples/digits/train.py
-    from data import ENCODINGS, EVAL_SEED, N_CLASSES, N_INPUTS, PIXEL_LEVELS, DigitsSplit, encode, load_digits_split
+    from data import (
+        ENCODINGS,
+        EVAL_SEED,
+        N_CLASSES,
+        N_INPUTS,
+        PIXEL_LEVELS,
+        DigitsSplit,
+        add_split_arguments,
+        encode,
+        split_from_arguments,
+    )
     from training import fit, predict_counts, summed_output
     from training import weight_noise as noise_perturbation
 
@@ -177,10 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="training weight noise, in 8-bit LSBs peak to peak (0 disables)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (the layers are tiny: one thread is fastest, and robust to a busy machine)")
+    add_split_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    data = load_digits_split(seed=args.seed)
+    data = split_from_arguments(args, seed=args.seed)
     print(f"digits: {len(data.x_train)} train / {len(data.x_test)} test, encoding={args.encoding}, "
           f"T={args.timesteps}, hidden={args.hidden}, reset={args.reset}, beta={args.beta}")
     res = train(data, args.encoding, args.timesteps, args.hidden, args.epochs, args.seed, args.reset, args.beta,

@@ -7,6 +7,7 @@ predictions stable once the compiler quantizes the weights).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,18 +64,25 @@ class FitResult:
 
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    selected_epoch: int | None = None  # with ``select``: the epoch whose parameters were kept (0: none improved)
 
 
 def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epochs: int,
-        score: Callable[[nn.Module], float], lr: float = 2e-3, batch_size: int = 64, loss_scale: float = 0.5,
+        score: Callable[[nn.Module], float] | None, lr: float = 2e-3, batch_size: int = 64, loss_scale: float = 0.5,
         seed: int = 0, perturb: Perturb | None = None, param_groups: list[dict] | None = None,
-        perturb_eval: bool = False, verbose: bool = True, label: str = "") -> FitResult:
-    """Train ``model`` in place; ``score(model)`` gives the per-epoch test accuracy.
+        perturb_eval: bool = False, verbose: bool = True, label: str = "", teacher: nn.Module | None = None,
+        distill: float = 1.0, select: Callable[[nn.Module], float] | None = None) -> FitResult:
+    """Train ``model`` in place; ``score(model)`` gives the per-epoch test accuracy (``None``: not measured).
 
     ``perturb(model)`` runs before each batch's forward pass and returns ``(weight, clean value)`` pairs that are
     restored before the optimizer step: the gradient of the perturbed forward pass updates the clean weights (weight
     noise, or a straight-through fake quantization of the weights). ``perturb_eval``: the per-epoch test accuracy is
     measured with the perturbation applied too (for a deterministic fake quantization).
+
+    ``teacher``: knowledge distillation; the loss adds ``distill`` x the KL divergence from the teacher's output
+    distribution (``softmax(loss_scale * summed output)`` on the same inputs) to the model's. ``select(model)``:
+    checkpoint selection; it is scored before the first epoch and after each, and the parameters with the highest
+    score (the earliest on ties) are restored at the end (``FitResult.selected_epoch``; 0 = as given).
     """
     params = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}]
     opt = torch.optim.Adam(params, lr=lr)
@@ -83,6 +91,9 @@ def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epoc
     rng = np.random.default_rng(seed)
     y_train = torch.from_numpy(data.y_train)
     result = FitResult()
+    best = None
+    if select is not None:
+        best, result.selected_epoch = (select(model), copy.deepcopy(model.state_dict())), 0
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
@@ -91,8 +102,11 @@ def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epoc
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             clean = perturb(model) if perturb is not None else []
-            out = summed_output(model, encode(data.x_train[idx], timesteps, encoding, rng))
+            seq = encode(data.x_train[idx], timesteps, encoding, rng)
+            out = summed_output(model, seq)
             loss = loss_fn(loss_scale * out, y_train[idx])
+            if teacher is not None:
+                loss = loss + distill * _distillation(loss_scale * out, loss_scale * _teacher_output(teacher, seq))
             opt.zero_grad()
             loss.backward()
             _restore(clean)
@@ -101,18 +115,39 @@ def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epoc
             correct += int((predict_counts(out) == data.y_train[idx]).sum())
             total += len(idx)
         sched.step()
-        clean = perturb(model) if (perturb is not None and perturb_eval) else []
-        test_acc = score(model)
+        clean = perturb(model) if (perturb is not None and perturb_eval and score is not None) else []
+        test_acc = score(model) if score is not None else float("nan")
         _restore(clean)
         row = {"epoch": epoch, "loss": loss_sum / total, "train_acc": correct / total, "test_acc": test_acc}
+        if best is not None:
+            row["selection"] = select(model)
+            if row["selection"] > best[0]:
+                best, result.selected_epoch = (row["selection"], copy.deepcopy(model.state_dict())), epoch
         result.history.append(row)
         if verbose:
             print(f"{label}epoch {epoch:3d}  loss {row['loss']:.4f}  train acc {100 * row['train_acc']:6.2f}%  "
                   f"test acc {100 * test_acc:6.2f}%  ({time.perf_counter() - start:5.1f} s)", flush=True)
     result.seconds = time.perf_counter() - start
+    if best is not None:
+        model.load_state_dict(best[1])
     model.eval()
     reset_states(model)
     return result
+
+
+@torch.no_grad()
+def _teacher_output(teacher: nn.Module, seq: torch.Tensor) -> torch.Tensor:
+    was_training = teacher.training
+    teacher.eval()
+    out = summed_output(teacher, seq)
+    teacher.train(was_training)
+    return out
+
+
+def _distillation(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || model) of the two output distributions, averaged over the batch."""
+    target = torch.log_softmax(teacher_logits.to(logits.dtype), dim=1)
+    return nn.functional.kl_div(torch.log_softmax(logits, dim=1), target, reduction="batchmean", log_target=True)
 
 
 def _restore(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:

@@ -27,7 +27,13 @@ from torch import nn
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.digits.data import N_CLASSES, N_INPUTS, PIXEL_LEVELS, load_digits_split  # noqa: E402
+from examples.digits.data import (  # noqa: E402
+    N_CLASSES,
+    N_INPUTS,
+    PIXEL_LEVELS,
+    add_split_arguments,
+    split_from_arguments,
+)
 from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model  # noqa: E402
 from snncc.fixedpoint import ACT_SHIFT, ARLIF_FRAC  # noqa: E402
 from snncc.neurons import ARLIF, GradedInput  # noqa: E402
@@ -136,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-float", type=Path, default=HERE / "model_float.pt")
     p.add_argument("--out", type=Path, default=HERE / "model.pt")
+    add_split_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = load_digits_split(seed=0)
+    data = split_from_arguments(args)
     t = args.timesteps
 
     model = build_model(args.hidden, args.seed, args.init_gain, args.surrogate_width)

@@ -25,7 +25,13 @@ from torch import nn
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.digits.data import N_CLASSES, N_INPUTS, PIXEL_LEVELS, load_digits_split  # noqa: E402
+from examples.digits.data import (  # noqa: E402
+    N_CLASSES,
+    N_INPUTS,
+    PIXEL_LEVELS,
+    add_split_arguments,
+    split_from_arguments,
+)
 from examples.digits.training import weight_noise  # noqa: E402
 from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model  # noqa: E402
 from snncc.neurons import ASN, NASN, GradedInput  # noqa: E402
@@ -76,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=None, help="default: model.pt (ASN) or model_nasn.pt (NASN)")
+    add_split_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = args.out or HERE / ("model_nasn.pt" if args.nasn else "model.pt")
-    data = load_digits_split(seed=0)
+    data = split_from_arguments(args)
     model = build_model(args.levels, args.hidden, args.nasn, args.beta, args.bias_init, args.seed)
     res = fit(model, data, ENCODING, args.timesteps, args.epochs, lr=args.lr, loss_scale=args.loss_scale,
               seed=args.seed, perturb=weight_noise(args.weight_noise) if args.weight_noise > 0 else None)

@@ -21,7 +21,13 @@ from torch import nn
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.digits.data import N_CLASSES, N_INPUTS, PIXEL_LEVELS, load_digits_split  # noqa: E402
+from examples.digits.data import (  # noqa: E402
+    N_CLASSES,
+    N_INPUTS,
+    PIXEL_LEVELS,
+    add_split_arguments,
+    split_from_arguments,
+)
 from examples.digits.training import weight_noise  # noqa: E402
 from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model  # noqa: E402
 from snncc.neurons import QCFS, GradedInput, GroupNeuron, convert_to_snn  # noqa: E402
@@ -52,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-ann", type=Path, default=HERE / "ann.pt")
     p.add_argument("--out", type=Path, default=HERE / "model.pt")
+    add_split_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = load_digits_split(seed=0)
+    data = split_from_arguments(args)
     ann = build_ann(args.levels, args.out_levels, args.hidden, args.seed)
     res = fit(ann, data, ENCODING, 1, args.epochs, lr=args.lr, loss_scale=args.loss_scale, seed=args.seed,
               perturb=weight_noise(args.weight_noise) if args.weight_noise > 0 else None, label="ANN ")

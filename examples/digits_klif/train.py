@@ -20,7 +20,14 @@ from torch import nn
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.digits.data import ENCODINGS, N_CLASSES, N_INPUTS, PIXEL_LEVELS, load_digits_split  # noqa: E402
+from examples.digits.data import (  # noqa: E402
+    ENCODINGS,
+    N_CLASSES,
+    N_INPUTS,
+    PIXEL_LEVELS,
+    add_split_arguments,
+    split_from_arguments,
+)
 from examples.digits.training import weight_noise  # noqa: E402
 from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model  # noqa: E402
 from snncc.neurons import KLIF, GradedInput  # noqa: E402
@@ -50,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=HERE / "model.pt")
+    add_split_arguments(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = load_digits_split(seed=0)
+    data = split_from_arguments(args)
     model = build_model(args.encoding, args.hidden, k=args.k, seed=args.seed)
     ks = [m.k for m in model.modules() if isinstance(m, KLIF)]
     rest = [q for q in model.parameters() if q.requires_grad and all(q is not k for k in ks)]

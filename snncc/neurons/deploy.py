@@ -41,6 +41,7 @@ class SynapseGrid:
     unit: np.ndarray  # (n_out, 1): what one mantissa step is worth, per output row
     lo: int
     hi: int
+    calibrated: np.ndarray | None = None  # with calibration data: the calibrated weight in torch units (on the grid)
 
 
 @dataclass
@@ -55,9 +56,13 @@ class LayerPlan:
     bias_unit: np.ndarray | None = None  # per neuron: one bias mantissa step in torch units
 
 
-def deploy_plan(model: nn.Module, target: str = "loihi2") -> list[LayerPlan]:
+def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarray | None = None,
+                calibrate_method: str | None = None) -> list[LayerPlan]:
     """Compile ``model`` as it is now (frontend, canonicalize, balance-latency, lower-neurons, quantize) and read,
     per deployed neuron layer, the integer parameters and the grids of the weights feeding it.
+
+    With ``calibration`` payloads the calibrate pass runs before quantize (``calibrate_method``, default
+    ``search``): the grids are the calibrated ones and each :class:`SynapseGrid` carries the calibrated weights.
 
     Converts the model to float64 and folds NASN normalizations into their Linear (the deployed form); the weights
     themselves are not changed. Raises :class:`UnsupportedLayerError` naming the layer for what it cannot map back
@@ -67,16 +72,22 @@ def deploy_plan(model: nn.Module, target: str = "loihi2") -> list[LayerPlan]:
     from ..frontend import trace_module
     from ..frontend.torch_trace import layer_name
     from ..ir import QARLIF, QLIF, QMultiLevel
-    from ..passes import BalanceLatency, Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
+    from ..passes import BalanceLatency, Calibrate, Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
     from ..target import load_target
 
     model.double()
     modules = {layer_name(qn, m): m for qn, m in model.named_modules() if qn}
     norm_linears = _fold_nasn_normalizations(model, modules, trace_module, UnsupportedLayerError)
     tgt = load_target(target)
-    ctx = PassContext(target=tgt, keep={"lower-neurons"})
-    q = PassManager([Canonicalize(), BalanceLatency(), LowerNeurons(), Quantize()]).run(trace_module(model), ctx)
+    passes = [Canonicalize(), BalanceLatency(), LowerNeurons(), Quantize()]
+    options: dict = {}
+    if calibration is not None:
+        passes.insert(3, Calibrate())
+        options = {"calibration": np.asarray(calibration), "calibrate_method": calibrate_method or "search"}
+    ctx = PassContext(target=tgt, options=options, keep={"lower-neurons", "calibrate"})
+    q = PassManager(passes).run(trace_module(model), ctx)
     lowered = ctx.snapshots["lower-neurons"]
+    calibrated = ctx.snapshots.get("calibrate")
     modules.update(norm_linears)
     sfmt = tgt.synapse_format
     plans = []
@@ -105,7 +116,9 @@ def deploy_plan(model: nn.Module, target: str = "loihi2") -> list[LayerPlan]:
             ratio = _row_ratio(lin.weight.detach().cpu().numpy(), np.asarray(lowered.nodes[syn].weight, np.float64),
                                syn)
             unit = 2.0 ** (q.nodes[syn].weight_exp + shift) / scale * ratio
-            plan.synapses.append(SynapseGrid(lin, unit[:, None], sfmt.weight_min, sfmt.weight_max))
+            start = None if calibrated is None else np.asarray(calibrated.nodes[syn].weight, np.float64)
+            plan.synapses.append(SynapseGrid(lin, unit[:, None], sfmt.weight_min, sfmt.weight_max,
+                                             None if start is None else start * ratio[:, None]))
         with_bias = [g.module for g in plan.synapses if g.module.bias is not None]
         if with_bias:
             plan.bias_module = with_bias[0]
