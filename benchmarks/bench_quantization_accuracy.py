@@ -75,11 +75,6 @@ class Tally:
         return self.correct / self.images
 
 
-def _correct(result: dict, split: DigitsSplit) -> np.ndarray:
-    """Per test image: does the deployed network predict it right."""
-    return np.argmax(result["deployed_counts"], axis=1) == split.y_test
-
-
 def measure_model(path: Path, name: str, target: str, folder: Path, qat: bool, split: DigitsSplit | None,
                   cells: dict) -> None:
     """Add one model's float, PTQ, PTQ-cal and QAT outcomes at one target to ``cells[(kind)]``."""
@@ -89,12 +84,11 @@ def measure_model(path: Path, name: str, target: str, folder: Path, qat: bool, s
         for kind in KINDS:
             cells[kind] = f"error: {exc}"
         return
-    split = split if split is not None else ptq["split"]
     f_ok = ptq["float_correct"]  # the float model's own predictions: every column is compared with these
     cells.setdefault("float", Tally()).add(f_ok, f_ok)
-    cells.setdefault("PTQ", Tally()).add(_correct(ptq, split), f_ok)
+    cells.setdefault("PTQ", Tally()).add(ptq["deployed_correct"], f_ok)
     cal = measure(path, target, calibrate="search", split=split)
-    cells.setdefault("PTQ-cal", Tally()).add(_correct(cal, split), f_ok)
+    cells.setdefault("PTQ-cal", Tally()).add(cal["deployed_correct"], f_ok)
     if not qat:
         cells["QAT"] = "-"
         return
@@ -103,7 +97,7 @@ def measure_model(path: Path, name: str, target: str, folder: Path, qat: bool, s
     except UnsupportedLayerError:
         cells["QAT"] = "n/a (conv)"
         return
-    cells.setdefault("QAT", Tally()).add(_correct(measure(tuned, target, split=split), split), f_ok)
+    cells.setdefault("QAT", Tally()).add(measure(tuned, target, split=split)["deployed_correct"], f_ok)
 
 
 def _cell(c: Tally | str | None, float_acc: float) -> str:

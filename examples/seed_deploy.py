@@ -297,8 +297,8 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
         "fidelity_output_agreement": report["fidelity"]["output_agreement"],
         "compile_seconds": compile_s,
         "deployed_counts": int_counts,  # (images, 10) summed output levels of the compiled network
-        "float_correct": float_pred == split.y_test,  # (images,) bool
-        "split": split,
+        "float_correct": float_pred == split.y_test,  # (images,) bool, per test image
+        "deployed_correct": int_pred == split.y_test,
     }
     if lava_samples:
         ref = bundle.run(x[:lava_samples], "reference", record_states=True)
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table_row(r), flush=True)
         results.append(r)
     if args.json:
-        rows = [{k: v for k, v in r.items() if not isinstance(v, (np.ndarray, DigitsSplit))} for r in results]
+        rows = [{k: v for k, v in r.items() if not isinstance(v, np.ndarray)} for r in results]
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str) + "\n")
     return 0 if all("error" not in r for r in results) else 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import collections
 import copy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,34 +22,22 @@ from torch import nn
 
 from snncc.neurons import LIF, GradedInput, reset_states
 
-if __package__:
-    from .data import (
-        ENCODINGS,
-        EVAL_SEED,
-        N_CLASSES,
-        N_INPUTS,
-        PIXEL_LEVELS,
-        DigitsSplit,
-        add_split_arguments,
-        encode,
-        split_from_arguments,
-    )
-    from .training import fit, predict_counts, summed_output
-    from .training import weight_noise as noise_perturbation
-else:  # run as a script: python examples/digits/train.py
-    from data import (
-        ENCODINGS,
-        EVAL_SEED,
-        N_CLASSES,
-        N_INPUTS,
-        PIXEL_LEVELS,
-        DigitsSplit,
-        add_split_arguments,
-        encode,
-        split_from_arguments,
-    )
-    from training import fit, predict_counts, summed_output
-    from training import weight_noise as noise_perturbation
+if __package__ in (None, ""):  # run as a script: python examples/digits/train.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from examples.digits.data import (  # noqa: E402
+    ENCODINGS,
+    EVAL_SEED,
+    N_CLASSES,
+    N_INPUTS,
+    PIXEL_LEVELS,
+    DigitsSplit,
+    add_split_arguments,
+    encode,
+    split_from_arguments,
+)
+from examples.digits.training import fit, predict_counts, summed_output  # noqa: E402
+from examples.digits.training import weight_noise as noise_perturbation  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "model.pt"
 

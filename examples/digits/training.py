@@ -16,12 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from examples.digits.data import DigitsSplit, encode
 from snncc.neurons import reset_states
-
-if __package__:
-    from .data import DigitsSplit, encode
-else:  # imported by a script run from this folder
-    from data import DigitsSplit, encode
 
 Perturb = Callable[[nn.Module], list[tuple[torch.Tensor, torch.Tensor]]]
 
