@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -66,14 +67,17 @@ class QAT:
 
     def _start_from_calibration(self, calibration: np.ndarray, method: str) -> None:
         """Set the masters to the calibrated weights (``snncc compile --calibrate``: clipped, error-minimising
-        rounding), so fine-tuning starts from the best post-training quantization instead of the max rule. The
-        weights then lie within the calibrated clip, so the max rule of every later refresh finds that grid again
-        (or, where no weight reaches the clip, a finer one)."""
+        rounding), so fine-tuning starts from the best post-training quantization instead of the max rule.
+
+        The max rule of every later refresh must find that grid again: it maps the largest ``|weight|`` onto
+        ``+hi``, so a calibrated mantissa at ``lo = -(hi + 1)`` would coarsen the grid by ``(hi + 1) / hi``. Those
+        mantissas start at ``-hi`` instead (the only difference from the calibrated deployment); where no weight
+        reaches the clip at all, the refresh finds a finer grid."""
         with torch.no_grad():
             for plan in deploy_plan(self.model, self.target, calibration, method):
                 for grid in plan.synapses:
                     w = grid.module.weight
-                    w.copy_(snap(torch.from_numpy(grid.calibrated).to(w), grid))
+                    w.copy_(snap(torch.from_numpy(grid.calibrated).to(w), replace(grid, lo=-grid.hi)))
 
     def refresh(self) -> None:
         """Recompute every layer's grid and integer parameters from the current float masters."""

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from examples.digits.data import DigitsSplit, load_digits_fold, load_digits_split
-from examples.digits.training import _distillation, fit
+from examples.digits.training import distillation, fit
 from examples.digits_multilevel.train import build_model as build_multilevel
 from examples.retrain import RECIPES, recipe_for, retrain
 from examples.seed_deploy import EXAMPLES, holdout, load_seed_model, measure, qat_finetune
@@ -102,9 +102,9 @@ def test_select_keeps_the_model_as_given_when_nothing_improves():
 
 def test_distillation_is_zero_only_on_the_teacher_and_pulls_towards_it():
     teacher = torch.tensor([[4.0, 1.0, 0.0], [0.0, 2.0, 2.0]])
-    assert float(_distillation(teacher.clone(), teacher)) == pytest.approx(0.0, abs=1e-7)
+    assert float(distillation(teacher.clone(), teacher)) == pytest.approx(0.0, abs=1e-7)
     student = torch.tensor([[1.0, 4.0, 0.0], [0.0, 2.0, 2.0]], requires_grad=True)
-    loss = _distillation(student, teacher)
+    loss = distillation(student, teacher)
     assert float(loss.detach()) > 0.1
     loss.backward()
     assert student.grad[0, 0] < 0 < student.grad[0, 1]  # raise the teacher's class, lower the student's

@@ -104,7 +104,7 @@ def test_arlif_deploy_exact_weights_are_on_the_deploy_grid():
 
 def test_arlif_float_model_and_stock_lowering_are_approximate_and_measured(measured):
     program = measured("digits_arlif/model_float.pt", "loihi2")
-    assert not program["deploy_exact"] and program["count_agreement"] < 1.0  # PLAN differs from tanh/sigmoid
+    assert not program["deploy_exact"] and program["count_agreement"] < 1.0  # the table differs from tanh/sigmoid
     for model in ("digits_arlif/model_float.pt", "digits_arlif/model.pt"):
         stock = measured(model, "loihi2", "stock")
         assert stock["lowering"] and not any(v["exact"] for v in stock["lowering"].values())

@@ -291,13 +291,13 @@ def test_arlif_threshold_is_strict() -> None:
     layers = {"ar": QARLIF(dv=2048, vth=4096, amp=0, gate=4096, bias=np.array([4096, 4095, 4097]))}
     graph = build(1, layers, [("d0", "input", "ar", QDense(weight=np.zeros((3, 1), np.int64)))])
     ref = run_both(graph, np.zeros((2, 4, 1), np.int64))
-    np.testing.assert_array_equal(ref.layers["ar"].v[:, 0], [[4096, 4095, 4097 - 4096 - 2816]] * 2)  # sigmoid(m = 0.75)
+    np.testing.assert_array_equal(ref.layers["ar"].v[:, 0], [[4096, 4095, 4097 - 4096 - 2764]] * 2)  # sigmoid(m = 2994)
     np.testing.assert_array_equal(ref.layers["ar"].spikes[:, 0], [[0, 0, 1]] * 2)
 
 
 @pytest.mark.lava
 def test_arlif_extreme_parameters() -> None:
-    """Hand-made: the parameter bounds (amp +-4096, gate +-8192), large inputs (|x| beyond the PLAN breakpoints)."""
+    """Hand-made: the parameter bounds (amp +-4096, gate +-8192), large inputs (|x| beyond the sigmoid table)."""
     rng = np.random.default_rng(9)
     layers = {"a": QARLIF(dv=4096, vth=0, amp=-4096, gate=8192, bias=rng.integers(-30000, 30000, size=5)),
               "b": QARLIF(dv=0, vth=8000, amp=4096, gate=-8192, bias=np.zeros(4, np.int64))}

@@ -200,19 +200,23 @@ def run_arlif(node: QARLIF, x: np.ndarray, weight: int = 0) -> tuple[np.ndarray,
 
 
 def test_arlif_constant_input() -> None:
-    """x = 1.0 (Q12 4096), leak 0.5, vth 1.0, amp 0, gate 1.0. PLAN: sigmoid(1) = 3072, sigmoid(0.5625) = 2624."""
+    """x = 1.0 (Q12 4096), leak 0.5, vth 1.0, amp 0, gate 1.0. The sigmoid table: sigmoid(1.0) = knot 4 = 2994;
+    sigmoid(2189) = knot 2 + round(232 * 141 / 1024) = 2550 + 32; sigmoid(2619) = 2550 + round(232 * 571 / 1024)."""
     s, v, m = run_arlif(arlif(), np.zeros((1, 4, 1), np.int64))
     np.testing.assert_array_equal(s, [0, 1, 0, 1])
-    np.testing.assert_array_equal(m, [-3072, 2304, -1344, 2736])  # m changes sign with every spike
-    np.testing.assert_array_equal(v, [4096, -576, 3808, -828])
+    # t=1: m = -(2994 * 1102 >> 12) + 2994; t=2: (2189 * 2994 >> 12) - 2994; t=3: -(1394 * 1102 >> 12) + 2994
+    np.testing.assert_array_equal(m, [-2994, -805 + 2994, 1600 - 2994, -375 + 2994])  # m changes sign with every spike
+    np.testing.assert_array_equal(v, [4096, 6144 - 4096 - 2582, -267 + 4096, 1914 + 4096 - 4096 - 2679])
 
 
 def test_arlif_input_dependent_threshold() -> None:
-    """amp = -0.5: thr = 1.0 - 0.5 tanh(1.0) = 4096 - 1536 = 2560, so v = 4096 already spikes."""
+    """amp = -0.5: thr = 1.0 - 0.5 tanh(1.0) = 4096 - (2048 * 3120 >> 12) = 2536 (tanh(1.0) = 2 sigmoid(2.0) - 1 =
+    2 * knot 8 - 4096), so v = 4096 already spikes."""
     s, v, m = run_arlif(arlif(amp=-2048), np.zeros((1, 2, 1), np.int64))
     np.testing.assert_array_equal(s, [1, 1])
-    np.testing.assert_array_equal(m, [3072, 5376])
-    np.testing.assert_array_equal(v, [-1280, -2336])
+    np.testing.assert_array_equal(m, [2994, (2994 * 2994 >> 12) + 2994])
+    # sigmoid(2994) = 2550 + round(232 * 946 / 1024); sigmoid(5182) = knot 5 + round(165 * 62 / 1024) = 3184 + 10
+    np.testing.assert_array_equal(v, [4096 - 2536 - 2764, -602 + 4096 - 2536 - 3194])
 
 
 def test_arlif_input_current_is_shifted_synaptic_input_plus_bias() -> None:
@@ -220,7 +224,7 @@ def test_arlif_input_current_is_shifted_synaptic_input_plus_bias() -> None:
     s, v, m = run_arlif(arlif(bias=np.array([0])), np.array([[[1], [0]]]), weight=64)
     np.testing.assert_array_equal(s, [0, 0])
     np.testing.assert_array_equal(v, [4096, 2048])
-    np.testing.assert_array_equal(m, [-3072, -3584])  # m * (1 - sigmoid(0)) - sigmoid(0) = -1536 - 2048
+    np.testing.assert_array_equal(m, [-2994, -3545])  # m * (1 - sigmoid(0)) - sigmoid(0) = -1497 - 2048
 
 
 def test_operation_counts_cover_every_neuron_type() -> None:

@@ -126,3 +126,25 @@ def test_calibrated_start_clips_a_dead_outlier_and_stays_exact():
         out = torch_layer_outputs(model, torch.tensor(x, dtype=torch.float64))
     qat.finalize()
     _check_deployed_equals(model, out, x)
+
+
+def test_calibrated_start_keeps_the_calibrated_grid_when_a_weight_saturates_negative():
+    """A dead outlier of -40x saturates at mantissa -128 in the calibrated deployment. The max rule of the next
+    refresh maps the largest |weight| onto +127, so the master starts at -127: the QAT grid is then the calibrated
+    grid exactly (at -128 it would be 128/127 coarser, and every other weight re-rounded on it)."""
+    from snncc.neurons.deploy import deploy_plan
+
+    model = _model("lif", 11)
+    with torch.no_grad():
+        model[0].weight[0, 0] = -40 * model[0].weight.abs().max()
+    cal = (np.random.default_rng(4).random((64, 12, 10)) < 0.4).astype(np.int64)
+    cal[..., 0] = 0
+    calibrated = deploy_plan(copy.deepcopy(model), "loihi2", cal, "search")[0].synapses[0]
+    assert np.round(calibrated.calibrated[0, 0] / calibrated.unit[0, 0]) == calibrated.lo == -128
+    qat = QAT(model, calibration=cal)
+    grid = qat.plans[0].synapses[0]
+    np.testing.assert_allclose(grid.unit, calibrated.unit, rtol=1e-12)
+    mantissas = np.round(grid.module.weight.detach().numpy() / grid.unit)
+    expected = np.round(calibrated.calibrated / calibrated.unit)
+    assert mantissas[0, 0] == -127
+    np.testing.assert_array_equal(mantissas.ravel()[1:], expected.ravel()[1:])

@@ -15,7 +15,7 @@
 
 :mod:`snncc.fixedpoint` is the specification of each neuron. The LIF and multi-level models run the sub-threshold
 path through Lava's own ``AbstractPyLifModelFixed.subthr_dynamics`` (so its arithmetic is Lava's, not a copy of
-the reference's); the AR-LIF program calls the PLAN nonlinearities of :mod:`snncc.fixedpoint`, which are part of
+the reference's); the AR-LIF program calls the table sigmoid/tanh of :mod:`snncc.fixedpoint`, which are part of
 the neuron program's definition.
 
 Every custom neuron resets its state every ``reset_interval`` steps at phase ``reset_offset`` (as ``LIFReset``)
@@ -333,13 +333,13 @@ class PyARLIFModelFixed(PyLoihiProcessModel):
         decayed = np.int64(self.v) * ((1 << self.decay_shift) - np.int64(self.dv))
         decayed = np.sign(decayed) * np.right_shift(np.abs(decayed), self.decay_shift)  # toward zero, as Lava's LIF
         v = self.saturate(decayed + x)
-        thr = np.int64(self.vth) + fx.mul_q(self.amp, fx.plan_tanh_q(x))
+        thr = np.int64(self.vth) + fx.mul_q(self.amp, fx.tanh_q(x))
         s = v > thr
-        g = fx.plan_sigmoid_q(fx.mul_q(self.gate, x))
+        g = fx.sigmoid_q(fx.mul_q(self.gate, x))
         m = self.m.astype(np.int64)
         m = fx.mul_q(np.maximum(m, 0), g) + fx.mul_q(np.minimum(m, 0), one - g)
-        m = self.saturate(m + np.where(s, 1, -1) * fx.plan_sigmoid_q(x))
-        v = self.saturate(np.where(s, v - (thr + fx.plan_sigmoid_q(m)), v))
+        m = self.saturate(m + np.where(s, 1, -1) * fx.sigmoid_q(x))
+        v = self.saturate(np.where(s, v - (thr + fx.sigmoid_q(m)), v))
         self.v[:] = v
         self.m[:] = m
         self.s_out.send(s if self.clock.sends(self.time_step) else np.zeros_like(s))

@@ -102,7 +102,7 @@ def fit(model: nn.Module, data: DigitsSplit, encoding: str, timesteps: int, epoc
             out = summed_output(model, seq)
             loss = loss_fn(loss_scale * out, y_train[idx])
             if teacher is not None:
-                loss = loss + distill * _distillation(loss_scale * out, loss_scale * _teacher_output(teacher, seq))
+                loss = loss + distill * distillation(loss_scale * out, loss_scale * _teacher_output(teacher, seq))
             opt.zero_grad()
             loss.backward()
             _restore(clean)
@@ -140,7 +140,7 @@ def _teacher_output(teacher: nn.Module, seq: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _distillation(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+def distillation(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
     """KL(teacher || model) of the two output distributions, averaged over the batch."""
     target = torch.log_softmax(teacher_logits.to(logits.dtype), dim=1)
     return nn.functional.kl_div(torch.log_softmax(logits, dim=1), target, reduction="batchmean", log_target=True)

@@ -16,10 +16,10 @@ around ``v = thr``) and nothing is detached, as in their code.
 
 ``deploy_exact=True`` makes the forward value exactly :func:`snncc.fixedpoint.arlif_step` on the Q12 grid
 (``ARLIF_FRAC = 12``): the input is rounded to the grid (a no-op when it already lies on it, as the compiled
-network's integer input current does), the state is Q12, the nonlinearities are PLAN's and products truncate,
-with the integer parameters of :meth:`ARLIF.quantized`. Gradients still flow through the float formula,
-evaluated at the exact state and with the exact spikes (straight-through), so the mode is usable for
-quantization-aware fine-tuning.
+network's integer input current does), the state is Q12, the nonlinearities are the program's table sigmoid and
+tanh, products truncate, with the integer parameters of :meth:`ARLIF.quantized`. Gradients still flow through the
+float formula, evaluated at the exact state and with the exact spikes (straight-through), so the mode is usable
+for quantization-aware fine-tuning.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from ..fixedpoint import ARLIF_FRAC, STATE_BITS, float_decay_to_int
+from ..fixedpoint import ARLIF_FRAC, SIGMOID_KNOTS, SIGMOID_SEGMENT_BITS, STATE_BITS, float_decay_to_int
 from .surrogate import rectangle_spike, straight_through
 
 _ONE = 1 << ARLIF_FRAC
@@ -46,17 +46,22 @@ def _mul_q(a: torch.Tensor | int, b: torch.Tensor) -> torch.Tensor:
     return torch.sign(p) * (p.abs() >> ARLIF_FRAC)
 
 
-def _plan_sigmoid_q(x: torch.Tensor) -> torch.Tensor:
-    one = _ONE
+_KNOTS = torch.tensor(SIGMOID_KNOTS, dtype=torch.int64)
+_SEG = SIGMOID_SEGMENT_BITS
+
+
+def _sigmoid_q(x: torch.Tensor) -> torch.Tensor:
     a = x.abs()
-    y = torch.where(a >= 5 * one, torch.full_like(a, one),
-        torch.where(a >= (19 * one) >> 3, (a >> 5) + ((27 * one) >> 5),
-        torch.where(a >= one, (a >> 3) + ((5 * one) >> 3), (a >> 2) + (one >> 1))))
-    return torch.where(x >= 0, y, one - y)
+    last = len(SIGMOID_KNOTS) - 1
+    k = (a >> _SEG).clamp(max=last - 1)
+    r = a - (k << _SEG)
+    step = ((_KNOTS[k + 1] - _KNOTS[k]) * r + (1 << (_SEG - 1))) >> _SEG
+    y = torch.where(r >= (1 << _SEG), _KNOTS[last], _KNOTS[k] + step)
+    return torch.where(x >= 0, y, _ONE - y)
 
 
-def _plan_tanh_q(x: torch.Tensor) -> torch.Tensor:
-    return 2 * _plan_sigmoid_q(2 * x) - _ONE
+def _tanh_q(x: torch.Tensor) -> torch.Tensor:
+    return 2 * _sigmoid_q(2 * x) - _ONE
 
 
 def arlif_step_q(v: torch.Tensor, m: torch.Tensor, x: torch.Tensor, dv: int, vth: int, amp: int,
@@ -64,12 +69,12 @@ def arlif_step_q(v: torch.Tensor, m: torch.Tensor, x: torch.Tensor, dv: int, vth
     """:func:`snncc.fixedpoint.arlif_step` on int64 torch tensors (Q12 throughout); returns ``(v, m, s)``."""
     p = v * (_ONE - dv)
     v = _sat(torch.sign(p) * (p.abs() >> 12) + x)
-    thr = vth + _mul_q(amp, _plan_tanh_q(x))
+    thr = vth + _mul_q(amp, _tanh_q(x))
     s = v > thr
-    g = _plan_sigmoid_q(_mul_q(gate, x))
+    g = _sigmoid_q(_mul_q(gate, x))
     m = _mul_q(m.clamp(min=0), g) + _mul_q(m.clamp(max=0), _ONE - g)
-    m = _sat(m + torch.where(s, 1, -1) * _plan_sigmoid_q(x))
-    v = _sat(torch.where(s, v - (thr + _plan_sigmoid_q(m)), v))
+    m = _sat(m + torch.where(s, 1, -1) * _sigmoid_q(x))
+    v = _sat(torch.where(s, v - (thr + _sigmoid_q(m)), v))
     return v, m, s
 
 

@@ -360,9 +360,9 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
     stats = inputs.place(g, mantissas, syn_exp, scale / 2.0 ** (e - syn_exp))
     exact = bool(node.metadata.get("snncc.deploy_exact"))
     ctx.notes.setdefault("lowering", {})[name] = {
-        "from": "AR-LIF", "to": "integer AR-LIF program (PLAN sigmoid/tanh, Q12)", "exact": exact,
+        "from": "AR-LIF", "to": "integer AR-LIF program (table sigmoid/tanh, Q12)", "exact": exact,
         "against": "float model",
-        "note": "trained in deploy-exact mode" if exact else "PLAN approximates tanh/sigmoid (max error 0.019)"}
+        "note": "trained in deploy-exact mode" if exact else "the table approximates sigmoid/tanh (error <= 0.0018)"}
     g.nodes[name] = QARLIF(dv=dv, vth=ints["vth"], amp=ints["amp"], gate=ints["gate"], bias=bias,
                            input_shift=input_shift,
                            metadata=_neuron_meta(node, name, scale))
