@@ -13,7 +13,7 @@ accuracy (reference simulator) beside the float model's, in one table:
 
 Two protocols:
 
-* default: the shipped models on their 360 test images (one image is 0.28 points; about 2 minutes);
+* default: the shipped models on their 360 test images (one image is 0.28 points; 335 s measured at 8/6/4 bits);
 * ``--folds K``: every example is retrained with its own training command on each fold of a stratified K-fold
   partition of all 1797 images (:mod:`examples.retrain`) and deployed and tested on the fold it did not see; the
   table pools the K test folds, so every image counts once (one image is 0.056 points). Slow: about

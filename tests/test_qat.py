@@ -100,16 +100,23 @@ def test_refresh_every_must_be_positive():
         QAT(_model("lif", 0), refresh_every=0)
 
 
+def _dead_outlier(sign: int) -> tuple[nn.Sequential, np.ndarray]:
+    """A LIF model whose weight [0, 0] is ``sign`` x 40 times the largest other, on input 0, which never fires in
+    the calibration payloads returned with it."""
+    model = _model("lif", 11)
+    with torch.no_grad():
+        model[0].weight[0, 0] = sign * 40 * model[0].weight.abs().max()
+    cal = (np.random.default_rng(4).random((64, 12, 10)) < 0.4).astype(np.int64)
+    cal[..., 0] = 0
+    return model, cal
+
+
 def test_calibrated_start_clips_a_dead_outlier_and_stays_exact():
     """``QAT(calibration=...)`` starts from the calibrated weights: a 40x outlier on an input that never fires is
     clipped in the masters (the max rule keeps it and rounds most other weights to zero), and the finalized model
     is still exactly the compiled network."""
-    model = _model("lif", 11)
-    with torch.no_grad():
-        model[0].weight[0, 0] = 40 * model[0].weight.abs().max()
+    model, cal = _dead_outlier(+1)
     outlier = float(model[0].weight.detach()[0, 0])
-    cal = (np.random.default_rng(4).random((64, 12, 10)) < 0.4).astype(np.int64)
-    cal[..., 0] = 0
     plain = QAT(copy.deepcopy(model))
     qat = QAT(model, calibration=cal)
     assert float(plain.model[0].weight.detach()[0, 0]) == outlier  # the max rule leaves the masters alone
@@ -134,11 +141,7 @@ def test_calibrated_start_keeps_the_calibrated_grid_when_a_weight_saturates_nega
     grid exactly (at -128 it would be 128/127 coarser, and every other weight re-rounded on it)."""
     from snncc.neurons.deploy import deploy_plan
 
-    model = _model("lif", 11)
-    with torch.no_grad():
-        model[0].weight[0, 0] = -40 * model[0].weight.abs().max()
-    cal = (np.random.default_rng(4).random((64, 12, 10)) < 0.4).astype(np.int64)
-    cal[..., 0] = 0
+    model, cal = _dead_outlier(-1)
     calibrated = deploy_plan(copy.deepcopy(model), "loihi2", cal, "search")[0].synapses[0]
     assert np.round(calibrated.calibrated[0, 0] / calibrated.unit[0, 0]) == calibrated.lo == -128
     qat = QAT(model, calibration=cal)

@@ -26,56 +26,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..fixedpoint import ARLIF_FRAC, SIGMOID_KNOTS, SIGMOID_SEGMENT_BITS, STATE_BITS, float_decay_to_int
+from ..fixedpoint import ARLIF_FRAC, arlif_step, float_decay_to_int
 from .surrogate import rectangle_spike, straight_through
 
 _ONE = 1 << ARLIF_FRAC
-_STATE_MAX = (1 << (STATE_BITS - 1)) - 1
-
-
-# ---- the integer AR-LIF program of snncc.fixedpoint, in torch int64 -----------------------------------------------
-def _sat(x: torch.Tensor) -> torch.Tensor:
-    return x.clamp(-_STATE_MAX, _STATE_MAX)
-
-
-def _mul_q(a: torch.Tensor | int, b: torch.Tensor) -> torch.Tensor:
-    p = a * b
-    return torch.sign(p) * (p.abs() >> ARLIF_FRAC)
-
-
-_KNOTS = torch.tensor(SIGMOID_KNOTS, dtype=torch.int64)
-_SEG = SIGMOID_SEGMENT_BITS
-
-
-def _sigmoid_q(x: torch.Tensor) -> torch.Tensor:
-    a = x.abs()
-    last = len(SIGMOID_KNOTS) - 1
-    k = (a >> _SEG).clamp(max=last - 1)
-    r = a - (k << _SEG)
-    step = ((_KNOTS[k + 1] - _KNOTS[k]) * r + (1 << (_SEG - 1))) >> _SEG
-    y = torch.where(r >= (1 << _SEG), _KNOTS[last], _KNOTS[k] + step)
-    return torch.where(x >= 0, y, _ONE - y)
-
-
-def _tanh_q(x: torch.Tensor) -> torch.Tensor:
-    return 2 * _sigmoid_q(2 * x) - _ONE
 
 
 def arlif_step_q(v: torch.Tensor, m: torch.Tensor, x: torch.Tensor, dv: int, vth: int, amp: int,
                  gate: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`snncc.fixedpoint.arlif_step` on int64 torch tensors (Q12 throughout); returns ``(v, m, s)``."""
-    p = v * (_ONE - dv)
-    v = _sat(torch.sign(p) * (p.abs() >> 12) + x)
-    thr = vth + _mul_q(amp, _tanh_q(x))
-    s = v > thr
-    g = _sigmoid_q(_mul_q(gate, x))
-    m = _mul_q(m.clamp(min=0), g) + _mul_q(m.clamp(max=0), _ONE - g)
-    m = _sat(m + torch.where(s, 1, -1) * _sigmoid_q(x))
-    v = _sat(torch.where(s, v - (thr + _sigmoid_q(m)), v))
-    return v, m, s
+    """:func:`snncc.fixedpoint.arlif_step` itself (the one definition of the program) on detached int64 tensors,
+    Q12 throughout; returns ``(v, m, s)``."""
+    out = arlif_step(v.cpu().numpy(), m.cpu().numpy(), x.cpu().numpy(), dv, vth, amp, gate)
+    return tuple(torch.from_numpy(np.asarray(o)).to(v.device) for o in out)
 
 
 def _to_q(x: torch.Tensor) -> torch.Tensor:

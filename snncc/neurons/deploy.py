@@ -116,9 +116,8 @@ def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarra
             ratio = _row_ratio(lin.weight.detach().cpu().numpy(), np.asarray(lowered.nodes[syn].weight, np.float64),
                                syn)
             unit = 2.0 ** (q.nodes[syn].weight_exp + shift) / scale * ratio
-            start = None if calibrated is None else np.asarray(calibrated.nodes[syn].weight, np.float64)
-            plan.synapses.append(SynapseGrid(lin, unit[:, None], sfmt.weight_min, sfmt.weight_max,
-                                             None if start is None else start * ratio[:, None]))
+            start = None if calibrated is None else calibrated.nodes[syn].weight * ratio[:, None]
+            plan.synapses.append(SynapseGrid(lin, unit[:, None], sfmt.weight_min, sfmt.weight_max, start))
         with_bias = [g.module for g in plan.synapses if g.module.bias is not None]
         if with_bias:
             plan.bias_module = with_bias[0]
