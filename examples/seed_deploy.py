@@ -212,13 +212,14 @@ def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path
     The forward pass is the deployed network (:class:`snncc.qat.QAT`: integer neurons, fake-quantized weights,
     straight-through gradients to the float masters). The loss is the examples' cross-entropy plus ``distill`` x
     the KL divergence from the *float model's* output distribution on the same inputs: the aim is the float
-    model's function on the chip, not a retrained model. ``calibrate``: start from the calibrated post-training
-    quantization (:class:`snncc.qat.QAT` with the payloads :func:`measure` calibrates on), rather than the max
-    rule. Training uses ``1 - validation`` of the training images of ``split``; before the first epoch and after
-    each, the fidelity of the deployed network on the remaining ``validation`` share is measured (the same KL
+    model's function on the chip, not a retrained model. Training uses ``1 - validation`` of the training images of
+    ``split``; the fidelity of a deployed network is measured on the remaining ``validation`` share (the same KL
     divergence from the float model's outputs, no labels: held-out accuracy is about 99% for every checkpoint and
-    cannot rank them) and the most faithful checkpoint is kept, epoch 0 (the calibrated PTQ itself) on ties. The
-    test images are never looked at.
+    cannot rank them). ``calibrate``: the calibrated post-training quantization (:class:`snncc.qat.QAT` with the
+    payloads :func:`measure` calibrates on) competes with the max rule's as the starting point, and the more
+    faithful one is fine-tuned (the calibrated one on ties). Fidelity is measured again after each epoch and the
+    most faithful checkpoint is kept, epoch 0 (the starting PTQ itself) on ties. The test images are never looked
+    at.
     """
     from snncc.qat import QAT
 
@@ -228,17 +229,21 @@ def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path
     split = split or load_digits_split(seed=0)
     data = holdout(split, validation, seed)
     reference = float_counts(teacher, data.x_test, enc, t)
-    qat = QAT(model, target, calibration=calibration_payloads(model, split, t) if calibrate else None)
 
-    def select(m: nn.Module) -> float:
-        qat.refresh()  # the grids of these masters: what finalize() will deploy
-        with qat.fake_quant():
+    def fidelity(m: nn.Module, q: QAT) -> float:
+        q.refresh()  # the grids of these masters: what finalize() will deploy
+        with q.fake_quant():
             counts = float_counts(m, data.x_test, enc, t)
         as_logits = [LOSS_SCALE * torch.from_numpy(np.asarray(c, np.float64)) for c in (counts, reference)]
         return -float(distillation(*as_logits))
 
+    starts = [(model, QAT(model, target, calibration=calibration_payloads(model, split, t)))] if calibrate else []
+    max_rule = copy.deepcopy(teacher) if calibrate else model
+    starts.append((max_rule, QAT(max_rule, target)))
+    model, qat = max(starts, key=lambda start: fidelity(*start))  # the first (calibrated) on ties
     _fit(model, data, enc, t, epochs, score=None, lr=lr, loss_scale=LOSS_SCALE, seed=seed,
-         perturb=lambda _m: qat.quantize_weights(), verbose=False, teacher=teacher, distill=distill, select=select)
+         perturb=lambda _m: qat.quantize_weights(), verbose=False, teacher=teacher, distill=distill,
+         select=lambda m: fidelity(m, qat))
     qat.finalize()
     out = Path(out) if out is not None else Path(model_path).with_name(Path(model_path).stem + "_qat.pt")
     return save_seed_model(model, out, t, enc)

@@ -224,6 +224,11 @@ def burst_step(pending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # this table). tanh(x) = 2 sigmoid(2x) - 1.
 ARLIF_FRAC = 12
 ARLIF_ONE = 1 << ARLIF_FRAC
+# The input current is x = round(a * gain * 2**input_shift) + bias: one multiply by a per-neuron unsigned gain of at
+# most ARLIF_GAIN_BITS bits and a rounding shift give each neuron a free scale (its largest weight can use the whole
+# mantissa range, as the LIF's co-scaled threshold allows), where a power-of-two scale alone can leave half unused.
+ARLIF_GAIN_BITS = 12
+ARLIF_SHIFT_LIMIT = 24  # |input_shift| <= 24
 SIGMOID_SEGMENT_BITS = 10  # |x| >> 10: segments of 1/4 in Q12
 SIGMOID_KNOTS = (2048, 2303, 2550, 2782, 2994, 3184, 3349, 3490, 3608, 3705, 3785, 3850, 3902, 3943, 3976, 4002,
                  4022, 4038, 4051, 4061, 4069, 4075, 4079, 4083, 4086, 4088, 4090, 4091, 4092, 4093, 4094, 4094, 4095)
@@ -254,9 +259,19 @@ def mul_q(a: np.ndarray, b: np.ndarray, frac: int = ARLIF_FRAC) -> np.ndarray:
     return np.sign(p) * (np.abs(p) >> frac)
 
 
-def arlif_input(a_in: np.ndarray, input_shift: int, bias: np.ndarray) -> np.ndarray:
-    """The AR-LIF program's Q12 input current: the synapses' integer sum scaled by ``2**input_shift``, plus bias."""
-    return shift_floor(a_in, int(input_shift)) + np.asarray(bias, dtype=np.int64)
+def shift_round(x: np.ndarray, shift: int) -> np.ndarray:
+    """``x * 2**shift``: a left shift, or for a negative ``shift`` a right shift rounding half up."""
+    x = np.asarray(x, dtype=np.int64)
+    if shift >= 0:
+        return x << shift
+    return (x + (1 << (-shift - 1))) >> (-shift)
+
+
+def arlif_input(a_in: np.ndarray, gain: np.ndarray | int, input_shift: int, bias: np.ndarray) -> np.ndarray:
+    """The AR-LIF program's Q12 input current: the synapses' integer sum times ``gain * 2**input_shift`` (``gain``
+    per neuron; rounded half up when the shift is negative), plus bias."""
+    a = np.asarray(a_in, dtype=np.int64) * np.asarray(gain, dtype=np.int64)
+    return shift_round(a, int(input_shift)) + np.asarray(bias, np.int64)
 
 
 def arlif_step(

@@ -4,7 +4,6 @@ synaptic memory with weight sharing. Every per-core figure is recomputed here fr
 
 import copy
 import math
-import time
 
 import nir
 import numpy as np
@@ -272,7 +271,7 @@ def test_per_neuron_convolution_beside_a_spatial_one():
     assert report["layers"]["lif2"]["map"] == [4, 8, 8] and report["layers"]["lif2"]["cores"] > 1
 
 
-def test_resnet18_layer_partitions_fast_without_dense_matrices(monkeypatch):
+def test_resnet18_layer_partitions_without_dense_matrices(monkeypatch):
     def refuse(*_):
         raise AssertionError("the library must not build a dense (out, in) matrix")
 
@@ -286,11 +285,8 @@ def test_resnet18_layer_partitions_fast_without_dense_matrices(monkeypatch):
                      "conv2": c2, "lif2": lif(n), "output": nir.Output(output_type={"output": np.array([n])})},
               edges=[("input", "conv1"), ("conv1", "lif1"), ("lif1", "conv2"), ("conv2", "lif2"), ("lif2", "output")],
               metadata=dict(META))
-    start = time.perf_counter()
-    out = mapped(g)
-    elapsed = time.perf_counter() - start
+    out = mapped(g)  # speed is the benchmark's business (benchmarks/); here: no dense matrix is ever built
     report = resource_report(out, LOIHI2)
-    assert elapsed < 0.5, f"partition + place took {elapsed:.2f} s"
     lay = report["layers"]["lif1"]
     # 3x3 kernels over 64 channels: a tile's (rows + 2) x (cols + 2) x 64 inputs must fit 4096 axons
     assert lay["input_axons_max"] <= 4096 and lay["cores"] <= 36

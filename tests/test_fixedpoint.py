@@ -76,3 +76,13 @@ def test_arlif_sigmoid_table_is_the_rounded_sigmoid_and_interpolates_it_closely(
     sigmoid_error = np.abs(y / 4096 - 1 / (1 + np.exp(-x / 4096))).max()
     tanh_error = np.abs(t / 4096 - np.tanh(x / 4096)).max()
     assert sigmoid_error < 0.0009 and tanh_error < 0.0018  # PLAN, before it: 0.019 and 0.038
+
+
+def test_arlif_input_scales_by_gain_and_rounds_half_up():
+    """x = round(a * gain * 2**shift) + bias: halves round up (toward +inf) on both signs; left shifts are exact."""
+    a = np.array([5, 2, -2, -3, 0])
+    # 15/4 = 3.75 -> 4; 6/4 = 1.5 -> 2; -6/4 = -1.5 -> -1; -9/4 = -2.25 -> -2
+    assert fx.arlif_input(a, 3, -2, np.zeros(5)).tolist() == [4, 2, -1, -2, 0]
+    assert fx.arlif_input(a, 3, -2, np.array([1, 0, 0, 0, -7])).tolist() == [5, 2, -1, -2, -7]
+    assert fx.arlif_input(a, 1, 6, np.zeros(5)).tolist() == [320, 128, -128, -192, 0]  # the power-of-two grid
+    assert fx.arlif_input(a, 3710, -12, np.zeros(5)).tolist() == [5, 2, -2, -3, 0]  # 18550/4096 = 4.53 -> 5...

@@ -81,9 +81,13 @@ def random_multilevel(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QMul
 def random_arlif(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QARLIF:
     """Bias near the threshold, so that input spikes move the neuron across it (spikes and silence both happen)."""
     vth = int(rng.integers(0, 3 * 4096))
+    # the power-of-two input scaling, and free ones as the quantizer picks them: per-neuron gains (here between half
+    # the largest and the largest) and a rounding right shift
+    gain, shift = draw(st.sampled_from([(1, 0), (1, 3), (1, 6), (1, 8), (3710, -12), (3184, -7), (5, -1), (3, 2)]))
+    gain = rng.integers(max(1, gain // 2), gain + 1, size=n)
     return QARLIF(dv=draw(st.sampled_from([0, 2048, 4096, int(rng.integers(0, 4097))])), vth=vth,
                   amp=draw(st.integers(-4096, 4096)), gate=draw(st.integers(-8192, 8192)),
-                  bias=vth // 2 + rng.integers(-8192, 4096, size=n), input_shift=draw(st.sampled_from([0, 3, 6, 8])))
+                  bias=vth // 2 + rng.integers(-8192, 4096, size=n), input_shift=shift, input_gain=gain)
 
 
 def inputs(rng: np.random.Generator, batch: int, timesteps: int, n: int, max_value: int = 1,

@@ -227,6 +227,16 @@ def test_arlif_input_current_is_shifted_synaptic_input_plus_bias() -> None:
     np.testing.assert_array_equal(m, [-2994, -3545])  # m * (1 - sigmoid(0)) - sigmoid(0) = -1497 - 2048
 
 
+def test_arlif_input_gain_scales_the_synaptic_sum_with_a_rounding_shift() -> None:
+    """Free input scale: weight 5, gain 3, shift -2, no bias: one spike gives x = round(15 / 4) = 4 at t = 0."""
+    s, v, m = run_arlif(arlif(bias=np.array([0]), input_gain=3, input_shift=-2), np.array([[[1], [0]]]), weight=5)
+    np.testing.assert_array_equal(s, [0, 0])
+    np.testing.assert_array_equal(v, [4, 2])
+    # sigmoid(4) = 2048 + round(255 * 4 / 1024) = 2049; then m * (1 - sigmoid(0)) - sigmoid(0): -1024.5 truncates
+    # toward zero, -1024 - 2048
+    np.testing.assert_array_equal(m, [-2049, -3072])
+
+
 def test_operation_counts_cover_every_neuron_type() -> None:
     stages = [(QDense(weight=np.ones((2, 1))), arlif(bias=np.full(2, 4096))),
               (QDense(weight=np.ones((3, 2))), multilevel(3, bias_mant=np.full(3, 300))),

@@ -273,14 +273,14 @@ class PySubStepMultiLevelModelFixed(_MultiLevelSpiking):
 class ARLIFNeuron(AbstractProcess):
     """The integer AR-LIF program (a ``QARLIF``): voltage ``v``, reset memory ``m``, binary spikes.
 
-    Vars ``v``, ``m``, ``bias`` (per neuron, Q12, added unshifted) and ``dv``, ``vth``, ``amp``, ``gate`` (one
-    per population); ``reset_interval``, ``reset_offset``, ``window`` and ``input_shift`` (the input's scaling,
-    ``x = (a << input_shift) + bias``) are process parameters.
+    Vars ``v``, ``m``, ``bias`` (per neuron, Q12, added unshifted), ``gain`` (per neuron) and ``dv``, ``vth``,
+    ``amp``, ``gate`` (one per population); ``reset_interval``, ``reset_offset``, ``window`` and ``input_shift``
+    are process parameters. The input current is ``x = round(a * gain * 2**input_shift) + bias``.
     """
 
     def __init__(self, *, shape: tuple[int, ...], dv: int, vth: int, amp: int, gate: int, bias: np.ndarray | int,
                  reset_interval: int, reset_offset: int, window: int | None = None, input_shift: int = 6,
-                 name: str | None = None) -> None:
+                 input_gain: np.ndarray | int = 1, name: str | None = None) -> None:
         _check_clock(reset_interval, reset_offset, window)
         super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset, window=window,
                          input_shift=int(input_shift), name=name)
@@ -289,6 +289,7 @@ class ARLIFNeuron(AbstractProcess):
         self.v = Var(shape=shape, init=0)
         self.m = Var(shape=shape, init=0)
         self.bias = Var(shape=shape, init=bias)
+        self.gain = Var(shape=shape, init=input_gain)
         self.dv = Var(shape=(1,), init=dv)
         self.vth = Var(shape=(1,), init=vth)
         self.amp = Var(shape=(1,), init=amp)
@@ -307,6 +308,7 @@ class PyARLIFModelFixed(PyLoihiProcessModel):
     v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     m: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int32)
+    gain: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=12)
     dv: int = LavaPyType(int, np.int32, precision=12)
     vth: int = LavaPyType(int, np.int32)
     amp: int = LavaPyType(int, np.int32)
@@ -329,7 +331,7 @@ class PyARLIFModelFixed(PyLoihiProcessModel):
             self.m *= 0
         one = fx.ARLIF_ONE
         a = np.asarray(a_in_data, dtype=np.int64)
-        x = np.left_shift(a, self.input_shift) + self.bias.astype(np.int64)
+        x = fx.arlif_input(a, self.gain, self.input_shift, self.bias)
         decayed = np.int64(self.v) * ((1 << self.decay_shift) - np.int64(self.dv))
         decayed = np.sign(decayed) * np.right_shift(np.abs(decayed), self.decay_shift)  # toward zero, as Lava's LIF
         v = self.saturate(decayed + x)

@@ -198,7 +198,8 @@ class LavaRunner:
         kind = self.process_kind(name)
         if kind == "ARLIFNeuron":
             return ARLIFNeuron(shape=shape, dv=node.dv, vth=node.vth, amp=node.amp, gate=node.gate,
-                               bias=node.bias.astype(np.int32), input_shift=node.input_shift, window=timesteps,
+                               bias=node.bias.astype(np.int32), input_shift=node.input_shift,
+                               input_gain=node.input_gain.astype(np.int32), window=timesteps,
                                name=f"arlif:{name}", **clock)
         lif = {"shape": shape, "du": node.du, "dv": node.dv, "bias_mant": node.bias_mant.astype(np.int32),
                "bias_exp": node.bias_exp.astype(np.int32)}

@@ -13,7 +13,8 @@ Neuron layers and what their traces hold:
 * ``QMultiLevel``: the graded payload ``z`` in ``spikes`` (int32); states ``u`` and ``v``. A synapse fed by such a
   layer must be ``graded`` (it multiplies the payload).
 * ``QARLIF``: binary spikes (int8); ``v`` is the voltage and ``u`` holds the **reset memory m** (the AR-LIF has no
-  current state; its second state word is ``m``). Its input current is ``x = (a << input_shift) + bias``.
+  current state; its second state word is ``m``). Its input current is
+  ``x = round(a * input_gain * 2**input_shift) + bias``.
 
 A synapse flagged ``snncc.recurrent`` is an ordinary synapse in time: it delivers at step k what its source sent at
 step k - 1, so the first delivery in its source's window is 0 (the source is silent before its window).
@@ -91,7 +92,7 @@ class _Layer:
             self.first, self.v, s = fx.multilevel_step(self.first, self.v, a, node.du, node.dv, self.bias,
                                                        node.theta_exp, node.offset, node.levels, fmt)
         else:
-            x = fx.arlif_input(a, node.input_shift, self.bias)
+            x = fx.arlif_input(a, node.input_gain, node.input_shift, self.bias)
             self.v, self.first, s = fx.arlif_step(self.v, self.first, x, node.dv, node.vth, node.amp, node.gate,
                                                   fmt)
         return s

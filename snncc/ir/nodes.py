@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..fixedpoint import ARLIF_GAIN_BITS, ARLIF_SHIFT_LIMIT
+
 RESET_MODES = ("zero", "subtract")
 
 
@@ -370,9 +372,12 @@ class QSubStepMultiLevel(SnnccNode):
 class QARLIF(SnnccNode):
     """Integer AR-LIF program (see :func:`snncc.fixedpoint.arlif_step`), Q(ARLIF_FRAC) throughout.
 
-    The input current is ``x = (a << input_shift) + bias`` (:func:`snncc.fixedpoint.arlif_input`) with ``a`` the
-    synapses' delivery and ``bias`` per neuron. ``input_shift`` is 6 (the LIF's scaling) plus the weight exponent,
-    which the program applies instead of the synapse so that the summed input is never floored.
+    The input current is ``x = round(a * input_gain * 2**input_shift) + bias`` (:func:`snncc.fixedpoint.arlif_input`)
+    with ``a`` the synapses' delivery (unshifted, so the summed input is never floored), and ``input_gain`` and
+    ``bias`` per neuron. The quantizer picks ``input_gain * 2**input_shift``, the Q12 value of one weight mantissa
+    step of each neuron: a power of two (``input_gain = 1``) when the weights lie on such a grid, as a deploy-exact
+    model's do, else per neuron the free scale that maps its largest weight onto the largest mantissa (per-channel
+    scaling under one shared shift).
     """
 
     TYPE: ClassVar[str] = "snncc.QARLIF"
@@ -382,13 +387,19 @@ class QARLIF(SnnccNode):
     gate: int
     bias: np.ndarray
     input_shift: int = 6
+    input_gain: np.ndarray | int = 1
 
     def __post_init__(self) -> None:
         self.dv, self.vth, self.amp, self.gate = int(self.dv), int(self.vth), int(self.amp), int(self.gate)
         self.bias = _vec(self.bias, np.int64)
         self.input_shift = int(self.input_shift)
-        if not 0 <= self.input_shift <= 24:
-            raise ValueError(f"input_shift must lie in [0, 24], got {self.input_shift}")
+        self.input_gain = np.broadcast_to(_vec(self.input_gain, np.int64), self.bias.shape).copy()
+        if not -ARLIF_SHIFT_LIMIT <= self.input_shift <= ARLIF_SHIFT_LIMIT:
+            raise ValueError(f"input_shift must lie in [-{ARLIF_SHIFT_LIMIT}, {ARLIF_SHIFT_LIMIT}], got "
+                             f"{self.input_shift}")
+        if self.input_gain.size and not (1 <= self.input_gain.min() and self.input_gain.max() < 1 << ARLIF_GAIN_BITS):
+            raise ValueError(f"input_gain must lie in [1, 2**{ARLIF_GAIN_BITS}), got {self.input_gain.min()} .. "
+                             f"{self.input_gain.max()}")
 
     @property
     def in_shape(self) -> tuple[int, ...]:

@@ -15,11 +15,11 @@ One call is one time step; the order is exactly :class:`snncc.ir.nodes.ARLIFNeur
 around ``v = thr``) and nothing is detached, as in their code.
 
 ``deploy_exact=True`` makes the forward value exactly :func:`snncc.fixedpoint.arlif_step` on the Q12 grid
-(``ARLIF_FRAC = 12``): the input is rounded to the grid (a no-op when it already lies on it, as the compiled
-network's integer input current does), the state is Q12, the nonlinearities are the program's table sigmoid and
-tanh, products truncate, with the integer parameters of :meth:`ARLIF.quantized`. Gradients still flow through the
-float formula, evaluated at the exact state and with the exact spikes (straight-through), so the mode is usable
-for quantization-aware fine-tuning.
+(``ARLIF_FRAC = 12``): the input is rounded half up to the grid, as the compiled network's input scaling
+``round(a * gain * 2**shift)`` does (a no-op when it already lies on it), the state is Q12, the nonlinearities
+are the program's table sigmoid and tanh, products truncate, with the integer parameters of
+:meth:`ARLIF.quantized`. Gradients still flow through the float formula, evaluated at the exact state and with
+the exact spikes (straight-through), so the mode is usable for quantization-aware fine-tuning.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def arlif_step_q(v: torch.Tensor, m: torch.Tensor, x: torch.Tensor, dv: int, vth
 
 
 def _to_q(x: torch.Tensor) -> torch.Tensor:
-    return torch.round(x.detach().double() * _ONE).to(torch.int64)
+    """Q12, rounding half up as the program's input scaling does (a no-op on values already on the Q12 grid)."""
+    return torch.floor(x.detach().double() * _ONE + 0.5).to(torch.int64)
 
 
 class ARLIF(nn.Module):

@@ -73,6 +73,7 @@ def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarra
     from ..frontend.torch_trace import layer_name
     from ..ir import QARLIF, QLIF, QMultiLevel
     from ..passes import BalanceLatency, Calibrate, Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
+    from ..passes.quantize import weight_units
     from ..target import load_target
 
     model.double()
@@ -104,8 +105,8 @@ def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarra
             gain = (1 << fx.ACT_SHIFT) * scale * (mod.gain if isinstance(mod, KLIF) else 1.0)
             params = _params(node, gain)
             bias_step = np.exp2(node.bias_exp.astype(np.float64))
-        shift = node.input_shift - fx.ACT_SHIFT if isinstance(node, QARLIF) else 0
         plan = LayerPlan(module=mod, params=params, bias=bias_v / gain, bias_unit=bias_step / gain)
+        units = weight_units(q, name)
         for syn in q.predecessors(name):
             lin = modules.get(syn)
             if not isinstance(lin, nn.Linear):
@@ -115,7 +116,7 @@ def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarra
                     layer=name, hint="fine-tune convolutional models in float mode with weight noise instead")
             ratio = _row_ratio(lin.weight.detach().cpu().numpy(), np.asarray(lowered.nodes[syn].weight, np.float64),
                                syn)
-            unit = 2.0 ** (q.nodes[syn].weight_exp + shift) / scale * ratio
+            unit = np.asarray(units[syn], np.float64).reshape(-1) * ratio  # one unit per output row
             start = None if calibrated is None else calibrated.nodes[syn].weight * ratio[:, None]
             plan.synapses.append(SynapseGrid(lin, unit[:, None], sfmt.weight_min, sfmt.weight_max, start))
         with_bias = [g.module for g in plan.synapses if g.module.bias is not None]

@@ -86,7 +86,7 @@ class Calibrate(Pass):
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         for name, node in graph.of_type(*NEURONS):
             clip = (node.metadata or {}).get(CLIP_KEY)
-            if clip is not None and not clip > 0:
+            if clip is not None and not np.all(np.asarray(clip) > 0):
                 raise QuantizationError(f"calibrated weight clip {clip} is not positive", layer=name)
 
 
@@ -217,8 +217,9 @@ def _calibrate_layer(g: Graph, name: str, method: str, pct: float, inputs: dict[
         if err < note["input_error"]:  # keep the error-minimising mantissas (else nearest rounding stays)
             for s, w in rounded.items():
                 g.nodes[s].weight = w
-            units = chosen[2]
-            g.nodes[name].metadata[CLIP_KEY] = ctx.target.synapse_format.weight_max * next(iter(units.values()))
+            unit = np.asarray(next(iter(chosen[2].values())), np.float64)  # per row for per-neuron AR-LIF grids
+            clip = ctx.target.synapse_format.weight_max * unit.ravel()
+            g.nodes[name].metadata[CLIP_KEY] = float(clip[0]) if clip.size == 1 else clip.tolist()
             note.update(rounding="error-minimising", input_error=err)
     return note
 

@@ -13,7 +13,10 @@ For each neuron layer, with all of its incoming synapses sharing one scale ``s``
 
 Multi-level layers instead take the largest mantissa scale that makes their quantum ``theta`` a power of two,
 ``2**k``, in voltage units (the graded primitive shifts by ``k``; ``k >= 6`` so that a population of binary neurons
-can stand in for it); AR-LIF layers use the fixed Q12 scale of the integer AR-LIF program.
+can stand in for it). AR-LIF layers keep the Q12 state of the integer AR-LIF program; their synapses are unshifted
+and the program scales the summed input by ``gain * 2**shift``: a power of two when the weights lie on such a grid
+(a deploy-exact model), else a free scale that maps the clip onto the largest mantissa, whichever rounds the
+weights with the smaller error.
 
 The exponent ``e`` starts at 0 and is raised while the threshold resolution is coarse (``vth < 256``) and the
 worst-case input cannot wrap the 24-bit current, and lowered while the threshold or a bias does not fit. Values
@@ -22,6 +25,8 @@ wrap is a warning. Per-layer statistics go to ``ctx.notes['quantize']`` for the 
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import nir
 import numpy as np
@@ -45,7 +50,9 @@ from ..ir import (
 from .base import Pass, PassContext
 from .canonicalize import check_canonical
 
-CLIP_KEY = "snncc.weight_clip"  # neuron metadata set by calibrate: the |weight| mapped to the largest mantissa
+# neuron metadata set by calibrate: the |weight| mapped to the largest mantissa (a list: one per neuron, for an AR-LIF
+# layer whose per-neuron grids calibrate rounded onto)
+CLIP_KEY = "snncc.weight_clip"
 DECAY_KEY = "snncc.decay_int"  # neuron metadata set by calibrate: {"du": int, "dv": int}, rounding-corrected
 LOG2_TOLERANCE = 1e-9  # a clip on an exact power-of-two grid (as calibrate writes) must not fall to the next one
 VTH_RESOLUTION = 256  # raise the exponent while vth is below this (threshold error above ~0.2 %)
@@ -96,9 +103,14 @@ def quantize_layer(g: Graph, name: str, enc: InputEncoding, ctx: PassContext, re
     return _quantize_arlif(g, name, node, enc, ctx)
 
 
-def weight_units(g: Graph, name: str) -> dict[str, float]:
+def weight_units(g: Graph, name: str) -> dict[str, float | np.ndarray]:
     """What one mantissa step of each quantized synapse feeding ``name`` is worth in float units
-    (``2**e / scale``: the grid the float weights were rounded to)."""
+    (``2**e / scale``: the grid the float weights were rounded to). An AR-LIF layer with per-neuron input gains
+    gives, for its dense synapses, one unit per output row, shape ``(n, 1)``."""
+    node = g.nodes[name]
+    if isinstance(node, QARLIF) and np.any(node.input_gain != node.input_gain[0]):
+        rows = node.input_gain[:, None] * 2.0**node.input_shift / fx.ARLIF_ONE
+        return {s: rows * 2.0 ** g.nodes[s].weight_exp for s in g.predecessors(name)}
     return {s: 2.0 ** g.nodes[s].weight_exp / float(g.nodes[s].metadata["snncc.scale"]) for s in g.predecessors(name)}
 
 
@@ -134,6 +146,8 @@ class _Inputs:
         # the |weight| the largest mantissa stands for: max |W|, or a calibrated clip (weights beyond it saturate
         # at the mantissa limit)
         clip = g.nodes[layer].metadata.get(CLIP_KEY) if getattr(g.nodes[layer], "metadata", None) else None
+        self.row_clip = np.asarray(clip, np.float64) if isinstance(clip, (list, tuple, np.ndarray)) else None
+        clip = float(np.max(clip)) if self.row_clip is not None and self.row_clip.size else clip
         self.clip = float(clip) if clip is not None and clip > 0 else self.wmax
         self.graded: dict[str, bool] = {}
         self.payload_max: dict[str, int] = {}
@@ -156,17 +170,30 @@ class _Inputs:
 
     def worst_case(self, mantissas: dict[str, np.ndarray]) -> int:
         """Largest |sum of mantissa x payload| one neuron can receive in a step (before the exponent)."""
+        worst = self.worst_per_neuron(mantissas)
+        return int(np.max(worst)) if np.size(worst) else 0
+
+    def worst_per_neuron(self, mantissas: dict[str, np.ndarray]) -> np.ndarray:
+        """Per neuron, the largest |sum of mantissa x payload| it can receive in a step."""
         def per_neuron(s: str, m: np.ndarray) -> np.ndarray:
             if s not in self.geometry:
                 return np.abs(m).sum(axis=1)
             _, ho, wo = self.geometry[s].out_shape  # every position of a channel sees at most the whole kernel
             return np.repeat(np.abs(m).sum(axis=(1, 2, 3)), ho * wo)
 
-        worst = sum(per_neuron(s, m) * self.payload_max[s] for s, m in mantissas.items())
-        return int(np.max(worst)) if np.size(worst) else 0
+        return np.asarray(sum(per_neuron(s, m) * self.payload_max[s] for s, m in mantissas.items()), np.int64)
 
-    def place(self, g: Graph, mantissas: dict[str, np.ndarray], e: int, scale: float) -> dict:
-        """Replace the float synapses by QDense nodes; returns the weight-error statistics."""
+    def row_max(self) -> np.ndarray | None:
+        """Per neuron, the largest |weight| feeding it (dense synapses only; None with a convolution)."""
+        if self.has_conv or not self.names:
+            return None
+        return np.max([np.abs(w).max(axis=1) if w.shape[1] else np.zeros(w.shape[0])
+                       for w in self.weights.values()], axis=0)
+
+    def place(self, g: Graph, mantissas: dict[str, np.ndarray], e: int, scale: float,
+              row_scale: np.ndarray | None = None) -> dict:
+        """Replace the float synapses by QDense nodes; returns the weight-error statistics. ``row_scale`` (n, 1):
+        per output row, the scale the mantissas were rounded with when it differs from row to row."""
         for s in self.names:
             meta = {"snncc.source": g.nodes[s].metadata.get("snncc.source", s), "snncc.scale": scale}
             if s in self.geometry:
@@ -178,9 +205,10 @@ class _Inputs:
                 g.nodes[s] = QDense(weight=mantissas[s], weight_exp=e, graded=self.graded[s], metadata=meta)
         if not self.names:
             return {"weight_rms_error": 0.0, "weight_zeroed": 0, "weight_clipped": 0}
-        wq = np.concatenate([(mantissas[s] * 2.0**e / scale).ravel() for s in self.names])
+        rs = scale if row_scale is None else row_scale
+        wq = np.concatenate([(mantissas[s] * 2.0**e / rs).ravel() for s in self.names])
         wf = np.concatenate([self.weights[s].ravel() for s in self.names])
-        m_raw = np.concatenate([(self.weights[s] * scale / 2.0**e).ravel() for s in self.names])
+        m_raw = np.concatenate([(self.weights[s] * rs / 2.0**e).ravel() for s in self.names])
         m = np.concatenate([mantissas[s].ravel() for s in self.names])
         return {"weight_rms_error": float(np.sqrt(np.mean((wq - wf) ** 2))) if wf.size else 0.0,
                 "weight_zeroed": int(np.sum((np.round(m_raw) == 0) & (wf != 0))),
@@ -337,17 +365,9 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
     theta = _uniform(node.threshold, "threshold", name)
     lam = _uniform(node.decay_v, "voltage decay", name)
     inputs = _Inputs(g, name, enc)
-    # the program works in Q12 (v = 4096 * float): a weight w is worth 4096 w = m * 2**(e + 6). A negative e is not
-    # applied by the synapse (its floor would lose the sum's low bits) but by the program, as x = sum << (6 + e):
-    # the weights then lie on the dyadic grid 2**(e - 6) that a deploy-exact torch model represents exactly
-    scale = one / (1 << fx.ACT_SHIFT)
-    e = int(np.ceil(np.log2(scale * inputs.clip / sfmt.weight_max) - LOG2_TOLERANCE)) if inputs.clip > 0 else 0
-    e = int(np.clip(e, -fx.ACT_SHIFT, sfmt.weight_exp_max))
-    mant_scale = scale / 2.0**e
-    mantissas = inputs.mantissas(mant_scale, sfmt)
-    syn_exp, input_shift = (0, fx.ACT_SHIFT + e) if e < 0 else (e, fx.ACT_SHIFT)
-    worst = inputs.worst_case(mantissas)
-    _check_input_range(name, _acc(worst, e), nfmt, ctx)
+    grid = _arlif_grid(inputs, sfmt, node.bias.size)
+    x_worst = int(np.max(fx.shift_round(grid.worst * grid.gain, grid.shift), initial=0))
+    _check_input_range(name, x_worst >> fx.ACT_SHIFT, nfmt, ctx)
     values = {"vth": theta, "amp": node.amp, "gate": node.gate}
     ints = {k: int(round(v * one)) for k, v in values.items()}
     limit = nfmt.state_max
@@ -357,19 +377,87 @@ def _quantize_arlif(g: Graph, name: str, node: ARLIFNeuron, enc: InputEncoding, 
                                     f"{nfmt.state_bits}-bit state", layer=name)
     bias = np.round(node.bias * one).astype(np.int64)
     _, dv = _decays(name, lam, 0.0, nfmt)
-    stats = inputs.place(g, mantissas, syn_exp, scale / 2.0 ** (e - syn_exp))
+    stats = inputs.place(g, grid.mantissas, 0, float(np.min(grid.mant_scale)), grid.row_scale)
     exact = bool(node.metadata.get("snncc.deploy_exact"))
     ctx.notes.setdefault("lowering", {})[name] = {
         "from": "AR-LIF", "to": "integer AR-LIF program (table sigmoid/tanh, Q12)", "exact": exact,
         "against": "float model",
         "note": "trained in deploy-exact mode" if exact else "the table approximates sigmoid/tanh (error <= 0.0018)"}
+    scale = one / (1 << fx.ACT_SHIFT)  # v is Q12: 64 * scale voltage units per float unit, as a LIF's v
     g.nodes[name] = QARLIF(dv=dv, vth=ints["vth"], amp=ints["amp"], gate=ints["gate"], bias=bias,
-                           input_shift=input_shift,
-                           metadata=_neuron_meta(node, name, scale))
-    return {"kind": "AR-LIF", "scale": scale, "weight_exp": e, "input_shift": input_shift,
-            "weight_max_abs": inputs.wmax, "weight_clip": inputs.clip, "vth": ints["vth"],
-            "amp": ints["amp"], "gate": ints["gate"], **stats, "dv": dv, "decay_v_error": abs((1 - dv / 4096) - lam),
-            "worst_case_input": _acc(worst, e), "input_limit": _limits(nfmt)[0]}
+                           input_shift=grid.shift, input_gain=grid.gain, metadata=_neuron_meta(node, name, scale))
+    gains = np.unique(grid.gain)
+    return {"kind": "AR-LIF", "scale": scale, "weight_exp": 0,
+            "input_gain": int(gains[0]) if gains.size == 1 else [int(gains.min()), int(gains.max())],
+            "input_shift": grid.shift, "weight_max_abs": inputs.wmax, "weight_clip": inputs.clip, "vth": ints["vth"],
+            "threshold_error": abs(ints["vth"] / one - theta) / abs(theta or 1.0), "amp": ints["amp"],
+            "gate": ints["gate"], **stats, "dv": dv, "decay_v_error": abs((1 - dv / 4096) - lam),
+            "worst_case_input": x_worst >> fx.ACT_SHIFT, "input_limit": _limits(nfmt)[0]}
+
+
+@dataclass(frozen=True)
+class _ARLIFGrid:
+    """One candidate input scaling of an AR-LIF layer: a mantissa step of neuron ``i`` is worth
+    ``gain[i] * 2**shift`` in Q12."""
+
+    gain: np.ndarray  # per neuron
+    shift: int
+    mantissas: dict[str, np.ndarray]
+    worst: np.ndarray  # per neuron: the largest |sum of mantissa x payload| it can receive
+
+    @property
+    def mant_scale(self) -> np.ndarray:
+        """Per neuron, mantissa steps per float weight unit."""
+        return fx.ARLIF_ONE / (self.gain * 2.0**self.shift)
+
+    @property
+    def row_scale(self) -> np.ndarray | float:
+        """The mantissa scale in the shape that broadcasts against the weights: a scalar when every neuron shares
+        it (always so with a convolution), else per output row ``(n, 1)``."""
+        s = self.mant_scale
+        return float(s[0]) if s.size and np.all(s == s[0]) else s[:, None]
+
+
+def _arlif_grid(inputs: _Inputs, sfmt: fx.SynapseFormat, n: int) -> _ARLIFGrid:
+    """The input scaling of an AR-LIF layer whose weights round with the smaller error: a power of two (gain 1,
+    the smallest exponent whose mantissas hold the clip; exact for a deploy-exact model's weights), or per neuron
+    the free scale ``gain * 2**shift`` that maps its largest weight (at most the clip) onto the largest mantissa,
+    under one shift set by the clip (one gain for the layer when a convolution feeds it). Gains have at most
+    ``ARLIF_GAIN_BITS`` bits, fewer if ``worst * gain`` could overflow the program's int32 product."""
+    one = fx.ARLIF_ONE
+    if inputs.clip <= 0:
+        return _arlif_candidate(inputs, sfmt, np.ones(n, np.int64), fx.ACT_SHIFT)
+    r = one * inputs.clip / sfmt.weight_max  # Q12 per mantissa step that maps the clip onto the largest mantissa
+    rows = inputs.row_max()
+    if inputs.row_clip is not None and rows is not None:  # calibrated per-neuron grids: kept as they are
+        rows = inputs.row_clip
+    r_rows = np.full(n, r) if rows is None else one * np.minimum(rows, inputs.clip) / sfmt.weight_max
+    limit = fx.ARLIF_SHIFT_LIMIT
+    e = int(np.clip(np.ceil(np.log2(r) - LOG2_TOLERANCE), -limit, limit))
+    candidates = [_arlif_candidate(inputs, sfmt, np.ones(n, np.int64), e)]
+    for bits in range(fx.ARLIF_GAIN_BITS, 0, -1):
+        shift = int(np.floor(np.log2(r))) - (bits - 1)
+        if int(np.ceil(r / 2.0**shift - LOG2_TOLERANCE)) >= 1 << bits:  # r rounds up to 2**bits: the next octave
+            shift += 1
+        if abs(shift) > limit:
+            continue
+        gain = np.clip(np.ceil(r_rows / 2.0**shift - LOG2_TOLERANCE), 1, (1 << bits) - 1).astype(np.int64)
+        free = _arlif_candidate(inputs, sfmt, gain, shift)
+        if np.all(free.worst * free.gain < 1 << 31):
+            candidates.append(free)
+            break
+    return min(candidates, key=lambda c: _arlif_rounding_error(inputs, c))  # ties: the power of two (listed first)
+
+
+def _arlif_candidate(inputs: _Inputs, sfmt: fx.SynapseFormat, gain: np.ndarray, shift: int) -> _ARLIFGrid:
+    grid = _ARLIFGrid(gain, shift, {}, np.zeros(0, np.int64))
+    mantissas = inputs.mantissas(grid.row_scale, sfmt)
+    return _ARLIFGrid(gain, shift, mantissas, inputs.worst_per_neuron(mantissas))
+
+
+def _arlif_rounding_error(inputs: _Inputs, grid: _ARLIFGrid) -> float:
+    """Sum of squared differences between the float weights and their deployed values."""
+    return float(sum(np.sum((m / grid.row_scale - inputs.weights[s]) ** 2) for s, m in grid.mantissas.items()))
 
 
 def _bias(b_weight_units: np.ndarray, nfmt: fx.NeuronFormat, resolution: str) -> tuple[np.ndarray, np.ndarray] | None:
