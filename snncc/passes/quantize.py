@@ -15,8 +15,8 @@ Multi-level layers instead take the largest mantissa scale that makes their quan
 ``2**k``, in voltage units (the graded primitive shifts by ``k``; ``k >= 6`` so that a population of binary neurons
 can stand in for it). AR-LIF layers keep the Q12 state of the integer AR-LIF program; their synapses are unshifted
 and the program scales the summed input by ``gain * 2**shift``: a power of two when the weights lie on such a grid
-(a deploy-exact model), else a free scale that maps the clip onto the largest mantissa, whichever rounds the
-weights with the smaller error.
+(a deploy-exact model), else per neuron a 12-bit gain under one shared shift that maps the neuron's largest weight
+(at most the clip) onto the largest mantissa, whichever rounds the weights with the smaller error.
 
 The exponent ``e`` starts at 0 and is raised while the threshold resolution is coarse (``vth < 256``) and the
 worst-case input cannot wrap the 24-bit current, and lowered while the threshold or a bias does not fit. Values
