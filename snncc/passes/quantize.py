@@ -412,10 +412,14 @@ class _ARLIFGrid:
 
     @property
     def row_scale(self) -> np.ndarray | float:
-        """The mantissa scale in the shape that broadcasts against the weights: a scalar when every neuron shares
-        it (always so with a convolution), else per output row ``(n, 1)``."""
-        s = self.mant_scale
-        return float(s[0]) if s.size and np.all(s == s[0]) else s[:, None]
+        return _row_scale(self.gain, self.shift)
+
+
+def _row_scale(gain: np.ndarray, shift: int) -> np.ndarray | float:
+    """Mantissa steps per float weight unit in the shape that broadcasts against the weights: a scalar when every
+    neuron shares it (always so with a convolution), else per output row ``(n, 1)``."""
+    s = fx.ARLIF_ONE / (gain * 2.0**shift)
+    return float(s[0]) if s.size and np.all(s == s[0]) else s[:, None]
 
 
 def _arlif_grid(inputs: _Inputs, sfmt: fx.SynapseFormat, n: int) -> _ARLIFGrid:
@@ -450,8 +454,7 @@ def _arlif_grid(inputs: _Inputs, sfmt: fx.SynapseFormat, n: int) -> _ARLIFGrid:
 
 
 def _arlif_candidate(inputs: _Inputs, sfmt: fx.SynapseFormat, gain: np.ndarray, shift: int) -> _ARLIFGrid:
-    grid = _ARLIFGrid(gain, shift, {}, np.zeros(0, np.int64))
-    mantissas = inputs.mantissas(grid.row_scale, sfmt)
+    mantissas = inputs.mantissas(_row_scale(gain, shift), sfmt)
     return _ARLIFGrid(gain, shift, mantissas, inputs.worst_per_neuron(mantissas))
 
 
