@@ -425,9 +425,10 @@ def _row_scale(gain: np.ndarray, shift: int) -> np.ndarray | float:
 def _arlif_grid(inputs: _Inputs, sfmt: fx.SynapseFormat, n: int) -> _ARLIFGrid:
     """The input scaling of an AR-LIF layer whose weights round with the smaller error: a power of two (gain 1,
     the smallest exponent whose mantissas hold the clip; exact for a deploy-exact model's weights), or per neuron
-    the free scale ``gain * 2**shift`` that maps its largest weight (at most the clip) onto the largest mantissa,
-    under one shift set by the clip (one gain for the layer when a convolution feeds it). Gains have at most
-    ``ARLIF_GAIN_BITS`` bits, fewer if ``worst * gain`` could overflow the program's int32 product."""
+    a free scale ``gain * 2**shift`` under one shift set by the clip (or one octave above it). The free gain maps a
+    calibrated neuron's clip onto the largest mantissa, else it is :func:`_row_gains`'s least-error choice (one
+    gain for the layer when a convolution feeds it). Gains have at most ``ARLIF_GAIN_BITS`` bits, fewer if
+    ``worst * gain`` could overflow the program's int32 product."""
     one = fx.ARLIF_ONE
     if inputs.clip <= 0:
         return _arlif_candidate(inputs, sfmt, np.ones(n, np.int64), fx.ACT_SHIFT)
@@ -436,6 +437,7 @@ def _arlif_grid(inputs: _Inputs, sfmt: fx.SynapseFormat, n: int) -> _ARLIFGrid:
     if inputs.row_clip is not None and rows is not None:  # calibrated per-neuron grids: kept as they are
         rows = inputs.row_clip
     r_rows = np.full(n, r) if rows is None else one * np.minimum(rows, inputs.clip) / sfmt.weight_max
+    search = rows is not None and inputs.row_clip is None  # a calibrated clip is what the largest mantissa means
     limit = fx.ARLIF_SHIFT_LIMIT
     e = int(np.clip(np.ceil(np.log2(r) - LOG2_TOLERANCE), -limit, limit))
     candidates = [_arlif_candidate(inputs, sfmt, np.ones(n, np.int64), e)]
@@ -443,14 +445,51 @@ def _arlif_grid(inputs: _Inputs, sfmt: fx.SynapseFormat, n: int) -> _ARLIFGrid:
         shift = int(np.floor(np.log2(r))) - (bits - 1)
         if int(np.ceil(r / 2.0**shift - LOG2_TOLERANCE)) >= 1 << bits:  # r rounds up to 2**bits: the next octave
             shift += 1
-        if abs(shift) > limit:
-            continue
-        gain = np.clip(np.ceil(r_rows / 2.0**shift - LOG2_TOLERANCE), 1, (1 << bits) - 1).astype(np.int64)
-        free = _arlif_candidate(inputs, sfmt, gain, shift)
-        if np.all(free.worst * free.gain < 1 << 31):
-            candidates.append(free)
+        fits = []
+        for sh in (shift, shift + 1) if search else (shift,):  # shift + 1: for weights on a grid one octave up
+            if abs(sh) > limit:
+                continue
+            gain = _row_gains(inputs, sfmt, r_rows, sh, bits) if search else _gains(r_rows, sh, bits)
+            free = _arlif_candidate(inputs, sfmt, gain, sh)
+            if np.all(free.worst * free.gain < 1 << 31):
+                fits.append(free)
+        if fits:
+            candidates += fits
             break
     return min(candidates, key=lambda c: _arlif_rounding_error(inputs, c))  # ties: the power of two (listed first)
+
+
+def _gains(step: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    """Per neuron, the smallest gain (at most ``bits`` bits) whose step ``gain * 2**shift`` is at least ``step``
+    (the Q12 step that puts the neuron's largest weight on the mantissa it is meant to reach)."""
+    return np.clip(np.ceil(step / 2.0**shift - LOG2_TOLERANCE), 1, (1 << bits) - 1).astype(np.int64)
+
+
+def _row_gains(inputs: _Inputs, sfmt: fx.SynapseFormat, r_rows: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    """Per neuron, the gain whose grid rounds its weights with the least squared error, among those that put its
+    largest weight on mantissa ``top`` for ``top`` from the largest mantissa down to half of it (the largest, the
+    finest grid, on ties). Float weights nearly always keep the finest; weights already on a per-neuron grid whose
+    largest mantissa is below the limit (error-minimising rounding, a QAT model) find that grid again, so quantizing
+    them is exact and idempotent."""
+    hi = sfmt.weight_max
+    best = _gains(r_rows, shift, bits)
+    best_err = _row_errors(inputs, sfmt, best, shift)
+    for top in range(hi - 1, hi // 2, -1):
+        gain = _gains(r_rows * hi / top, shift, bits)
+        err = _row_errors(inputs, sfmt, gain, shift)
+        better = err < best_err
+        best, best_err = np.where(better, gain, best), np.where(better, err, best_err)
+    return best
+
+
+def _row_errors(inputs: _Inputs, sfmt: fx.SynapseFormat, gain: np.ndarray, shift: int) -> np.ndarray:
+    """Per neuron, the squared rounding error of its dense weights on the grid ``gain * 2**shift``."""
+    scale = (fx.ARLIF_ONE / (gain * 2.0**shift))[:, None]
+    err = np.zeros(gain.size)
+    for w in inputs.weights.values():
+        m = np.clip(np.round(w * scale), sfmt.weight_min, sfmt.weight_max)
+        err += np.sum((m / scale - w) ** 2, axis=1)
+    return err
 
 
 def _arlif_candidate(inputs: _Inputs, sfmt: fx.SynapseFormat, gain: np.ndarray, shift: int) -> _ARLIFGrid:
