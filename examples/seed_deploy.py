@@ -205,7 +205,7 @@ def holdout(split: DigitsSplit, fraction: float = 0.2, seed: int = 0) -> DigitsS
 
 def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path | None = None, epochs: int = 10,
                  lr: float = 3e-4, seed: int = 0, split: DigitsSplit | None = None, distill: float = 1.0,
-                 validation: float = 0.2, calibrate: bool = True) -> Path:
+                 validation: float = 0.2, calibrate: bool = True, log: Callable[[str], None] | None = None) -> Path:
     """Quantization-aware fine-tuning of an example for ``target``; saves the finalized model (on the deployed
     grid) to ``out`` (default: ``<model>_qat.pt`` beside it).
 
@@ -219,7 +219,7 @@ def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path
     payloads :func:`measure` calibrates on) competes with the max rule's as the starting point, and the more
     faithful one is fine-tuned (the calibrated one on ties). Fidelity is measured again after each epoch and the
     most faithful checkpoint is kept, epoch 0 (the starting PTQ itself) on ties. The test images are never looked
-    at.
+    at. ``log`` receives one line saying which start and which epoch were kept, with their held-out divergences.
     """
     from snncc.qat import QAT
 
@@ -237,14 +237,22 @@ def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path
         as_logits = [LOSS_SCALE * torch.from_numpy(np.asarray(c, np.float64)) for c in (counts, reference)]
         return -float(distillation(*as_logits))
 
-    starts = [(model, QAT(model, target, calibration=calibration_payloads(model, split, t)))] if calibrate else []
+    starts = [("calibrated", model, QAT(model, target, calibration=calibration_payloads(model, split, t)))
+              ] if calibrate else []
     max_rule = copy.deepcopy(teacher) if calibrate else model
-    starts.append((max_rule, QAT(max_rule, target)))
-    model, qat = max(starts, key=lambda start: fidelity(*start))  # the first (calibrated) on ties
-    _fit(model, data, enc, t, epochs, score=None, lr=lr, loss_scale=LOSS_SCALE, seed=seed,
-         perturb=lambda _m: qat.quantize_weights(), verbose=False, teacher=teacher, distill=distill,
-         select=lambda m: fidelity(m, qat))
+    starts.append(("max rule", max_rule, QAT(max_rule, target)))
+    scored = [(fidelity(m, q), name, m, q) for name, m, q in starts]
+    _score, chosen, model, qat = max(scored, key=lambda s: s[0])  # the first (calibrated) on ties
+    fit = _fit(model, data, enc, t, epochs, score=None, lr=lr, loss_scale=LOSS_SCALE, seed=seed,
+               perturb=lambda _m: qat.quantize_weights(), verbose=False, teacher=teacher, distill=distill,
+               select=lambda m: fidelity(m, qat))
     qat.finalize()
+    if log is not None:
+        kl = {0: -_score} | {row["epoch"]: -row["selection"] for row in fit.history}
+        log(f"QAT start: {chosen} (held-out KL from float: "
+            + ", ".join(f"{name} {-score:.5f}" for score, name, _m, _q in scored)
+            + f"); kept epoch {fit.selected_epoch} of {epochs} (KL {kl[fit.selected_epoch]:.5f}; "
+            f"after epoch 1: {kl.get(1, float('nan')):.5f})")
     out = Path(out) if out is not None else Path(model_path).with_name(Path(model_path).stem + "_qat.pt")
     return save_seed_model(model, out, t, enc)
 

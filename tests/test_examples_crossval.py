@@ -3,6 +3,7 @@ touching the shipped files, checkpoint selection and distillation in the shared 
 that never looks at the test images."""
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -123,7 +124,11 @@ def test_holdout_splits_training_images_only():
 def test_qat_finetune_never_reads_the_test_images_and_deploys_what_it_selected(tmp_path):
     s = load_digits_split(seed=0)
     blind = DigitsSplit(s.x_train, s.y_train, None, None)  # any use of the test images would fail
+    lines: list[str] = []
     out = qat_finetune(EXAMPLES / "digits_multilevel/model.pt", "loihi2", tmp_path / "qat.pt", epochs=1,
-                       split=blind)
+                       split=blind, log=lines.append)
     r = measure(out, "loihi2")
     assert r["count_agreement"] == 1.0  # the finalized torch model is the compiled network, image for image
+    (line,) = lines  # which start and which checkpoint were kept, with their held-out divergences
+    assert re.match(r"QAT start: (calibrated|max rule) \(held-out KL from float: calibrated [\d.]+, max rule "
+                    r"[\d.]+\); kept epoch [01] of 1 \(KL [\d.]+; after epoch 1: [\d.]+\)$", line), line

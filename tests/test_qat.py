@@ -151,3 +151,34 @@ def test_calibrated_start_keeps_the_calibrated_grid_when_a_weight_saturates_nega
     expected = np.round(calibrated.calibrated / calibrated.unit)
     assert mantissas[0, 0] == -127
     np.testing.assert_array_equal(mantissas.ravel()[1:], expected.ravel()[1:])
+
+
+@pytest.mark.parametrize("family", ["multilevel", "asn_gn"])
+def test_a_nudge_past_the_top_of_a_power_of_two_grid_does_not_coarsen_it(tmp_path, family):
+    """Multi-level grids are powers of two of the threshold. With a master on the top mantissa, one optimizer step
+    of 1e-6 outward (weights and neuron parameters alike) used to cross that boundary and halve the resolution of
+    the layer at the next refresh. Masters are clamped to their grid's range and the neuron parameters are frozen
+    while fine-tuning (and trainable again after finalize), so the grids and integer parameters stay."""
+    target = str(target_variant("loihi2", {"formats.weight_bits": 4}, "QAT test", tmp_path))
+    model = _model(family, 5)
+    trainable = {name: p.requires_grad for name, p in model.named_parameters()}
+    qat = QAT(model, target)
+    with torch.no_grad():
+        for plan in qat.plans:
+            grid = plan.synapses[0]
+            grid.module.weight[0, 0] = float(grid.unit[0, 0]) * grid.hi  # a master on the top of its grid
+    qat.refresh()
+    units = [p.synapses[0].unit.copy() for p in qat.plans]
+    params = [dict(p.params) for p in qat.plans]
+    neuron_params = [p for name, p in model.named_parameters() if name.split(".")[-1] not in ("weight", "bias")]
+    assert any(trainable.values()) and not any(p.requires_grad for p in neuron_params)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+    opt.zero_grad()
+    (-sum((p**2).sum() for p in model.parameters() if p.requires_grad)).backward()  # every weight moves outward
+    opt.step()
+    qat.refresh()
+    for unit, plan in zip(units, qat.plans, strict=True):
+        np.testing.assert_allclose(plan.synapses[0].unit, unit, rtol=1e-9)
+    assert [dict(p.params) for p in qat.plans] == params
+    qat.finalize()
+    assert {name: p.requires_grad for name, p in model.named_parameters()} == trainable
