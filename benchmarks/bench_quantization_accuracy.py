@@ -14,7 +14,7 @@ accuracy (reference simulator) beside the float model's, in one table:
 
 Two protocols:
 
-* default: the shipped models on their 360 test images (one image is 0.28 points; 210 s measured at 8/6/4 bits
+* default: the shipped models on their 360 test images (one image is 0.28 points; 186 s measured at 8/6/4 bits
   on 2 cores); progress lines name each model as it is measured and which start and epoch QAT kept;
 * ``--folds K``: every example is retrained with its own training command on each fold of a stratified K-fold
   partition of all 1797 images (:mod:`examples.retrain`) and deployed and tested on the fold it did not see; the

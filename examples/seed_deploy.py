@@ -242,13 +242,13 @@ def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path
     max_rule = copy.deepcopy(teacher) if calibrate else model
     starts.append(("max rule", max_rule, QAT(max_rule, target)))
     scored = [(fidelity(m, q), name, m, q) for name, m, q in starts]
-    _score, chosen, model, qat = max(scored, key=lambda s: s[0])  # the first (calibrated) on ties
+    start_score, chosen, model, qat = max(scored, key=lambda s: s[0])  # the first (calibrated) on ties
     fit = _fit(model, data, enc, t, epochs, score=None, lr=lr, loss_scale=LOSS_SCALE, seed=seed,
                perturb=lambda _m: qat.quantize_weights(), verbose=False, teacher=teacher, distill=distill,
                select=lambda m: fidelity(m, qat))
     qat.finalize()
     if log is not None:
-        kl = {0: -_score} | {row["epoch"]: -row["selection"] for row in fit.history}
+        kl = {0: -start_score} | {row["epoch"]: -row["selection"] for row in fit.history}
         log(f"QAT start: {chosen} (held-out KL from float: "
             + ", ".join(f"{name} {-score:.5f}" for score, name, _m, _q in scored)
             + f"); kept epoch {fit.selected_epoch} of {epochs} (KL {kl[fit.selected_epoch]:.5f}; "
