@@ -330,8 +330,7 @@ class PyARLIFModelFixed(PyLoihiProcessModel):
             self.v *= 0
             self.m *= 0
         one = fx.ARLIF_ONE
-        a = np.asarray(a_in_data, dtype=np.int64)
-        x = fx.arlif_input(a, self.gain, self.input_shift, self.bias)
+        x = fx.arlif_input(a_in_data, self.gain, self.input_shift, self.bias)
         decayed = np.int64(self.v) * ((1 << self.decay_shift) - np.int64(self.dv))
         decayed = np.sign(decayed) * np.right_shift(np.abs(decayed), self.decay_shift)  # toward zero, as Lava's LIF
         v = self.saturate(decayed + x)

@@ -376,8 +376,8 @@ class QARLIF(SnnccNode):
     with ``a`` the synapses' delivery (unshifted, so the summed input is never floored), and ``input_gain`` and
     ``bias`` per neuron. The quantizer picks ``input_gain * 2**input_shift``, the Q12 value of one weight mantissa
     step of each neuron: a power of two (``input_gain = 1``) when the weights lie on such a grid, as a deploy-exact
-    model's do, else per neuron the free scale that maps its largest weight onto the largest mantissa (per-channel
-    scaling under one shared shift).
+    model's do, else per neuron a free scale (per-channel scaling under one shared shift) that puts its largest
+    weight on mantissa 64..127, whichever rounds its weights with the least error.
     """
 
     TYPE: ClassVar[str] = "snncc.QARLIF"
