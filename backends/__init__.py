@@ -1,1 +1,6 @@
-"""Backends: the integer reference simulator and the Lava code generator (installed as ``snncc.backends``)."""
+"""Backends: the integer reference simulator, the float model, Lava and lava-dl netx (installed as
+``snncc.backends``), found by name in :mod:`snncc.backends.registry`."""
+
+from .registry import BACKENDS, backend, exporters
+
+__all__ = ["BACKENDS", "backend", "exporters"]

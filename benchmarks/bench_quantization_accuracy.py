@@ -8,7 +8,7 @@ accuracy (reference simulator) beside the float model's, in one table:
 * ``PTQ``: ``snncc compile`` as is (each layer's largest weight on the largest mantissa, nearest rounding);
 * ``PTQ-cal``: ``--calibrate`` on 256 *training* images (error-minimising clip and rounding, decay correction);
 * ``QAT``: :func:`examples.seed_deploy.qat_finetune` (distillation from the float model through the deployed
-  integer arithmetic, :class:`snncc.qat.QAT`; the starting point, calibrated or max-rule PTQ, and the
+  integer arithmetic, :class:`snncc.training.QAT`; the starting point, calibrated or max-rule PTQ, and the
   checkpoint chosen by fidelity to the float model on held-out training images), then compiled;
   dense models only (convolutional ones print ``n/a``).
 

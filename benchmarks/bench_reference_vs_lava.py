@@ -19,7 +19,8 @@ import numpy as np
 from snncc.backends.lava import FileSink, LavaRunner
 from snncc.backends.lava.execution import run_and_stop
 from snncc.backends.reference import ReferenceSimulator
-from snncc.ir import QLIF, Graph, QDense
+from snncc.families.lif.nodes import QLIF
+from snncc.ir import Graph, QDense
 
 SIZES = [200, 400, 400, 200]
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from snncc import SnnccError
-from snncc.compiler import compile_model
+from snncc.compiler import Options, compile_model
 from snncc.neurons import LIF, GradedInput
 from snncc.target import target_variant
 
@@ -138,7 +138,7 @@ def compile_resnet(model: nn.Module, target: str | Path = "loihi2", timesteps: i
                    seed: int = 0) -> CompileResult:
     """Compile ``model`` in memory (no bundle folder) and collect the benchmark's figures from its report."""
     t0 = time.perf_counter()
-    bundle = compile_model(model, target, timesteps=timesteps, samples=samples, seed=seed)
+    bundle = compile_model(model, target, options=Options(timesteps=timesteps, samples=samples, seed=seed))
     total = time.perf_counter() - t0
     report = bundle.manifest["report"]
     res = report["resources"]

@@ -54,7 +54,7 @@ from examples.digits.training import (  # noqa: E402
 from examples.digits.training import fit as _fit  # noqa: E402
 from snncc.fidelity import logical_spikes, predictions  # noqa: E402
 from snncc.frontend.loading import load_model  # noqa: E402
-from snncc.neurons import ARLIF, NASN, QCFS, STATEFUL_TYPES, GradedInput, MultiLevel, reset_states  # noqa: E402
+from snncc.neurons import ARLIF, NASN, QCFS, GradedInput, MultiLevel, SpikingModule, reset_states  # noqa: E402
 from snncc.verify import compare_results  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent
@@ -123,7 +123,7 @@ def check_encoding(model: nn.Module, encoding: str) -> None:
 def output_scale(model: nn.Module) -> float:
     """What one output level of the last neuron layer is worth: ``out_scale`` of a multi-level layer, ``theta / L``
     of a QCFS activation (an ANN), 1 for binary spikes."""
-    last = [m for m in model.modules() if isinstance(m, (*STATEFUL_TYPES, QCFS))]
+    last = [m for m in model.modules() if isinstance(m, (SpikingModule, QCFS))]
     if last and isinstance(last[-1], (MultiLevel, NASN)):
         return float(last[-1].out_scale)
     if last and isinstance(last[-1], QCFS):
@@ -209,19 +209,19 @@ def qat_finetune(model_path: str | Path, target: str = "loihi2", out: str | Path
     """Quantization-aware fine-tuning of an example for ``target``; saves the finalized model (on the deployed
     grid) to ``out`` (default: ``<model>_qat.pt`` beside it).
 
-    The forward pass is the deployed network (:class:`snncc.qat.QAT`: integer neurons, fake-quantized weights,
+    The forward pass is the deployed network (:class:`snncc.training.QAT`: integer neurons, fake-quantized weights,
     straight-through gradients to the float masters). The loss is the examples' cross-entropy plus ``distill`` x
     the KL divergence from the *float model's* output distribution on the same inputs: the aim is the float
     model's function on the chip, not a retrained model. Training uses ``1 - validation`` of the training images of
     ``split``; the fidelity of a deployed network is measured on the remaining ``validation`` share (the same KL
     divergence from the float model's outputs, no labels: held-out accuracy is about 99% for every checkpoint and
-    cannot rank them). ``calibrate``: the calibrated post-training quantization (:class:`snncc.qat.QAT` with the
+    cannot rank them). ``calibrate``: the calibrated post-training quantization (:class:`snncc.training.QAT` with the
     payloads :func:`measure` calibrates on) competes with the max rule's as the starting point, and the more
     faithful one is fine-tuned (the calibrated one on ties). Fidelity is measured again after each epoch and the
     most faithful checkpoint is kept, epoch 0 (the starting PTQ itself) on ties. The test images are never looked
     at. ``log`` receives one line saying which start and which epoch were kept, with their held-out divergences.
     """
-    from snncc.qat import QAT
+    from snncc.training import QAT
 
     model = load_seed_model(model_path)
     teacher = copy.deepcopy(model)  # the float model: QAT converts ``model`` to its integer mode in place
@@ -284,10 +284,10 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
     f_counts = float_counts(model, split.x_test, model.encoding, t)
     float_pred = predict_counts(f_counts)
     start = time.perf_counter()
-    cal = {} if calibrate is None else {"calibration": calibration_payloads(model, split, t),
-                                        "calibrate_method": calibrate}
-    bundle = snncc.compile(model_path, target, out_dir, inputs=x[:ACTIVITY_IMAGES], timesteps=t,
-                           **LOWERINGS[lowering], **cal)
+    cal = {} if calibrate is None else {"calibrate.data": calibration_payloads(model, split, t),
+                                        "calibrate.method": calibrate}
+    options = snncc.Options(inputs=x[:ACTIVITY_IMAGES], timesteps=t, passes={**LOWERINGS[lowering], **cal})
+    bundle = snncc.compile(model_path, target, out_dir, options)
     compile_s = time.perf_counter() - start
     deployed = bundle.run(x, "reference")
     int_pred = predictions(bundle.graph, deployed)

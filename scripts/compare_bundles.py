@@ -7,8 +7,11 @@ It reads the files with h5py and json only (not with snncc), so bundles written 
 on equal terms. Compared: every dataset of ``graph.nir`` (the integer graph), ``float.nir`` and ``network.net``
 (the netx file), value for value; ``report.json`` and ``manifest.json`` figure for figure. Left out, because they
 change from run to run or describe the run rather than the network: timings, creation time, package versions,
-file hashes and paths. Node metadata keys named with ``--ignore-meta`` are reported but do not count as a
-difference (a new annotation is not a new network). Exit status 0 when nothing else differs, 1 otherwise.
+file hashes and paths. The mapping (which neurons of each layer each core holds, which tile, which core) is compared
+as one view whichever way a bundle stores it: per node (``snncc.blocks``, ``snncc.tiles``, ``snncc.placement``,
+before the mapping package) or in the graph (``snncc.mapping``). Node metadata keys named with ``--ignore-meta``
+are reported but do not count as a difference (a new annotation is not a new network). Exit status 0 when nothing
+else differs, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 VOLATILE = {"pass_timings", "stage_timings", "created", "versions", "compile_seconds", "python", "files", "path",
             "sha256", "snncc_version"}
+MAPPING_KEYS = {"snncc.blocks", "snncc.tiles", "snncc.placement", "snncc.mapping", "cores_used"}
 HDF5_FILES = ("graph.nir", "float.nir", "network.net")
 JSON_FILES = ("report.json", "manifest.json")
 
@@ -91,7 +95,14 @@ def compare(old: Path, new: Path, ignore_meta: set[str]) -> tuple[list[str], lis
         if not fa.is_file():
             continue
         a, b = _read_h5(fa), _read_h5(fb)
+        if name == "graph.nir":
+            va, vb = _mapping_view(a), _mapping_view(b)
+            for layer in sorted(set(va) | set(vb)):
+                if not _equal(va.get(layer), vb.get(layer)):
+                    diffs.append(f"{name}: mapping of {layer}: {_short(va.get(layer))} != {_short(vb.get(layer))}")
         for key in sorted(set(a) | set(b)):
+            if name == "graph.nir" and key.rsplit("/", 1)[-1] in MAPPING_KEYS:
+                continue  # compared as the mapping view above
             meta_key = key.rsplit("/", 1)[-1] if "/metadata/" in key else None
             target = ignored if meta_key in ignore_meta else diffs
             if key not in a or key not in b:
@@ -105,6 +116,26 @@ def compare(old: Path, new: Path, ignore_meta: set[str]) -> tuple[list[str], lis
         elif fa.is_file() != fb.is_file():
             diffs.append(f"{name}: only in {'old' if fa.is_file() else 'new'}")
     return diffs, ignored
+
+
+def _mapping_view(data: dict[str, Any]) -> dict[str, list[tuple]]:
+    """Per layer, its blocks as (ranges, tile, core) in either storage format."""
+    if "node/metadata/snncc.mapping" in data:
+        view = {}
+        for layer, m in data["node/metadata/snncc.mapping"]["layers"].items():
+            cores = m.get("cores") or [None] * len(m["blocks"])
+            view[layer] = [(b["neurons"], b.get("tile"), c) for b, c in zip(m["blocks"], cores, strict=True)]
+        return view
+    view = {}
+    for key, blocks in data.items():
+        if not key.endswith("/metadata/snncc.blocks"):
+            continue
+        node = key[: -len("/metadata/snncc.blocks")]
+        tiles = data.get(f"{node}/metadata/snncc.tiles") or [None] * len(blocks)
+        cores = data.get(f"{node}/metadata/snncc.placement") or [None] * len(blocks)
+        ranges = [[b] if isinstance(b[0], int) else b for b in blocks]  # [a, b] or [[a, b], ...]
+        view[node.rsplit("/", 1)[-1]] = list(zip(ranges, tiles, cores, strict=True))
+    return view
 
 
 def _bundles(root: Path) -> list[Path]:

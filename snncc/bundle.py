@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .backends import backend as find_backend
 from .errors import BundleError, GraphError, SnnccError
-from .fixedpoint import NeuronFormat
 from .ir import Graph, InputEncoding, read_graph
 from .target import Target, parse_target
 
@@ -27,7 +27,6 @@ MANIFEST = "manifest.json"
 GRAPH_FILE = "graph.nir"
 FLOAT_GRAPH_FILE = "float.nir"
 NETX_FILE = "network.net"
-BACKENDS = ("reference", "lava", "netx", "float")
 
 
 @dataclass
@@ -68,33 +67,16 @@ class Bundle:
         return self.path / NETX_FILE
 
     def run(self, inputs: np.ndarray, backend: str = "reference", record_states: bool = False) -> Any:
-        """Run payloads (samples, T, n_in) on a backend: reference | lava | netx | float. Returns a SimResult."""
-        if backend == "reference":
-            from .backends.reference import ReferenceSimulator, SubStepSimulator, is_substep_graph
-
-            simulator = SubStepSimulator if is_substep_graph(self.graph) else ReferenceSimulator
-            return simulator(self.graph, self.target.neuron_format).run(inputs, record_states)
-        if backend == "float":
-            from .backends.reference import FloatSimulator
-
-            return FloatSimulator(self.float_graph).run(inputs, record_states)
-        if backend in ("lava", "netx") and self.target.neuron_format != NeuronFormat():
-            raise BundleError(f"target '{self.target.name}' declares neuron formats {self.target.neuron_format}, "
-                              "but Lava's fixed_pt LIF has 24-bit state and 12-bit decays; only the reference "
-                              "simulator runs this bundle")
-        if backend == "lava":
-            from .backends.lava import LavaRunner, SubStepLavaRunner
-            from .backends.reference import is_substep_graph
-
-            runner = SubStepLavaRunner if is_substep_graph(self.graph) else LavaRunner
-            return runner(self.graph).run(inputs, record_states=record_states)
-        if backend == "netx":
-            if self.netx_path is None:
-                raise BundleError(f"this bundle has no netx file: {self.manifest.get('netx', {}).get('reason')}")
-            from .backends.lava import run_netx
-
-            return run_netx(self.netx_path, self.graph, inputs)
-        raise BundleError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
+        """Run payloads (samples, T, n_in) on a backend (``snncc.backends.BACKENDS``: reference | lava | netx |
+        float) the target runs; returns a SimResult."""
+        chosen = find_backend(backend)
+        if self.target.backends is not None and backend not in self.target.backends:
+            raise BundleError(f"target '{self.target.name}' does not run the '{backend}' backend (its backends: "
+                              f"{', '.join(self.target.backends)})")
+        reason = chosen.supports(self)
+        if reason:
+            raise BundleError(reason)
+        return chosen.run(self, inputs, record_states)
 
     @classmethod
     def load(cls, path: str | Path) -> Bundle:

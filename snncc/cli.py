@@ -2,6 +2,8 @@
 
 User-caused failures (:class:`SnnccError`) print one ``snncc: error: ...`` line and exit with status 2; no
 traceback. ``verify`` exits 0 only when every bit-exact comparison holds (1 otherwise), so it can be a CI step.
+``compile``'s pass options are generated from the passes' option fields (:mod:`snncc.passes.options`), so a new
+option appears here by itself.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import SnnccError
+
+PASS_DEST = "pass:"  # argparse destination prefix of a pass option: "pass:quantize.bias_resolution"
 
 
 def _progress(quiet: bool):
@@ -24,16 +28,15 @@ def _progress(quiet: bool):
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .compiler import compile_model, summary
+    from .compiler import Options, compile_model, summary
 
-    bundle = compile_model(
-        args.model, args.target, args.output, allow_unsafe=args.allow_unsafe_pickle, dt=args.dt, reset=args.reset,
-        timesteps=args.timesteps, inputs=args.inputs, samples=args.samples, seed=args.seed,
-        bias_resolution=args.bias_resolution, arlif=args.arlif, multilevel=args.multilevel, dump_ir=args.dump_ir,
-        calibration=args.calibrate, calibrate_method=args.calibrate_method,
-        calibrate_percentile=args.calibrate_percentile,
-        progress=_progress(args.quiet),
-    )
+    passes = {dest[len(PASS_DEST):]: value for dest, value in vars(args).items()
+              if dest.startswith(PASS_DEST) and value is not None}
+    options = Options(timesteps=args.timesteps, dt=args.dt, reset=args.reset,
+                      allow_unsafe_pickle=args.allow_unsafe_pickle, inputs=args.inputs, samples=args.samples,
+                      seed=args.seed, dump_ir=args.dump_ir, passes=passes)
+    bundle = compile_model(args.model, args.target, args.output, options, pipeline=args.passes,
+                           progress=_progress(args.quiet))
     print(summary(bundle))
     print(f"bundle: {args.output} (report: {Path(args.output) / 'report.md'})")
     return 0
@@ -45,7 +48,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     bundle = Bundle.load(args.bundle)
     result = verify_bundle(bundle, inputs=args.inputs, samples=args.samples, seed=args.seed,
-                           states=not args.spikes_only, netx=not args.no_netx,
+                           states=not args.spikes_only, skip=("netx",) if args.no_netx else (),
                            min_output_agreement=args.min_output_agreement, progress=_progress(args.quiet))
     print(result.render())
     if args.fidelity:
@@ -61,13 +64,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .backends import backend
     from .bundle import Bundle
     from .fidelity import logical_spikes
     from .inputs import load_inputs
 
     bundle = Bundle.load(args.bundle)
     result = bundle.run(load_inputs(args.inputs), args.backend)
-    graph = bundle.float_graph if args.backend == "float" else bundle.graph
+    graph = bundle.float_graph if backend(args.backend).runs_float else bundle.graph
     out = result.output_layers[0]
     counts = logical_spikes(graph, out, result.layers[out].spikes).sum(axis=1)
     if args.output:
@@ -111,21 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--inputs", help=".npy/.npz payloads (samples, T, n_in) for the activity and fidelity figures")
     c.add_argument("--samples", type=int, default=16, help="random samples when --inputs is not given")
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--bias-resolution", choices=("weight", "fine"), default="weight",
-                   help="quantize biases in weight units (netx-compatible, default) or 1/64 of them")
-    c.add_argument("--calibrate", metavar="DATA", default=None,
-                   help=".npy/.npz payloads (samples, T, n_in), e.g. training inputs: per-layer weight clips and "
-                        "rounding-corrected decays chosen on them before quantization")
-    c.add_argument("--calibrate-method", choices=("max", "percentile", "search"), default=None,
-                   help="weight clip rule: max |W|, a percentile of |W|, or the error-minimising search (default "
-                        "with --calibrate; max without)")
-    c.add_argument("--calibrate-percentile", type=float, default=None,
-                   help="percentile of |W| for --calibrate-method percentile (default 99.9)")
-    c.add_argument("--arlif", choices=("program", "stock"), default="program",
-                   help="AR-LIF lowering: snncc's integer AR-LIF program (default) or an approximating stock LIF")
-    c.add_argument("--multilevel", choices=("population", "substep"), default="population",
-                   help="multi-level lowering on targets without graded spikes: a population of binary neurons "
-                        "(default) or binary bursts over sub-steps (levels x the time steps)")
+    c.add_argument("--passes", metavar="PIPELINE",
+                   help="the pipeline to run instead of the default, as text: name{option=value,...},name,... "
+                        "(the bundle's manifest records the one that ran)")
+    _pass_options(c)
     c.add_argument("--dump-ir", action="store_true", help="write the IR after every pass to <output>/ir/")
     c.add_argument("--allow-unsafe-pickle", action="store_true",
                    help="load a .pt file that needs classes outside snncc's allow-list (runs code from the file)")
@@ -152,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a bundle on payloads and print the predicted classes")
     r.add_argument("bundle")
     r.add_argument("--inputs", required=True)
-    r.add_argument("--backend", default="reference", choices=("reference", "lava", "netx", "float"))
+    r.add_argument("--backend", default="reference", choices=_backend_names())
     r.add_argument("-o", "--output", help="save output spike counts (.npy)")
     r.set_defaults(func=cmd_run)
 
@@ -164,6 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("targets", help="list the built-in targets")
     t.set_defaults(func=cmd_targets)
     return p
+
+
+def _pass_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per pass option that declares one (``option(..., cli="--flag")``), with its type and choices."""
+    from .passes import PASSES
+    from .passes.options import choices, option_fields, option_type, scalar_type
+
+    for name, cls in PASSES.items():
+        for f in option_fields(cls):
+            flag = f.metadata.get("cli")
+            if not flag:
+                continue
+            tp = option_type(cls, f)
+            allowed = choices(tp)
+            parser.add_argument(flag, dest=f"{PASS_DEST}{name}.{f.name}", default=None, choices=allowed,
+                                type=None if allowed else scalar_type(tp), metavar=None if allowed else f.name.upper(),
+                                help=f"{f.metadata['help']} [{name}.{f.name}]")
+
+
+def _backend_names() -> list[str]:
+    from .backends import BACKENDS
+
+    return list(BACKENDS)
 
 
 def main(argv: list[str] | None = None) -> int:

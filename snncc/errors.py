@@ -13,6 +13,7 @@ class SnnccError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, layer: str | None = None, hint: str | None = None):
+        self.message = message
         self.layer = layer
         self.hint = hint
         text = f"layer '{layer}': {message}" if layer else message
@@ -53,5 +54,16 @@ class VerificationError(SnnccError):
     """Inputs given to verify/run do not fit the bundle (shape, dtype, value range)."""
 
 
+class PipelineError(SnnccError):
+    """A pipeline text, a pass option or a pass name is malformed or unknown."""
+
+
 class BackendUnavailableError(SnnccError):
     """A backend's packages (lava-nc, lava-dl) are not installed or cannot be imported."""
+
+
+def name_layer(exc: SnnccError, layer: str) -> SnnccError:
+    """``exc`` again, naming ``layer`` (for an error raised by code that did not know the layer's name)."""
+    if exc.layer is not None:
+        return exc
+    return type(exc)(exc.message, layer=layer, hint=exc.hint)

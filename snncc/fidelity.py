@@ -1,8 +1,8 @@
 """Float (F) vs integer (Q) comparisons on the same inputs, and the measured effect of each lowering.
 
 Layers keep their names through every pass, so traces compare by name. A layer that a lowering expanded into a
-population (``snncc.population`` metadata) is compared through its logical output: the sum of each group's
-member spikes, which is what its consumers receive.
+population is compared through its logical output (:func:`snncc.families.population.logical_spikes`): the sum of
+each group's member spikes, which is what its consumers receive.
 """
 
 from __future__ import annotations
@@ -12,21 +12,15 @@ from typing import Any
 import numpy as np
 
 from . import fixedpoint as fx
-from .ir import QLIF, Graph, QMultiLevel
+from .backends.reference import FloatSimulator, ReferenceSimulator
+from .families.population import logical_spikes
+from .ir import Graph, IntegerNeuron, keys
 
-POPULATION_KEY = "snncc.population"
 LOW_AGREEMENT = 0.9  # a layer below this spike agreement with the float model is named in a warning
 SILENT_SHARE = 0.25  # ... and one where this share of the float-active neurons never fires after quantization
 SILENT_MIN = 3  # (and at least this many: one neuron of a few active ones on a few samples is noise)
-
-
-def logical_spikes(graph: Graph, name: str, spikes: np.ndarray) -> np.ndarray:
-    """(batch, T, n) output of layer ``name``; population members summed per original neuron."""
-    pop = graph.nodes[name].metadata.get(POPULATION_KEY)
-    if not pop:
-        return spikes
-    b, t, _ = spikes.shape
-    return spikes.astype(np.int64).reshape(b, t, int(pop["neurons"]), int(pop["members"])).sum(axis=3)
+DEFAULT_AGAINST = {"float": "float model", "deployed": "the float model (includes weight quantization)",
+                   "integer": "unlowered integer graph"}  # what a lowering's measured effect is compared with
 
 
 def predictions(graph: Graph, result: Any) -> np.ndarray:
@@ -91,9 +85,10 @@ def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any)
     """Membrane figures in float units (the integer v divided by its scale), when both runs recorded v; only for
     layers whose v means the same in both (LIF and graded multi-level, not expanded into populations)."""
     node = int_graph.nodes[name]
-    if tf.v is None or ti.v is None or not isinstance(node, (QLIF, QMultiLevel)) or POPULATION_KEY in node.metadata:
+    if (tf.v is None or ti.v is None or not isinstance(node, IntegerNeuron) or not node.VOLTAGE_COMPARABLE
+            or keys.POPULATION in node.metadata):
         return {}
-    scale = node.metadata.get("snncc.scale")
+    scale = node.metadata.get(keys.SCALE)
     if not scale or tf.v.shape != ti.v.shape:
         return {}
     vi = np.asarray(ti.v, np.float64) / (fx.ACT_SHIFT_SCALE * scale)
@@ -120,3 +115,37 @@ def _warnings(name: str, lay: dict[str, Any]) -> list[str]:
         out.append(f"layer '{name}': spike agreement with the float model {100 * lay['agreement']:.1f}% is below "
                    f"{100 * LOW_AGREEMENT:.0f}%")
     return out
+
+
+def measure_lowerings(lowerings: dict[str, dict], levels: dict[str, tuple[str, str | None]],
+                      graphs: dict[str, tuple[Graph, Graph]], x: np.ndarray, float_graph: Graph, float_run: Any,
+                      final: Graph, int_run: Any, neuron_format: fx.NeuronFormat) -> dict[str, dict]:
+    """Each lowering with its exactness and its measured effect on the same inputs ``x``.
+
+    A float-level rewrite is measured float against float (the rewritten float graph against the float model), the
+    deployed program of a family against the float model, an integer-level rewrite integer against integer (the
+    unlowered integer graph against the deployed one): each number isolates one lowering from quantization.
+    ``levels``: per layer, the level and what the comparison is against (as the lowering rule worded it, or None);
+    ``graphs``: per layer, the graphs before and after the pass that lowered it.
+    """
+    notes = {name: dict(n) for name, n in lowerings.items()}
+    runs: dict[int, Any] = {}  # one simulation per graph, whatever the number of layers it lowered
+
+    def simulated(graph: Graph, simulator: type, *args: Any) -> Any:
+        if id(graph) not in runs:
+            runs[id(graph)] = simulator(graph, *args).run(x)
+        return runs[id(graph)]
+
+    for name, note in notes.items():
+        level, against = levels[name]
+        before, after = graphs[name]
+        if level == "float":
+            cmp = compare_layers(float_graph, float_run, after, simulated(after, FloatSimulator), [name])
+        elif level == "deployed":
+            cmp = compare_layers(float_graph, float_run, final, int_run, [name])
+        else:
+            cmp = compare_layers(before, simulated(before, ReferenceSimulator, neuron_format), final, int_run, [name])
+        note["measured"] = {"spike_agreement": cmp["layers"][name]["agreement"],
+                            "output_agreement": cmp["output_agreement"],
+                            "against": against or DEFAULT_AGAINST[level]}
+    return notes

@@ -75,6 +75,8 @@ class Target:
     path: str
     figures: dict[str, dict[str, Figure]]
     primitives: dict[str, Primitive]
+    backends: tuple[str, ...] | None = None  # the backends that run this target's bundles (None: every one)
+    exporters: tuple[str, ...] | None = None  # the files a bundle for it gets (None: every exporter)
 
     def value(self, section: str, key: str) -> Any:
         return self.figures[section][key].value
@@ -100,6 +102,19 @@ class Target:
     def total_cores(self) -> int:
         return int(self.value("system", "chips")) * int(self.value("system", "cores_per_chip"))
 
+    def to_yaml_data(self) -> dict[str, Any]:
+        """The target as YAML-shaped data (what :func:`parse_target` reads), so a bundle re-validates the exact
+        description it was compiled for."""
+        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": self.name, "description": self.description}
+        for section, figs in self.figures.items():
+            data[section] = {k: {"value": f.value, "unit": f.unit, "source": f.source, "confirmed": f.confirmed}
+                             for k, f in figs.items()}
+        data["primitives"] = {k: {"kind": p.kind, "lava": p.lava} for k, p in self.primitives.items()}
+        for key in ("backends", "exporters"):
+            if getattr(self, key) is not None:
+                data[key] = list(getattr(self, key))
+        return data
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view for manifests and reports."""
         return {
@@ -109,6 +124,8 @@ class Target:
                 s: {k: f.__dict__ for k, f in sec.items()} for s, sec in self.figures.items()
             },
             "primitives": {k: p.__dict__ for k, p in self.primitives.items()},
+            **({"backends": list(self.backends)} if self.backends is not None else {}),
+            **({"exporters": list(self.exporters)} if self.exporters is not None else {}),
         }
 
 
@@ -192,7 +209,18 @@ def parse_target(data: Any, where: str = "<target>") -> Target:
     _check_consistency(figures, where)
     primitives = _parse_primitives(data.get("primitives"), where)
     return Target(name=name, description=str(data.get("description", "")), path=where,
-                  figures=figures, primitives=primitives)
+                  figures=figures, primitives=primitives, backends=_names(data, "backends", where),
+                  exporters=_names(data, "exporters", where))
+
+
+def _names(data: dict, key: str, where: str) -> tuple[str, ...] | None:
+    """An optional list of names (``backends``, ``exporters``); None when the target does not give one."""
+    if key not in data:
+        return None
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TargetError(f"target {where}: '{key}' must be a list of names, got {value!r}")
+    return tuple(value)
 
 
 def _parse_figure(raw: Any, key: str, where: str) -> Figure:

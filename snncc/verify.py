@@ -1,9 +1,9 @@
 """``snncc verify``: prove the deployed network equals the reference, and measure how far it is from float.
 
-Bit-exact checks (the exit status): reference simulator == Lava process graph in every spike, and in u and v at
-every step of every layer; reference == lava-dl netx network in every spike, when the bundle has a netx file.
-Fidelity (reported, not part of the exit status unless a minimum is asked for): float model vs integer model,
-per-layer spike agreement and firing rates, share of identical predictions.
+Bit-exact checks (the exit status): the reference simulator against every exact backend the target runs (Lava's
+process graph in every spike, and in u and v at every step of every layer; the lava-dl netx network in every spike,
+when the bundle has a netx file). Fidelity (reported, not part of the exit status unless a minimum is asked for):
+float model vs integer model, per-layer spike agreement and firing rates, share of identical predictions.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends import BACKENDS, backend
 from .bundle import Bundle
 from .fidelity import compare_float_int
 from .inputs import load_inputs, random_inputs
@@ -103,10 +104,11 @@ def _first_mismatch(layer: str, what: str, xa: np.ndarray, xb: np.ndarray) -> di
 
 
 def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, samples: int = DEFAULT_SAMPLES,
-                  seed: int = 0, states: bool = True, netx: bool = True,
+                  seed: int = 0, states: bool = True, skip: tuple[str, ...] = (),
                   min_output_agreement: float | None = None,
                   progress: Callable[[str], None] | None = None) -> VerifyResult:
-    """Run reference, Lava (and netx) on the same inputs and compare; also float vs integer fidelity."""
+    """Run the reference and every exact backend of the target (but those in ``skip``, and those needing a file the
+    bundle lacks) on the same inputs and compare; also float vs integer fidelity."""
     say = progress or (lambda _m: None)
     if inputs is None:
         x = random_inputs(bundle.encoding, bundle.n_inputs, samples, bundle.timesteps, seed)
@@ -116,12 +118,17 @@ def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, sample
         kind = "given"
     say(f"reference simulator on {len(x)} samples")
     ref = bundle.run(x, "reference", record_states=states)
-    say("Lava (Loihi2SimCfg fixed_pt)")
-    lava = bundle.run(x, "lava", record_states=states)
-    comparisons = [compare_results("reference", ref, "lava", lava, states)]
-    if netx and bundle.netx_path is not None:
-        say("lava-dl netx network")
-        comparisons.append(compare_results("reference", ref, "netx", bundle.run(x, "netx"), states=False))
+    comparisons = []
+    for name in bundle.target.backends or list(BACKENDS):
+        other = backend(name)
+        if name == "reference" or not other.exact or name in skip:
+            continue
+        if other.export is not None and not bundle.manifest.get(other.export, {}).get("file"):
+            continue  # the bundle has no such file: nothing to compare
+        say(other.describe)
+        with_states = states and other.records_states
+        comparisons.append(compare_results("reference", ref, name, bundle.run(x, name, record_states=with_states),
+                                           with_states))
     say("float model")
     fidelity = compare_float_int(bundle.float_graph, bundle.run(x, "float", record_states=states), bundle.graph, ref,
                                  bundle.target.neuron_format.state_bits)

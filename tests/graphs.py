@@ -5,7 +5,8 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from snncc.ir import QLIF, Graph, QDense
+from snncc.families.lif.nodes import QLIF
+from snncc.ir import Graph, QDense
 
 
 def qgraph(
@@ -42,6 +43,25 @@ def qgraph(
     edges.append((prev, "output"))
     meta = {"input": {"kind": "graded" if graded else "spikes", "scale": 1.0, "max_value": max_value}}
     return Graph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def deployable(graph: Graph, target: str = "loihi2") -> Graph:
+    """``graph`` as a compile leaves it for the Lava backend: every neuron layer's target primitive recorded (the
+    lower-primitives pass; hand-built graphs here are already quantized)."""
+    from snncc.ir import keys
+    from snncc.passes import LowerPrimitives, PassContext, PassManager
+    from snncc.target import load_target
+
+    g = graph.copy()
+    g.metadata[keys.QUANTIZED] = True
+    return PassManager([LowerPrimitives()]).run(g, PassContext(target=load_target(target)))
+
+
+def lava_runner(graph: Graph, target: str = "loihi2") -> object:
+    """The Lava runner of a hand-built quantized graph (its primitives recorded first, see :func:`deployable`)."""
+    from snncc.backends.lava import LavaRunner
+
+    return LavaRunner(deployable(graph, target))
 
 
 def random_inputs(rng: np.random.Generator, batch: int, timesteps: int, n: int, graded: bool = False,

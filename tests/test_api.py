@@ -11,7 +11,8 @@ from tests.models import mlp
 
 @pytest.mark.lava
 def test_compile_module_and_run_backends(tmp_path):
-    bundle = snncc.compile(mlp(sizes=(10, 14, 4), resets=("zero", "zero")), out_dir=tmp_path / "b", timesteps=5)
+    bundle = snncc.compile(mlp(sizes=(10, 14, 4), resets=("zero", "zero")), out_dir=tmp_path / "b",
+                           options=snncc.Options(timesteps=5))
     assert bundle.timesteps == 5 and bundle.encoding.graded and bundle.netx_path is not None
     x = np.random.default_rng(3).integers(0, 9, (3, 5, 10))
     ref = bundle.run(x, "reference", record_states=True)
@@ -25,7 +26,7 @@ def test_compile_module_and_run_backends(tmp_path):
 
 
 def test_compare_results_reports_the_first_difference():
-    bundle = snncc.compile(mlp(sizes=(6, 5, 3)), timesteps=4)
+    bundle = snncc.compile(mlp(sizes=(6, 5, 3)), options=snncc.Options(timesteps=4))
     x = np.random.default_rng(0).integers(0, 9, (2, 4, 6))
     a = bundle.run(x, "reference", record_states=True)
     b = bundle.run(x, "reference", record_states=True)

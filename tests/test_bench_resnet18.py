@@ -75,7 +75,7 @@ def expected_figures(model: nn.Module, in_shape: tuple[int, int, int]) -> tuple[
 
 def check_result(result, model: nn.Module, in_shape: tuple[int, int, int], target_name: str) -> None:
     target = load_target(target_name)
-    assert list(result.pass_seconds) == [p.name for p in default_pipeline(target)]
+    assert list(result.pass_seconds) == [p.name for p in default_pipeline()]
     assert all(t > 0 for t in result.pass_seconds.values())
     assert {"import", "passes", "reference_simulation", "float_simulation"} <= set(result.stage_seconds)
     assert sum(result.pass_seconds.values()) <= result.total_seconds

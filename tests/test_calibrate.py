@@ -16,7 +16,7 @@ from snncc.cli import main as cli_main
 from snncc.errors import QuantizationError
 from snncc.fidelity import compare_float_int
 from snncc.ir import QDense
-from snncc.passes.calibrate import CLIP_KEY
+from snncc.ir.keys import WEIGHT_CLIP as CLIP_KEY
 from snncc.passes.rounding import gram_dense, round_to_grid
 from snncc.verify import compare_results
 from tests.models import mlp
@@ -47,8 +47,8 @@ def test_error_minimising_rounding_reduces_its_objective_on_random_layers():
 
 
 def _compile(model, calibration=None, method=None, target="loihi2"):
-    return snncc.compile(model, target, inputs=payloads(8, 1), timesteps=10, calibration=calibration,
-                         calibrate_method=method)
+    return snncc.compile(model, target, options=snncc.Options(
+        inputs=payloads(8, 1), timesteps=10, passes={"calibrate.data": calibration, "calibrate.method": method}))
 
 
 def test_calibrated_weights_lie_on_the_quantizer_grid():
@@ -105,8 +105,8 @@ def test_percentile_rule_needs_no_data_and_max_changes_nothing():
 
 
 def test_a_percentile_alone_selects_the_percentile_rule():
-    b = snncc.compile(mlp(SIZES, threshold=0.5, seed=3), "loihi2", inputs=payloads(8, 1), timesteps=10,
-                      calibrate_percentile=95.0)
+    b = snncc.compile(mlp(SIZES, threshold=0.5, seed=3), "loihi2", options=snncc.Options(
+        inputs=payloads(8, 1), timesteps=10, passes={"calibrate.percentile": 95.0}))
     cal = b.report["quantization"]["calibration"]
     assert cal["method"] == "percentile" and cal["percentile"] == 95.0
     assert all(n["clip"] is not None for n in cal["layers"].values())

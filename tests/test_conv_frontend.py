@@ -160,7 +160,7 @@ def test_residual_paths_are_balanced_with_relays_and_deploy_in_step() -> None:
         if isinstance(m, nn.Conv2d):
             nn.init.uniform_(m.weight, -0.2, 0.6)
     x = (np.random.default_rng(4).random((4, 6, 64)) < 0.5).astype(np.int64)
-    bundle = snncc.compile(model, "loihi2", inputs=x, timesteps=6)
+    bundle = snncc.compile(model, "loihi2", options=snncc.Options(inputs=x, timesteps=6))
     relays = [n for n in bundle.graph.nodes if n.endswith("__relay0")]
     assert len(relays) == 2
     depth = bundle.graph.synapse_depth()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snncc import fixedpoint as fx
-from snncc.backends.lava import LavaRunner, netx_expressible, run_netx, write_netx
+from snncc.backends.lava import netx_expressible, run_netx, write_netx
 from snncc.backends.lava.conv_encoding import (
     from_lava_layout,
     lava_conv_args,
@@ -30,9 +30,11 @@ from snncc.backends.lava.conv_encoding import (
 from snncc.backends.reference import ReferenceSimulator, SimResult
 from snncc.conv import ConvGeometry, conv2d
 from snncc.errors import QuantizationError, UnsupportedLayerError
-from snncc.ir import Graph
-from snncc.ir.nodes import QLIF, QConv, QDense, QMultiLevel
+from snncc.families.lif.nodes import QLIF
+from snncc.families.multilevel.nodes import QMultiLevel
+from snncc.ir import Graph, QConv, QDense
 from snncc.verify import compare_results
+from tests.graphs import lava_runner
 
 EXAMPLES = 12  # per randomized Lava test (0.5-1.2 s each); each counted feature occurs in >= 99 % of 150 seeds
 LAVA_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
@@ -147,7 +149,7 @@ def run_both(graph: Graph, x: np.ndarray) -> SimResult:
     """Reference and Lava on the same inputs; asserts bit-exact spikes, u and v of every layer (and equal operation
     counts); returns the reference."""
     ref = ReferenceSimulator(graph).run(x, record_states=True)
-    lava = LavaRunner(graph).run(x, record_states=True)
+    lava = lava_runner(graph).run(x, record_states=True)
     cmp = compare_results("reference", ref, "lava", lava, states=True)
     assert cmp.equal, cmp.first_mismatch
     assert len(cmp.checked) == 3 * len(ref.layers)  # spikes, u and v of every layer
@@ -344,7 +346,7 @@ def test_fan_in_of_two_synapses_bit_exact(pair: str) -> None:
     def check(case: tuple[Graph, np.ndarray]) -> None:
         graph, x = case
         ref = run_both(graph, x)
-        assert LavaRunner(graph).gap == 0  # equal depths: no silent steps between samples
+        assert lava_runner(graph).gap == 0  # equal depths: no silent steps between samples
         a, b = graph.nodes["a"], graph.nodes["b"]
         assert isinstance(b, QConv if pair == "conv+conv" else QDense)
         seen.note_geometry(a)
@@ -406,7 +408,7 @@ def single_conv_graph(conv: QConv, max_value: int = 1) -> Graph:
 def test_runner_rejects_a_negative_conv_exponent() -> None:
     graph = single_conv_graph(QConv(weight=np.ones((2, 1, 3, 3)), input_shape=(1, 4, 4), weight_exp=-1))
     with pytest.raises(QuantizationError, match="weight_exp=-1") as exc:
-        LavaRunner(graph)
+        lava_runner(graph)
     assert exc.value.layer == "conv0"
 
 
@@ -415,10 +417,10 @@ def test_runner_rejects_conv_sums_beyond_int32() -> None:
     same kernel on binary input is fine."""
     conv = QConv(weight=np.full((1, 64, 3, 3), 127), input_shape=(64, 3, 3), weight_exp=7, graded=True)
     with pytest.raises(QuantizationError, match="2\\*\\*31") as exc:
-        LavaRunner(single_conv_graph(conv, max_value=255))
+        lava_runner(single_conv_graph(conv, max_value=255))
     assert exc.value.layer == "conv0"
     conv.graded = False
-    LavaRunner(single_conv_graph(conv))
+    lava_runner(single_conv_graph(conv))
 
 
 def test_netx_refuses_a_conv_after_a_dense_layer(tmp_path) -> None:
@@ -448,7 +450,7 @@ def test_netx_refuses_a_conv_that_reshapes_the_previous_map() -> None:
 def test_runner_rejects_parameters_beyond_lavas_int8_vars() -> None:
     conv = QConv(weight=np.ones((1, 1, 1, 1)), input_shape=(1, 1, 1), padding=(0, 128))
     with pytest.raises(QuantizationError, match="padding") as exc:
-        LavaRunner(single_conv_graph(conv))
+        lava_runner(single_conv_graph(conv))
     assert exc.value.layer == "conv0"
 
 

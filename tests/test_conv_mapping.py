@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 import snncc.conv
 from snncc.conv import conv_matrix, fan_in_mask
 from snncc.errors import ResourceError, TargetError
-from snncc.ir import QLIF, Graph, QConv, QDense
+from snncc.families.lif.nodes import QLIF
+from snncc.ir import Graph, QConv, QDense
+from snncc.mapping import Mapping
 from snncc.passes import Partition, PassContext, PassManager, Place
-from snncc.passes.partition import BLOCKS_KEY, TILES_KEY, Tile, block_index, block_ranges
 from snncc.reports import resource_report
 from snncc.target import load_target, parse_target
 
@@ -107,8 +108,8 @@ def destinations(g: Graph, dense: Dense, layer: str) -> np.ndarray:
     dest = np.zeros(len(g.nodes[layer].bias_mant), np.int64)
     for c in {c for s in g.successors(layer) for c in g.successors(s) if c in layers(g)}:
         syns = [s for s in g.successors(layer) if c in g.successors(s)]
-        for block in g.nodes[c].metadata[BLOCKS_KEY]:
-            dest += np.any([dense.mask[s][block_index(block)].any(axis=0) for s in syns], axis=0)
+        for block in Mapping.of(g).layers[c].blocks:
+            dest += np.any([dense.mask[s][block.index()].any(axis=0) for s in syns], axis=0)
     return dest
 
 
@@ -131,16 +132,16 @@ def check_mapping(g: Graph, target) -> dict:
     for name in layers(g):
         node = g.nodes[name]
         dest = destinations(g, dense, name)
-        blocks, tiles = node.metadata[BLOCKS_KEY], node.metadata.get(TILES_KEY)
+        blocks = Mapping.of(g).layers[name].blocks
         cores = iter([c for c in report["cores"] if c["layer"] == name])
-        covered = np.sort(np.concatenate([block_index(b) for b in blocks]))
+        covered = np.sort(np.concatenate([b.index() for b in blocks]))
         np.testing.assert_array_equal(covered, np.arange(len(node.bias_mant)))  # exactly once
         for i, block in enumerate(blocks):
-            idx = block_index(block)
-            if tiles is not None:
+            idx = block.index()
+            if block.tile is not None:
                 maps = [g.nodes[s].geometry.out_shape for s in g.predecessors(name) if isinstance(g.nodes[s], QConv)]
                 shape = max(maps, key=lambda m: m[1] * m[2])  # the spatial map, not a per-neuron (n, 1, 1) one
-                np.testing.assert_array_equal(idx, tile_index(shape, tiles[i]))
+                np.testing.assert_array_equal(idx, tile_index(shape, block.tile.to_data()))
             use = independent_use(g, dense, target, name, idx)
             use["output_axons"] = int(dest[idx].sum())
             for k, v in lim.items():
@@ -154,24 +155,26 @@ def check_mapping(g: Graph, target) -> dict:
 # ---- tests -----------------------------------------------------------------------------------------------------
 def test_whole_channel_tiles_when_they_fit():
     g = mapped(conv_net(), target_with(neurons=300))
-    tiles = g.nodes["lif1"].metadata[TILES_KEY]  # 8 x 12 x 12 = 1152 neurons: 4 cores of 2 whole channels
+    blocks = Mapping.of(g).layers["lif1"].blocks
+    tiles = [b.tile.to_data() for b in blocks]  # 8 x 12 x 12 = 1152 neurons: 4 cores of 2 whole channels
     assert [t["channels"] for t in tiles] == [[0, 2], [2, 4], [4, 6], [6, 8]]
     assert all(t["rows"] == [0, 12] and t["cols"] == [0, 12] for t in tiles)
-    assert g.nodes["lif1"].metadata[BLOCKS_KEY] == [[0, 288], [288, 576], [576, 864], [864, 1152]]  # contiguous
-    assert BLOCKS_KEY in g.nodes["lif3"].metadata and TILES_KEY not in g.nodes["lif3"].metadata  # dense-fed
+    assert [b.ranges for b in blocks] == [((0, 288),), ((288, 576),), ((576, 864),), ((864, 1152),)]  # contiguous
+    dense_fed = Mapping.of(g).layers["lif3"].blocks
+    assert dense_fed and all(b.tile is None for b in dense_fed)  # dense-fed
     check_mapping(g, target_with(neurons=300))
 
 
 def test_rows_then_columns_when_the_receptive_field_is_too_wide():
     target = target_with(input_axons=3 * 6 * 14)  # conv1 reads 3 channels: whole 12-wide rows + halo fit 4 rows
     g = mapped(conv_net(), target)
-    tiles = [Tile.from_meta(t) for t in g.nodes["lif1"].metadata[TILES_KEY]]
+    tiles = [b.tile for b in Mapping.of(g).layers["lif1"].blocks]
     assert all(t.x0 == 0 and t.x1 == 12 for t in tiles) and {t.r1 - t.r0 for t in tiles} == {4}
     target = target_with(input_axons=3 * 6 * 6)  # now the columns must be cut too
     g = mapped(conv_net(c2=2), target)
-    tiles = [Tile.from_meta(t) for t in g.nodes["lif1"].metadata[TILES_KEY]]
+    tiles = [b.tile for b in Mapping.of(g).layers["lif1"].blocks]
     assert any(t.x1 - t.x0 < 12 for t in tiles)
-    assert any(len(block_ranges(b)) > 1 for b in g.nodes["lif1"].metadata[BLOCKS_KEY])
+    assert any(len(b.ranges) > 1 for b in Mapping.of(g).layers["lif1"].blocks)
     check_mapping(g, target)
 
 

@@ -41,7 +41,7 @@ def torch_layer_outputs(model: nn.Module, x: torch.Tensor) -> list[np.ndarray]:
     """Per neuron layer: outputs over time (batch, T, n) — spikes, or integer levels for multi-level layers."""
     outs: dict[int, list] = {}
     hooks = [m.register_forward_hook(lambda mod, _i, o, k=k: outs.setdefault(k, []).append(o.detach()))
-             for k, m in enumerate(model) if isinstance(m, (*N.deploy.DEPLOYABLE, N.NASN))]
+             for k, m in enumerate(model) if isinstance(m, N.SpikingModule)]
     N.run_sequence(model, x.permute(1, 0, 2))
     for h in hooks:
         h.remove()
@@ -67,7 +67,7 @@ def test_deploy_exact_equals_compiled(family, graded, tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 5, (6, 12, 10)) if graded else (rng.random((6, 12, 10)) < 0.4).astype(np.int64)
     torch_out = torch_layer_outputs(model, torch.tensor(x / 4.0 if graded else x, dtype=torch.float64))
-    bundle = snncc.compile(model, "loihi2", timesteps=12)
+    bundle = snncc.compile(model, "loihi2", options=snncc.Options(timesteps=12))
     ref = bundle.run(x, "reference")
     names = [n for n in ref.layers]
     assert len(names) == len(torch_out)
@@ -83,7 +83,7 @@ def test_deploy_exact_model_is_bit_exact_on_lava():
     N.deploy_exact(model)
     x = (np.random.default_rng(2).random((2, 8, 10)) < 0.5).astype(np.int64)
     torch_out = torch_layer_outputs(model, torch.tensor(x, dtype=torch.float64))
-    bundle = snncc.compile(model, "loihi2", timesteps=8)
+    bundle = snncc.compile(model, "loihi2", options=snncc.Options(timesteps=8))
     lava = bundle.run(x, "lava", record_states=True)
     assert compare_results("reference", bundle.run(x, "reference", record_states=True), "lava", lava, True).equal
     np.testing.assert_array_equal(lava.layers[list(lava.layers)[-1]].spikes, torch_out[-1].astype(np.int64))
@@ -106,7 +106,8 @@ def test_training_in_deploy_exact_mode_then_compiling():
         opt.step()
     N.deploy_exact(model)  # back onto the grid of the new weights
     torch_out = torch_layer_outputs(model, x)
-    ref = snncc.compile(model, "loihi2", timesteps=10).run(x.numpy().astype(np.int64), "reference")
+    ref = snncc.compile(model, "loihi2", options=snncc.Options(timesteps=10)).run(x.numpy().astype(np.int64),
+                                                                                  "reference")
     for name, y in zip(ref.layers, torch_out, strict=True):
         np.testing.assert_array_equal(ref.layers[name].spikes, y.astype(np.int64))
 

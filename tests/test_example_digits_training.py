@@ -19,7 +19,7 @@ from snncc.neurons import LIF, GradedInput  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits"
 # The allow-list snncc's loader uses: torch.nn containers/layers, snncc.neurons modules, and two builtins.
 ALLOW = [nn.Sequential, nn.Linear, nn.Flatten, nn.Identity, nn.Dropout, LIF, GradedInput, collections.OrderedDict,
-         set]
+         set, *((cls, path) for cls in (LIF, GradedInput) for path in cls.LEGACY_PATHS)]  # snncc 0.1's pickles
 
 
 def _safe_load(path: Path) -> nn.Module:

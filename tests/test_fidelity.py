@@ -22,7 +22,7 @@ SIZES = (12, 32, 32, 6)
 @pytest.fixture(scope="module")
 def bundle():
     x = np.random.default_rng(0).integers(0, 9, (16, 10, SIZES[0]))
-    return snncc.compile(mlp(SIZES, threshold=0.3, seed=2), "loihi2", inputs=x, timesteps=10), x
+    return snncc.compile(mlp(SIZES, threshold=0.3, seed=2), "loihi2", options=snncc.Options(inputs=x, timesteps=10)), x
 
 
 def figures(b, graph, x):
@@ -92,7 +92,7 @@ def test_verify_fidelity_prints_every_layer_and_writes_the_plot(bundle, tmp_path
 
     b, x = bundle
     folder = tmp_path / "bundle"
-    snncc.compile(mlp(SIZES, threshold=0.3, seed=2), "loihi2", folder, inputs=x, timesteps=10)
+    snncc.compile(mlp(SIZES, threshold=0.3, seed=2), "loihi2", folder, options=snncc.Options(inputs=x, timesteps=10))
     png = tmp_path / "fid.png"
     assert main(["verify", str(folder), "--samples", "2", "--fidelity", "--plot", str(png), "-q"]) == 0
     out = capsys.readouterr().out

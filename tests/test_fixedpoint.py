@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from snncc import fixedpoint as fx
+from snncc.families.arlif import integer as aq
+from snncc.families.lif.integer import lif_step
 
 
 def test_decay_truncates_toward_zero():
@@ -30,12 +32,12 @@ def test_voltage_saturates():
 
 def test_lif_step_hard_and_soft_reset():
     u, v = np.zeros(2, np.int64), np.zeros(2, np.int64)
-    u1, v1, s = fx.lif_step(u, v, np.array([2, 1]), du=4095, dv=0, vth=100, bias=np.zeros(2), soft_reset=False)
+    u1, v1, s = lif_step(u, v, np.array([2, 1]), du=4095, dv=0, vth=100, bias=np.zeros(2), soft_reset=False)
     # a << 6 = 128 and 64; vth << 6 = 6400: no spike yet
     assert u1.tolist() == [128, 64] and v1.tolist() == [128, 64] and s.tolist() == [False, False]
-    u2, v2, s2 = fx.lif_step(u, np.array([6400, 6401]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), False)
+    u2, v2, s2 = lif_step(u, np.array([6400, 6401]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), False)
     assert s2.tolist() == [False, True] and v2.tolist() == [6400, 0]  # strict >
-    _, v3, s3 = fx.lif_step(u, np.array([6401, 10]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), True)
+    _, v3, s3 = lif_step(u, np.array([6401, 10]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), True)
     assert s3.tolist() == [True, False] and v3.tolist() == [1, 10]  # soft reset subtracts vth << 6
 
 
@@ -66,13 +68,13 @@ def test_float_decay_to_int():
 
 def test_arlif_sigmoid_table_is_the_rounded_sigmoid_and_interpolates_it_closely():
     """The AR-LIF program's sigmoid: knots round(4096 sigmoid(k/4)), linear between them, 1 - y for x < 0."""
-    k = np.arange(len(fx.SIGMOID_KNOTS))
+    k = np.arange(len(aq.SIGMOID_KNOTS))
     exact = 4096 / (1 + np.exp(-k / 4))
-    np.testing.assert_array_equal(fx.SIGMOID_KNOTS, np.round(exact))
+    np.testing.assert_array_equal(aq.SIGMOID_KNOTS, np.round(exact))
     x = np.arange(-12 * 4096, 12 * 4096 + 1)
-    y, t = fx.sigmoid_q(x), fx.tanh_q(x)
+    y, t = aq.sigmoid_q(x), aq.tanh_q(x)
     assert np.all(np.diff(y) >= 0) and np.all(y[::-1] == 4096 - y)  # monotone, and sigmoid(-x) = 1 - sigmoid(x)
-    assert fx.sigmoid_q(np.array([0, 4096, 8 * 4096, 1 << 22])).tolist() == [2048, 2994, 4095, 4095]
+    assert aq.sigmoid_q(np.array([0, 4096, 8 * 4096, 1 << 22])).tolist() == [2048, 2994, 4095, 4095]
     sigmoid_error = np.abs(y / 4096 - 1 / (1 + np.exp(-x / 4096))).max()
     tanh_error = np.abs(t / 4096 - np.tanh(x / 4096)).max()
     assert sigmoid_error < 0.0009 and tanh_error < 0.0018  # PLAN, before it: 0.019 and 0.038
@@ -82,7 +84,7 @@ def test_arlif_input_scales_by_gain_and_rounds_half_up():
     """x = round(a * gain * 2**shift) + bias: halves round up (toward +inf) on both signs; left shifts are exact."""
     a = np.array([5, 2, -2, -3, 0])
     # 15/4 = 3.75 -> 4; 6/4 = 1.5 -> 2; -6/4 = -1.5 -> -1; -9/4 = -2.25 -> -2
-    assert fx.arlif_input(a, 3, -2, np.zeros(5)).tolist() == [4, 2, -1, -2, 0]
-    assert fx.arlif_input(a, 3, -2, np.array([1, 0, 0, 0, -7])).tolist() == [5, 2, -1, -2, -7]
-    assert fx.arlif_input(a, 1, 6, np.zeros(5)).tolist() == [320, 128, -128, -192, 0]  # the power-of-two grid
-    assert fx.arlif_input(a, 3710, -12, np.zeros(5)).tolist() == [5, 2, -2, -3, 0]  # 18550/4096 = 4.53 -> 5...
+    assert aq.arlif_input(a, 3, -2, np.zeros(5)).tolist() == [4, 2, -1, -2, 0]
+    assert aq.arlif_input(a, 3, -2, np.array([1, 0, 0, 0, -7])).tolist() == [5, 2, -1, -2, -7]
+    assert aq.arlif_input(a, 1, 6, np.zeros(5)).tolist() == [320, 128, -128, -192, 0]  # the power-of-two grid
+    assert aq.arlif_input(a, 3710, -12, np.zeros(5)).tolist() == [5, 2, -2, -3, 0]  # 18550/4096 = 4.53 -> 5...

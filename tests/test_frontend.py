@@ -11,8 +11,8 @@ from torch import nn
 from snncc import neurons as N
 from snncc.backends.reference import FloatSimulator
 from snncc.errors import GraphError, ModelLoadError, UnsupportedLayerError
+from snncc.families.lif.nodes import LIFNeuron
 from snncc.frontend import import_model, load_model, trace_module
-from snncc.ir import LIFNeuron
 from snncc.passes import Canonicalize, PassContext, PassManager
 from snncc.target import load_target
 from tests.models import mlp

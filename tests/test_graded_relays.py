@@ -14,11 +14,12 @@ from torch import nn
 import snncc
 from snncc.backends.reference import FloatSimulator
 from snncc.errors import UnsupportedLayerError
+from snncc.families.lif.nodes import LIFNeuron
+from snncc.families.multilevel.nodes import MultiLevelNeuron, QMultiLevel
 from snncc.frontend.torch_trace import trace_module
-from snncc.ir import LIFNeuron, MultiLevelNeuron, QMultiLevel
+from snncc.ir.keys import RELAY as RELAY_KEY
 from snncc.neurons import LIF, GradedInput, MultiLevel, Residual
 from snncc.passes import BalanceLatency, Canonicalize, PassContext, PassManager
-from snncc.passes.balance_latency import RELAY_KEY
 from snncc.target import load_target
 from snncc.verify import verify_bundle
 from tests.models import neuron_outputs
@@ -112,7 +113,7 @@ def test_graded_input_on_the_shorter_path_gets_a_graded_relay() -> None:
 def test_deployed_graded_relays_copy_exactly_and_lava_agrees() -> None:
     model = sparse_resnet(0)
     x = (np.random.default_rng(7).random((2, 6, 36)) < 0.6).astype(np.int64)
-    bundle = snncc.compile(model, "loihi2", inputs=x, timesteps=6)
+    bundle = snncc.compile(model, "loihi2", options=snncc.Options(inputs=x, timesteps=6))
     g = bundle.graph
     relays = [n for n, v in g.nodes.items() if isinstance(v, QMultiLevel) and RELAY_KEY in v.metadata]
     assert len(relays) == 2
@@ -121,7 +122,7 @@ def test_deployed_graded_relays_copy_exactly_and_lava_agrees() -> None:
         src = g.nodes[relay].metadata[RELAY_KEY]
         assert ref.layers[src].spikes.max() > 1  # graded payloads really pass through
         np.testing.assert_array_equal(ref.layers[relay].spikes, ref.layers[src].spikes, err_msg=relay)
-    result = verify_bundle(bundle, inputs=x, netx=False)
+    result = verify_bundle(bundle, inputs=x, skip=("netx",))
     assert result.bit_exact, result.render()
     assert result.fidelity["output_agreement"] >= 0.5, result.fidelity
 
@@ -131,5 +132,6 @@ def test_deployed_graded_relays_copy_exactly_and_lava_agrees() -> None:
 def test_loihi1_lowerings_of_convolutional_multilevel_layers_are_named_errors(lowering: str, match: str) -> None:
     x = (np.random.default_rng(7).random((1, 4, 36)) < 0.6).astype(np.int64)
     with pytest.raises(UnsupportedLayerError, match=match) as exc:
-        snncc.compile(sparse_resnet(0), "loihi", inputs=x, timesteps=4, multilevel=lowering)
+        snncc.compile(sparse_resnet(0), "loihi",
+                      options=snncc.Options(inputs=x, timesteps=4, passes={"multilevel": lowering}))
     assert "loihi2" in exc.value.hint

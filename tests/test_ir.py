@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from snncc.errors import GraphError
-from snncc.ir import QLIF, Graph, LIFNeuron, QDense, read_graph, write_graph
+from snncc.families.lif.nodes import QLIF, LIFNeuron
+from snncc.ir import Graph, QDense, read_graph, write_graph
 from tests.graphs import qgraph
 
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snncc.backends.lava import LavaRunner
 from snncc.backends.reference import ReferenceSimulator, SimResult
 from snncc.errors import GraphError, QuantizationError, VerificationError
-from snncc.ir import QLIF, Graph, QDense
-from tests.graphs import qgraph, random_inputs
+from snncc.families.lif.nodes import QLIF
+from snncc.ir import Graph, QDense
+from tests.graphs import lava_runner, qgraph, random_inputs
 
 V_MAX = (1 << 23) - 1
 
@@ -36,7 +36,7 @@ def assert_same(ref: SimResult, lava: SimResult, states: bool = True) -> None:
 
 def run_both(graph: Graph, x: np.ndarray, states: bool = True) -> tuple[SimResult, SimResult]:
     ref = ReferenceSimulator(graph).run(x, record_states=states)
-    lava = LavaRunner(graph).run(x, record_states=states)
+    lava = lava_runner(graph).run(x, record_states=states)
     assert_same(ref, lava, states)
     return ref, lava
 
@@ -153,7 +153,7 @@ def test_fan_in_sums_synapses(skip: bool) -> None:
     The skewed fan-in needs one silent step between samples (the runner's ``gap``) to match the reference."""
     rng = np.random.default_rng(11)
     graph = fan_in_graph(rng, skip)
-    runner = LavaRunner(graph)
+    runner = lava_runner(graph)
     assert runner.gap == (1 if skip else 0)
     ref, _ = run_both(graph, random_inputs(rng, 3, 9, 12, rate=0.4))
     assert ref.layers["lif1"].spikes.sum() > 0
@@ -166,7 +166,7 @@ def test_t1_and_single_neuron() -> None:
     x = np.array([[[1]], [[0]], [[1]]])
     ref, _ = run_both(graph, x)
     assert ref.batch == 3 and ref.timesteps == 1
-    spikes_only = LavaRunner(graph).run(x)
+    spikes_only = lava_runner(graph).run(x)
     assert spikes_only.layers["lif1"].u is None and spikes_only.layers["lif1"].v is None
     assert_same(ReferenceSimulator(graph).run(x), spikes_only, states=False)
 
@@ -177,19 +177,19 @@ def test_rejects_unquantized_graph() -> None:
                          "output": nir.Output(output_type={"output": np.array([2])})},
                   edges=[("input", "aff"), ("aff", "output")])
     with pytest.raises(GraphError, match="aff"):
-        LavaRunner(graph)
+        lava_runner(graph)
 
 
 def test_rejects_weights_outside_lava_mantissa_range() -> None:
     graph = qgraph([3, 2], np.random.default_rng(0))
     graph.nodes["dense0"].weight[0, 0] = 200
     with pytest.raises(QuantizationError) as exc:
-        LavaRunner(graph)
+        lava_runner(graph)
     assert exc.value.layer == "dense0"
 
 
 def test_rejects_bad_inputs() -> None:
-    runner = LavaRunner(qgraph([3, 2], np.random.default_rng(0)))
+    runner = lava_runner(qgraph([3, 2], np.random.default_rng(0)))
     with pytest.raises(VerificationError):
         runner.run(np.zeros((1, 4, 5)))
     with pytest.raises(VerificationError):
@@ -200,7 +200,7 @@ def test_rejects_bad_inputs() -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_sparse_weights_run_as_lava_sparse_bit_exact(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pruned layers (about 10% non-zero) run as Lava's Sparse, binary and graded, exponents -3..3: still bit-exact."""
-    from snncc.backends.lava.runner import uses_sparse
+    from snncc.backends.lava.processes import uses_sparse
     from snncc.compat.lava import import_lava
 
     import_lava()  # the compatibility workaround, before any lava module

@@ -9,8 +9,12 @@ from hypothesis import strategies as st
 
 from snncc.backends.reference import FloatSimulator, ReferenceSimulator
 from snncc.errors import UnsupportedLayerError
+from snncc.families.klif.nodes import KLIFNeuron
+from snncc.families.lif.nodes import QLIF, LIFNeuron
+from snncc.families.multilevel.nodes import MultiLevelNeuron, QMultiLevel
 from snncc.fidelity import logical_spikes
-from snncc.ir import QLIF, Graph, KLIFNeuron, LIFNeuron, MultiLevelNeuron, QDense, QMultiLevel
+from snncc.ir import Graph, QDense
+from snncc.ir.keys import POPULATION as POPULATION_KEY
 from snncc.passes import (
     Canonicalize,
     LowerNeurons,
@@ -19,7 +23,6 @@ from snncc.passes import (
     PassManager,
     Quantize,
 )
-from snncc.passes.lower_primitives import POPULATION_KEY
 from snncc.target import load_target
 
 LOIHI2, LOIHI = load_target("loihi2"), load_target("loihi")
@@ -52,7 +55,7 @@ def test_klif_to_lif_with_floor_is_exact(seed, k, tau, reset, decay_input):
     canonical = PassManager([Canonicalize()]).run(g, ctx)
     lowered = PassManager([LowerNeurons()]).run(canonical, ctx)
     assert isinstance(lowered.nodes["a"], LIFNeuron) and lowered.nodes["a"].v_min == 0.0
-    assert ctx.notes["lowering"]["a"]["exact"]
+    assert ctx.lowerings["a"]["exact"]
     x = (rng.random((4, 12, 7)) < 0.5).astype(np.int64)
     before, after = FloatSimulator(canonical).run(x), FloatSimulator(lowered).run(x)
     for name in ("a", "b"):
@@ -87,7 +90,7 @@ def test_population_lowering_is_exact_without_leak(seed, levels, offset):
     pop = low.nodes["a"]
     assert isinstance(pop, QLIF) and pop.reset == "subtract" and pop.metadata[POPULATION_KEY]["members"] == levels
     assert pop.bias_mant.shape == (5 * levels,) and not low.nodes["fc2"].graded
-    assert low.is_recurrent("a__lateral") and ctx.notes["lowering"]["a"]["exact"]
+    assert low.is_recurrent("a__lateral") and ctx.lowerings["a"]["exact"]
     x = (rng.random((3, 15, 6)) < 0.6).astype(np.int64)
     ref, lowered = ReferenceSimulator(q).run(x), ReferenceSimulator(low).run(x)
     z = ref.layers["a"].spikes
@@ -112,7 +115,7 @@ def test_population_with_leak_is_flagged_approximate():
     q, rng = quantized_multilevel_graph(5, levels=3, offset=0.5, beta=0.75)
     ctx = PassContext(target=LOIHI)
     PassManager([LowerPrimitives()]).run(q, ctx)
-    assert ctx.notes["lowering"]["a"]["exact"] is False and "approximate" in ctx.notes["lowering"]["a"]["note"]
+    assert ctx.lowerings["a"]["exact"] is False and "approximate" in ctx.lowerings["a"]["note"]
 
 
 def test_graded_primitive_kept_where_the_target_has_it():
@@ -169,12 +172,13 @@ def test_arlif_program_lowering_is_reported_with_its_error(tmp_path):
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), N.ARLIF(a=0.4, c=0.5), nn.Linear(8, 3), N.ARLIF())
-    report = snncc.compile(model, "loihi2", timesteps=6).manifest["report"]
+    report = snncc.compile(model, "loihi2", options=snncc.Options(timesteps=6)).manifest["report"]
     note = report["lowering"]["arlif_1"]
     assert note["exact"] is False and 0.5 < note["measured"]["spike_agreement"] <= 1.0
     assert report["primitives"]["arlif_1"]["kind"] == "custom"
     N.deploy_exact(model)
-    note = snncc.compile(model, "loihi2", timesteps=6).manifest["report"]["lowering"]["arlif_1"]
+    note = snncc.compile(model, "loihi2", options=snncc.Options(timesteps=6)).manifest["report"]["lowering"]["arlif_1"]
     assert note["exact"] is True and "deploy-exact" in note["note"]
-    stock = snncc.compile(model, "loihi2", timesteps=6, arlif="stock").manifest["report"]
+    stock = snncc.compile(model, "loihi2",
+                          options=snncc.Options(timesteps=6, passes={"arlif": "stock"})).manifest["report"]
     assert stock["lowering"]["arlif_1"]["exact"] is False and stock["primitives"]["arlif_1"]["kind"] == "stock"

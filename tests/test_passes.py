@@ -10,15 +10,19 @@ from hypothesis import strategies as st
 
 from snncc.backends.reference import FloatSimulator, ReferenceSimulator
 from snncc.errors import GraphError, QuantizationError, ResourceError
-from snncc.ir import QLIF, Graph, LIFNeuron, QDense
+from snncc.families.lif.nodes import QLIF, LIFNeuron
+from snncc.ir import Graph, QDense
+from snncc.mapping import Mapping
 from snncc.passes import (
     BalanceLatency,
     Canonicalize,
+    DumpIR,
     Partition,
     PassContext,
     PassManager,
     Place,
     Quantize,
+    Timings,
     default_pipeline,
 )
 from snncc.target import load_target, parse_target
@@ -27,8 +31,8 @@ from tests.models import mlp
 TARGET = load_target("loihi2")
 
 
-def ctx(target=TARGET, **options):
-    return PassContext(target=target, options=options)
+def ctx(target=TARGET):
+    return PassContext(target=target)
 
 
 def float_graph(w1, w2, thr=(1.0, 1.0), beta=(1.0, 1.0), bias=None, resets=("zero", "zero"), graded=False,
@@ -135,7 +139,7 @@ def test_quantize_is_exact_on_the_integer_grid(seed, n, m, k, resets, graded, un
                     graded=graded, max_value=3)
     x = rng.integers(0, 4 if graded else 2, (3, 10, n))
     f = FloatSimulator(g).run(x)
-    q = ReferenceSimulator(PassManager(default_pipeline(TARGET)[1:]).run(g, ctx())).run(x)
+    q = ReferenceSimulator(PassManager(default_pipeline().passes[1:]).run(g, ctx())).run(x)
     for name in ("lif1", "lif2"):
         np.testing.assert_array_equal(f.layers[name].spikes, q.layers[name].spikes)
 
@@ -143,10 +147,11 @@ def test_quantize_is_exact_on_the_integer_grid(seed, n, m, k, resets, graded, un
 def test_partition_splits_by_the_binding_limit():
     g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
     out = PassManager([Quantize(), Partition()]).run(g, ctx())
-    blocks = out.nodes["lif1"].metadata["snncc.blocks"]
+    mapping = Mapping.of(out)
+    blocks = mapping.layers["lif1"].blocks
     # 600 inputs x 1 byte + 8 bytes state per neuron, 600 x 4 bytes of axon table: 319 neurons per 192 KB core
-    assert len(blocks) == 10 and blocks[0] == [0, 300] and blocks[-1][1] == 3000
-    assert out.nodes["lif2"].metadata["snncc.blocks"] == [[0, 4]]
+    assert len(blocks) == 10 and blocks[0].ranges == ((0, 300),) and blocks[-1].ranges[-1][1] == 3000
+    assert [b.ranges for b in mapping.layers["lif2"].blocks] == [((0, 4),)]
 
 
 def test_partition_errors_name_layer_and_limit():
@@ -167,23 +172,25 @@ def test_partition_errors_name_layer_and_limit():
 def test_place_assigns_unique_neighbouring_cores():
     g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
     out = PassManager([Quantize(), Partition(), Place()]).run(g, ctx())
-    places = out.nodes["lif1"].metadata["snncc.placement"] + out.nodes["lif2"].metadata["snncc.placement"]
-    assert len({(p[0], p[1]) for p in places}) == 11
-    assert [p[2:] for p in places[:10]] == [[0, c] for c in range(10)] and places[10][2:] == [0, 10]  # serpentine
-    assert out.metadata["cores_used"] == 11
+    mapping = Mapping.of(out)
+    places = mapping.layers["lif1"].cores + mapping.layers["lif2"].cores
+    assert len({(p.chip, p.core) for p in places}) == 11
+    assert [(p.row, p.col) for p in places[:10]] == [(0, c) for c in range(10)]  # serpentine
+    assert (places[10].row, places[10].col) == (0, 10)
+    assert mapping.cores_used == 11
 
 
 def test_pass_manager_checks_and_dumps(tmp_path):
     g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
     with pytest.raises(GraphError, match="in pass 'partition'.*quantized"):
         PassManager([Partition()]).run(g, ctx())
-    c = PassContext(target=TARGET, dump_dir=tmp_path)
-    PassManager(default_pipeline(TARGET)).run(g, c)
+    timings = Timings()
+    PassManager(default_pipeline(), [DumpIR(tmp_path), timings]).run(g, ctx())
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names[:2] == ["00-input.nir", "00-input.txt"] and "07-place.txt" in names
     assert "snncc.QLIF" in (tmp_path / "04-quantize.txt").read_text()
-    assert set(c.timings) == {"canonicalize", "balance-latency", "lower-neurons", "quantize", "lower-primitives",
-                              "partition", "place"}
+    assert set(timings.seconds) == {"canonicalize", "balance-latency", "lower-neurons", "quantize",
+                                    "lower-primitives", "partition", "place"}
 
 
 def test_unequal_path_depths_are_balanced_with_a_relay_and_rejected_without():
@@ -192,7 +199,7 @@ def test_unequal_path_depths_are_balanced_with_a_relay_and_rejected_without():
     g.edges += [("input", "skip"), ("skip", "lif2")]
     with pytest.raises(Exception, match="layer 'lif2'.*different synaptic depth \\(\\[1, 2\\]\\)"):
         PassManager([Canonicalize(), Quantize()]).run(g, ctx())  # quantize needs balanced paths
-    out = PassManager(default_pipeline(TARGET)).run(g, ctx())
+    out = PassManager(default_pipeline()).run(g, ctx())
     depth = out.synapse_depth()
     assert "input__relay0" in out.nodes and len({depth[p] for p in out.predecessors("lif2")}) == 1
 

@@ -14,9 +14,9 @@ import yaml
 from torch import nn
 
 from snncc.backends.reference import FloatSimulator
-from snncc.compiler import compile_model
+from snncc.compiler import Options, compile_model
+from snncc.families.multilevel.nodes import MultiLevelNeuron, QMultiLevel
 from snncc.frontend.torch_trace import trace_module
-from snncc.ir import MultiLevelNeuron, QMultiLevel
 from snncc.neurons import LIF, reset_states
 from snncc.passes import BalanceLatency, Canonicalize, PassContext, PassManager
 from snncc.target import load_target
@@ -78,7 +78,7 @@ def test_too_wide_pooling_becomes_a_graded_relay_and_stays_exact() -> None:
 
 def test_graded_relay_compiles_and_sends_the_window_counts() -> None:
     x = (np.random.default_rng(5).random((3, 5, 64)) < 0.5).astype(np.int64)
-    bundle = compile_model(global_pool_net(5), target_with(256), inputs=x)
+    bundle = compile_model(global_pool_net(5), target_with(256), options=Options(inputs=x))
     relays = [n for n, v in bundle.graph.nodes.items() if isinstance(v, QMultiLevel)]
     assert len(relays) == 1
     g = bundle.graph

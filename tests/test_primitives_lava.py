@@ -14,12 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snncc.backends.lava import LavaRunner, netx_expressible, write_netx
+from snncc.backends.lava import netx_expressible, write_netx
 from snncc.backends.reference import ReferenceSimulator, SimResult
 from snncc.errors import GraphError, QuantizationError, UnsupportedLayerError
-from snncc.ir import Graph
-from snncc.ir.graph import RECURRENT_KEY
-from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
+from snncc.families.arlif.nodes import QARLIF
+from snncc.families.lif.nodes import QLIF
+from snncc.families.multilevel.nodes import QMultiLevel
+from snncc.ir import Graph, QDense
+from snncc.ir.keys import RECURRENT as RECURRENT_KEY
+from tests.graphs import lava_runner
 
 EXAMPLES = 15  # per randomized test; each condition a test counts occurs in >= 58% of examples (measured)
 LAVA_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
@@ -100,7 +103,7 @@ def inputs(rng: np.random.Generator, batch: int, timesteps: int, n: int, max_val
 def run_both(graph: Graph, x: np.ndarray) -> SimResult:
     """Reference and Lava on the same inputs; asserts bit-exact traces and counts; returns the reference."""
     ref = ReferenceSimulator(graph).run(x, record_states=True)
-    lava = LavaRunner(graph).run(x, record_states=True)
+    lava = lava_runner(graph).run(x, record_states=True)
     assert ref.layers.keys() == lava.layers.keys()
     assert (ref.timesteps, ref.batch, ref.latency) == (lava.timesteps, lava.batch, lava.latency)
     for name, r in ref.layers.items():
@@ -152,7 +155,7 @@ def test_custom_lif_bit_exact() -> None:
     def check(case: tuple[Graph, np.ndarray]) -> None:
         graph, x = case
         ref = run_both(graph, x)
-        runner = LavaRunner(graph)
+        runner = lava_runner(graph)
         for name, node in graph.nodes.items():
             if isinstance(node, QLIF):
                 assert runner.process_kind(name) == ("LIFReset" if node.stock else "SnnccLIF")
@@ -251,7 +254,7 @@ def test_ungraded_synapse_after_multilevel_is_rejected() -> None:
               "lif": QLIF(du=0, dv=0, vth=5, bias_mant=np.zeros(2), bias_exp=np.zeros(2))}
     syn = [("d0", "input", "ml", dense(rng, 2, 2)), ("d1", "ml", "lif", dense(rng, 2, 2))]
     with pytest.raises(GraphError, match="graded") as exc:
-        LavaRunner(build(2, layers, syn))
+        lava_runner(build(2, layers, syn))
     assert exc.value.layer == "d1"
 
 
@@ -345,7 +348,7 @@ def test_population_with_lateral_inhibition_bit_exact() -> None:
 
     def check(case: tuple[Graph, np.ndarray]) -> None:
         graph, x = case
-        runner = LavaRunner(graph)
+        runner = lava_runner(graph)
         assert runner.gap == 1 and runner.process_kind("pop") == "SnnccLIF"
         ref = run_both(graph, x)
         s = ref.layers["pop"].spikes.astype(np.int64)
@@ -368,7 +371,7 @@ def test_lateral_inhibition_does_not_leak_into_the_next_sample() -> None:
     graph.nodes["pop"].bias_mant[:] = 60  # 60 << 3 = 480 per step against a quantum of 256: fires every step
     ref = run_both(graph, np.ones((3, 5, 4), np.int64))
     assert ref.layers["pop"].spikes[:, -1].any()
-    assert LavaRunner(graph).gap == 1
+    assert lava_runner(graph).gap == 1
 
 
 def feedback_graph(rng: np.random.Generator, skip: bool) -> Graph:
@@ -396,7 +399,7 @@ def test_feedback_lateral_and_skewed_fan_in(skip: bool) -> None:
     although it is a stock LIF, while a stock layer that only receives a recurrent synapse stays LIFReset."""
     rng = np.random.default_rng(4)
     graph = feedback_graph(rng, skip)
-    runner = LavaRunner(graph)
+    runner = lava_runner(graph)
     assert runner.gap == 3
     assert {n: runner.process_kind(n) for n in ("lif0", "lif1", "lif2")} == {
         "lif0": "SnnccLIF" if skip else "LIFReset", "lif1": "SnnccLIF", "lif2": "SnnccLIF"}
@@ -419,7 +422,7 @@ def test_mixed_graph_every_primitive() -> None:
            ("d2", "ml", "lif", dense(rng, 4, 5, graded=True)), ("skip", "ar", "lif", dense(rng, 4, 6)),
            ("lat", "lif", "lif", dense(rng, 4, 4, -60, 0, recurrent=True))]
     graph = build(4, layers, syn)
-    assert LavaRunner(graph).gap == 1
+    assert lava_runner(graph).gap == 1
     ref = run_both(graph, inputs(rng, 2, 9, 4, rate=0.5))
     assert all(ref.layers[n].spikes.any() for n in layers)
 
@@ -463,5 +466,5 @@ def test_netx_refuses_recurrent_synapses(tmp_path: object) -> None:
 def test_values_beyond_lava_storage_are_rejected(node: object, field: str) -> None:
     graph = build(2, {"layer": node}, [("d0", "input", "layer", dense(np.random.default_rng(0), 2, 2))])
     with pytest.raises(QuantizationError, match=field) as exc:
-        LavaRunner(graph)
+        lava_runner(graph)
     assert exc.value.layer == "layer"

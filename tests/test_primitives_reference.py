@@ -14,9 +14,11 @@ import pytest
 from snncc.backends.reference import ReferenceSimulator
 from snncc.backends.reference.trace import count_operations
 from snncc.errors import GraphError
-from snncc.ir import Graph
-from snncc.ir.graph import RECURRENT_KEY
-from snncc.ir.nodes import QARLIF, QLIF, QDense, QMultiLevel
+from snncc.families.arlif.nodes import QARLIF
+from snncc.families.lif.nodes import QLIF
+from snncc.families.multilevel.nodes import QMultiLevel
+from snncc.ir import Graph, QDense
+from snncc.ir.keys import RECURRENT as RECURRENT_KEY
 
 
 def chain(n_in: int, stages: list[tuple[QDense, object]], *, graded_input: bool = False,

@@ -18,8 +18,8 @@ from torch import nn
 import snncc
 from snncc import neurons as N
 from snncc.errors import UnsupportedLayerError
-from snncc.qat import QAT
 from snncc.target import target_variant
+from snncc.training import QAT
 from tests.test_deploy_exact import FAMILIES, torch_layer_outputs
 
 
@@ -38,7 +38,7 @@ def _spikes(seed: int) -> np.ndarray:
 
 
 def _check_deployed_equals(model: nn.Module, fake_quant_out: list[np.ndarray], x: np.ndarray, target="loihi2"):
-    ref = snncc.compile(model, target, timesteps=x.shape[1]).run(x, "reference")
+    ref = snncc.compile(model, target, options=snncc.Options(timesteps=x.shape[1])).run(x, "reference")
     assert len(ref.layers) == len(fake_quant_out)
     for name, y in zip(ref.layers, fake_quant_out, strict=True):
         np.testing.assert_array_equal(ref.layers[name].spikes, y.astype(np.int64), err_msg=name)
@@ -139,7 +139,7 @@ def test_calibrated_start_keeps_the_calibrated_grid_when_a_weight_saturates_nega
     """A dead outlier of -40x saturates at mantissa -128 in the calibrated deployment. The max rule of the next
     refresh maps the largest |weight| onto +127, so the master starts at -127: the QAT grid is then the calibrated
     grid exactly (at -128 it would be 128/127 coarser, and every other weight re-rounded on it)."""
-    from snncc.neurons.deploy import deploy_plan
+    from snncc.training import deploy_plan
 
     model, cal = _dead_outlier(-1)
     calibrated = deploy_plan(copy.deepcopy(model), "loihi2", cal, "search")[0].synapses[0]
@@ -169,7 +169,7 @@ def test_a_nudge_past_the_top_of_a_power_of_two_grid_does_not_coarsen_it(tmp_pat
             grid.module.weight[0, 0] = float(grid.unit[0, 0]) * grid.hi  # a master on the top of its grid
     qat.refresh()
     units = [p.synapses[0].unit.copy() for p in qat.plans]
-    params = [dict(p.params) for p in qat.plans]
+    params = [p.node.to_dict() for p in qat.plans]
     neuron_params = [p for name, p in model.named_parameters() if name.split(".")[-1] not in ("weight", "bias")]
     assert any(trainable.values()) and not any(p.requires_grad for p in neuron_params)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-6)
@@ -179,6 +179,11 @@ def test_a_nudge_past_the_top_of_a_power_of_two_grid_does_not_coarsen_it(tmp_pat
     qat.refresh()
     for unit, plan in zip(units, qat.plans, strict=True):
         np.testing.assert_allclose(plan.synapses[0].unit, unit, rtol=1e-9)
-    assert [dict(p.params) for p in qat.plans] == params
+    assert all(_same(p.node.to_dict(), before) for p, before in zip(qat.plans, params, strict=True))
     qat.finalize()
     assert {name: p.requires_grad for name, p in model.named_parameters()} == trainable
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Two integer nodes' fields are equal (arrays by value)."""
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a if k != "metadata")

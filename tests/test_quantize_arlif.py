@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from snncc import fixedpoint as fx
 from snncc import neurons as N
+from snncc.families.arlif import integer as aq
+from snncc.families.arlif.nodes import QARLIF
 from snncc.frontend import trace_module
-from snncc.ir import QARLIF, QDense
+from snncc.ir import QDense
 from snncc.passes import Canonicalize, LowerNeurons, PassContext, PassManager, Quantize
 from snncc.target import load_target
 
@@ -45,7 +46,7 @@ def step(neuron: QARLIF) -> np.ndarray:
 
 def row_errors(w: np.ndarray, syn: QDense, step_q12: np.ndarray) -> np.ndarray:
     """Per row, the squared difference between the float weights and their deployed values."""
-    return np.sum((syn.weight * step_q12 / fx.ARLIF_ONE - w) ** 2, axis=1)
+    return np.sum((syn.weight * step_q12 / aq.ARLIF_ONE - w) ** 2, axis=1)
 
 
 @settings(max_examples=25, deadline=None)
@@ -55,15 +56,15 @@ def test_float_weights_use_the_mantissa_range_and_round_to_the_nearest_step(seed
     w = np.random.default_rng(seed).normal(size=(n_out, n_in)) * 2.0**log_scale
     syn, neuron, stats, _ = quantize(w)
     assert syn.weight_exp == 0  # the program scales the sum, so it is never floored
-    error = np.abs(deployed_q12(syn, neuron) - w * fx.ARLIF_ONE)
+    error = np.abs(deployed_q12(syn, neuron) - w * aq.ARLIF_ONE)
     assert np.all(error <= step(neuron) / 2 * (1 + 1e-9))  # nearest step of each row, nothing clipped
     gain, shift = neuron.input_gain, neuron.input_shift
     if np.any(gain > 1):  # free scales: no row is rounded worse than on its finest grid (largest weight on 127)
-        assert gain.max() < 1 << fx.ARLIF_GAIN_BITS
-        needed = fx.ARLIF_ONE * np.abs(w).max(axis=1) / 127  # Q12 per step that puts the row's max on 127
+        assert gain.max() < 1 << aq.ARLIF_GAIN_BITS
+        needed = aq.ARLIF_ONE * np.abs(w).max(axis=1) / 127  # Q12 per step that puts the row's max on 127
         assert np.all(needed <= gain * 2.0**shift)
         finest = np.maximum(np.ceil(needed / 2.0**shift - 1e-9), 1)[:, None] * 2.0**shift
-        fine_syn = QDense(weight=np.clip(np.round(w * fx.ARLIF_ONE / finest), -128, 127), weight_exp=0)
+        fine_syn = QDense(weight=np.clip(np.round(w * aq.ARLIF_ONE / finest), -128, 127), weight_exp=0)
         assert np.all(row_errors(w, syn, step(neuron)) <= row_errors(w, fine_syn, finest) * (1 + 1e-9) + 1e-300)
         top = np.abs(syn.weight).max(axis=1)
         assert np.all(top[gain >= 254] >= 64)  # a coarser grid is only tried down to half the mantissa range
@@ -79,9 +80,9 @@ def test_weights_on_per_neuron_grids_below_the_mantissa_limit_are_found_again_ex
     gain = rng.integers(2048, 4096, size=n_out)
     m = rng.integers(-89, 90, size=(n_out, n_in))
     m[np.arange(n_out), rng.integers(0, n_in, size=n_out)] = rng.integers(90, 128, size=n_out)
-    w = m * (gain[:, None] * 2.0**shift) / fx.ARLIF_ONE
+    w = m * (gain[:, None] * 2.0**shift) / aq.ARLIF_ONE
     syn, neuron, stats, _ = quantize(w)
-    np.testing.assert_array_equal(deployed_q12(syn, neuron), w * fx.ARLIF_ONE)
+    np.testing.assert_array_equal(deployed_q12(syn, neuron), w * aq.ARLIF_ONE)
     assert stats["weight_rms_error"] == pytest.approx(0, abs=1e-12 * np.abs(w).max())
 
 
@@ -91,10 +92,10 @@ def test_the_free_scale_rounds_float_weights_better_than_the_power_of_two():
     w[0, 0] = 0.7
     syn, neuron, stats, _ = quantize(w)
     assert np.all(neuron.input_gain > 1) and np.abs(syn.weight).max() == 127
-    pow2_error = np.abs(np.round(w * fx.ARLIF_ONE / 32) * 32 - w * fx.ARLIF_ONE)
-    free_error = np.abs(deployed_q12(syn, neuron) - w * fx.ARLIF_ONE)
+    pow2_error = np.abs(np.round(w * aq.ARLIF_ONE / 32) * 32 - w * aq.ARLIF_ONE)
+    free_error = np.abs(deployed_q12(syn, neuron) - w * aq.ARLIF_ONE)
     assert np.sqrt(np.mean(free_error**2)) < 0.75 * np.sqrt(np.mean(pow2_error**2))
-    assert stats["weight_rms_error"] == pytest.approx(np.sqrt(np.mean(free_error**2)) / fx.ARLIF_ONE)
+    assert stats["weight_rms_error"] == pytest.approx(np.sqrt(np.mean(free_error**2)) / aq.ARLIF_ONE)
 
 
 @pytest.mark.parametrize("exp", [-9, -3, 1, 5])
@@ -102,7 +103,7 @@ def test_weights_on_a_power_of_two_grid_deploy_with_gain_one_and_no_error(exp):
     """A deploy-exact model's weights (multiples of 2**(exp - 12) with mantissas up to 100): kept exactly."""
     m = np.random.default_rng(exp + 10).integers(-100, 101, size=(8, 16))
     m[0, 0] = 100
-    syn, neuron, stats, _ = quantize(m * 2.0 ** (exp - fx.ARLIF_FRAC))
+    syn, neuron, stats, _ = quantize(m * 2.0 ** (exp - aq.ARLIF_FRAC))
     assert np.all(neuron.input_gain == 1) and neuron.input_shift == exp
     np.testing.assert_array_equal(syn.weight, m)
     assert stats["weight_rms_error"] == pytest.approx(0, abs=1e-12)
@@ -112,7 +113,7 @@ def test_requantizing_the_deployed_weights_finds_the_same_grid():
     """Idempotent (QAT refreshes its grids from weights already on them)."""
     w = np.random.default_rng(5).normal(size=(10, 25)) * 0.3
     syn, neuron, _, _ = quantize(w)
-    again, neuron2, stats, _ = quantize(deployed_q12(syn, neuron) / fx.ARLIF_ONE)
+    again, neuron2, stats, _ = quantize(deployed_q12(syn, neuron) / aq.ARLIF_ONE)
     np.testing.assert_array_equal(neuron2.input_gain, neuron.input_gain)
     assert neuron2.input_shift == neuron.input_shift
     np.testing.assert_array_equal(again.weight, syn.weight)

@@ -6,10 +6,10 @@ import pytest
 
 from snncc.backends.reference import ReferenceSimulator
 from snncc.conv import fan_in_mask
-from snncc.ir import Graph, LIFNeuron
+from snncc.families.lif.nodes import LIFNeuron
+from snncc.ir import Graph
+from snncc.mapping import Core, Mapping
 from snncc.passes import PassContext, PassManager, default_pipeline
-from snncc.passes.partition import BLOCKS_KEY, block_index, block_ranges
-from snncc.passes.place import PLACEMENT_KEY
 from snncc.reports import energy_report, resource_report
 from snncc.reports.energy import traffic
 from snncc.target import load_target
@@ -27,7 +27,15 @@ def compiled(n_in=4, n_hidden=3, n_out=2):
                      "output": nir.Output(output_type={"output": np.array([n_out])})},
               edges=[("input", "fc1"), ("fc1", "l1"), ("l1", "fc2"), ("fc2", "l2"), ("l2", "output")],
               metadata={"dt": 1.0})
-    return PassManager(default_pipeline(TARGET)).run(g, PassContext(target=TARGET))
+    return PassManager(default_pipeline()).run(g, PassContext(target=TARGET))
+
+
+def place(g: Graph, **cores: Core) -> None:
+    """Move each named layer's (single) block to the given core."""
+    mapping = Mapping.of(g)
+    for layer, core in cores.items():
+        mapping.layers[layer].cores = [core]
+    mapping.store(g)
 
 
 def test_counts_match_hand_computation():
@@ -52,12 +60,11 @@ def test_counts_match_hand_computation():
 
 def test_traffic_follows_placement():
     g = compiled()
-    g.nodes["l1"].metadata["snncc.placement"] = [[0, 0, 0, 0]]
-    g.nodes["l2"].metadata["snncc.placement"] = [[0, 5, 2, 3]]
+    place(g, l1=Core(0, 0, 0, 0), l2=Core(0, 5, 2, 3))
     t = traffic(g, {"l1": np.array([1, 2, 3]), "l2": np.array([4, 0])})
     assert t["l1"] == {"messages": 6, "hops": 6 * 5, "chip_hops": 0}
     assert t["l2"] == {"messages": 0, "hops": 0, "chip_hops": 0}  # output layer: nothing downstream
-    g.nodes["l2"].metadata["snncc.placement"] = [[2, 0, 0, 0]]
+    place(g, l2=Core(2, 0, 0, 0))
     assert traffic(g, {"l1": np.array([1, 0, 0]), "l2": np.zeros(2)})["l1"]["chip_hops"] == 2
 
 
@@ -76,23 +83,22 @@ def test_traffic_of_tiled_conv_layers_reaches_only_the_tiles_that_read_each_spik
 
     target = target_with(input_axons=3 * 6 * 6)
     g = mapped(conv_net(c2=2), target)
-    assert any(len(block_ranges(b)) > 1 for b in g.nodes["lif1"].metadata[BLOCKS_KEY])
+    mapping = Mapping.of(g)
+    assert any(len(b.ranges) > 1 for b in mapping.layers["lif1"].blocks)
     dense = Dense(g)
     rng = np.random.default_rng(0)
     counts = {n: rng.integers(0, 4, len(g.nodes[n].bias_mant)) for n in ("lif1", "lif2", "lif3")}
     t = traffic(g, counts)
     for src, syn, dst in (("lif1", "conv2", "lif2"), ("lif2", "fc", "lif3")):
         msgs = hops = 0
-        for block, (_, _, row, col) in zip(g.nodes[src].metadata[BLOCKS_KEY], g.nodes[src].metadata[PLACEMENT_KEY],
-                                            strict=True):
-            for dblock, (_, _, drow, dcol) in zip(g.nodes[dst].metadata[BLOCKS_KEY],
-                                                  g.nodes[dst].metadata[PLACEMENT_KEY], strict=True):
-                reads = dense.mask[syn][block_index(dblock)].any(axis=0)  # inputs this consumer core reads
-                sent = int(counts[src][block_index(block)][reads[block_index(block)]].sum())
-                msgs, hops = msgs + sent, hops + sent * (abs(drow - row) + abs(dcol - col))
+        for block, core in zip(mapping.layers[src].blocks, mapping.layers[src].cores, strict=True):
+            for dblock, dcore in zip(mapping.layers[dst].blocks, mapping.layers[dst].cores, strict=True):
+                reads = dense.mask[syn][dblock.index()].any(axis=0)  # inputs this consumer core reads
+                sent = int(counts[src][block.index()][reads[block.index()]].sum())
+                msgs, hops = msgs + sent, hops + sent * (abs(dcore.row - core.row) + abs(dcore.col - core.col))
         assert t[src] == {"messages": msgs, "hops": hops, "chip_hops": 0}
     # a tile's receptive field is not the whole map: fewer messages than one per consumer core per spike
-    assert t["lif1"]["messages"] < len(g.nodes["lif2"].metadata[BLOCKS_KEY]) * int(counts["lif1"].sum())
+    assert t["lif1"]["messages"] < len(mapping.layers["lif2"].blocks) * int(counts["lif1"].sum())
 
 
 def test_energy_counts_convolution_synops_and_ann_macs():

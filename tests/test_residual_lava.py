@@ -272,7 +272,7 @@ def fidelity_summary(request: pytest.FixtureRequest):
 @pytest.mark.parametrize("case", list(CASES))
 def test_residual_models_in_lava_equal_the_reference(case: str, seed: int, record_property) -> None:
     model, x = random_case(case, seed)
-    bundle = snncc.compile(model, "loihi2", inputs=x, timesteps=T)
+    bundle = snncc.compile(model, "loihi2", options=snncc.Options(inputs=x, timesteps=T))
     graph = bundle.graph
 
     relays = [n for n in graph.nodes if re.search(r"__relay\d+$", n)]

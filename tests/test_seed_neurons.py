@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from snncc import fixedpoint as fp
 from snncc import neurons as N
 from snncc.errors import UnsupportedLayerError
+from snncc.families.arlif import integer as aq
+from snncc.families.klif.module import K_MIN
+from snncc.families.multilevel.integer import multilevel_step
 from snncc.frontend.loading import load_model
-from snncc.neurons.klif import K_MIN
 
 
 def _sig(x):
@@ -144,7 +146,7 @@ def test_arlif_deploy_exact_is_fixedpoint_arlif_step(decay, threshold, a, c, sca
         xi = rng.integers(-scale * 4096, scale * 4096 + 1, 64) // rng.integers(1, 8, 64)
         with torch.no_grad():
             s = n(torch.from_numpy(xi / 4096).float())
-        v, m, s_ref = fp.arlif_step(v, m, xi, q["dv"], q["vth"], q["amp"], q["gate"])
+        v, m, s_ref = aq.arlif_step(v, m, xi, q["dv"], q["vth"], q["amp"], q["gate"])
         assert np.array_equal(s.numpy().astype(bool), s_ref)
         assert np.array_equal(n.v.double().numpy() * 4096, v)
         assert np.array_equal(n.m.double().numpy() * 4096, m)
@@ -221,7 +223,7 @@ def test_multilevel_equals_fixedpoint_multilevel_step(theta_exp, levels, frac, s
         a_in = rng.integers(-3 * theta_int // 64 - 2, (levels + 2) * theta_int // 64 + 2, 32)
         with torch.no_grad():
             out = n(torch.from_numpy(a_in.astype(np.float64)))
-        u, v, z = fp.multilevel_step(u, v, a_in, du=4095, dv=0, bias=np.zeros(32, np.int64), theta_exp=theta_exp,
+        u, v, z = multilevel_step(u, v, a_in, du=4095, dv=0, bias=np.zeros(32, np.int64), theta_exp=theta_exp,
                                      offset=offset_int, levels=levels)
         assert np.array_equal(out.numpy() / n.out_scale, z)
         assert np.array_equal(n.v.numpy() * 64, v)
@@ -382,7 +384,7 @@ def _all_stateful():
 def test_reset_states_clears_every_seed_neuron():
     model = _all_stateful()
     model(torch.rand(2, 3))
-    stateful = [m for m in model.modules() if isinstance(m, N.STATEFUL_TYPES)]
+    stateful = [m for m in model.modules() if isinstance(m, N.SpikingModule)]
     assert all(getattr(m, "v", None) is not None for m in stateful if not isinstance(m, N.NASN))
     N.reset_states(model)
     assert all(m.v is None for m in stateful if not isinstance(m, N.NASN))

@@ -9,11 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snncc.backends.reference import ReferenceSimulator, SubStepSimulator
+from snncc.backends.reference import ReferenceSimulator
 from snncc.errors import GraphError, UnsupportedLayerError
+from snncc.families.lif.nodes import QLIF
+from snncc.families.multilevel.nodes import QMultiLevel
+from snncc.families.substep.nodes import QSubStepMultiLevel
+from snncc.families.substep.runners import SubStepSimulator
 from snncc.fidelity import predictions
-from snncc.ir import QLIF, Graph, QDense, QMultiLevel, QSubStepMultiLevel, read_graph, write_graph
-from snncc.ir.graph import RECURRENT_KEY
+from snncc.ir import Graph, QDense, read_graph, write_graph
+from snncc.ir.keys import RECURRENT as RECURRENT_KEY
 from snncc.passes import LowerPrimitives, PassContext, PassManager
 from snncc.target import load_target
 from snncc.verify import compare_results
@@ -46,8 +50,8 @@ def integer_chain(seed: int, depth: int = 2, n_in: int = 6, width: int = 5, leak
 
 
 def lower(graph: Graph, target=LOIHI) -> tuple[Graph, PassContext]:
-    ctx = PassContext(target=target, options={"multilevel": "substep"})
-    return PassManager([LowerPrimitives()]).run(graph, ctx), ctx
+    ctx = PassContext(target=target)
+    return PassManager([LowerPrimitives(multilevel="substep")]).run(graph, ctx), ctx
 
 
 def spikes_in(seed: int, batch: int, timesteps: int, n_in: int = 6) -> np.ndarray:
@@ -67,7 +71,7 @@ def test_substep_lowering_is_exact_leak_included(seed: int, depth: int, leak: bo
     assert after.substeps == levels
     for i in range(depth):
         name = f"ml{i}"
-        assert ctx.notes["lowering"][name]["exact"] and ctx.notes["lowering"][name]["timestep_factor"] == levels
+        assert ctx.lowerings[name]["exact"] and ctx.lowerings[name]["timestep_factor"] == levels
         for trace in ("spikes", "u", "v"):
             np.testing.assert_array_equal(getattr(after.layers[name], trace), getattr(before.layers[name], trace),
                                           err_msg=f"{name}.{trace}")
@@ -123,7 +127,7 @@ def test_substep_node_round_trips(tmp_path) -> None:
 def test_graded_target_keeps_the_graded_neuron() -> None:
     low, ctx = lower(integer_chain(2), target=LOIHI2)
     assert isinstance(low.nodes["ml0"], QMultiLevel) and low.nodes["fc1"].graded
-    assert not ctx.notes.get("lowering")
+    assert not ctx.lowerings
 
 
 def test_binary_layers_cannot_join_the_substep_clock() -> None:
@@ -161,7 +165,7 @@ def test_simulator_refuses_graded_synapses_on_the_clock() -> None:
 
 
 def lava_equal(graph: Graph, x: np.ndarray) -> None:
-    from snncc.backends.lava import SubStepLavaRunner
+    from snncc.families.substep.runners import SubStepLavaRunner
 
     ref = SubStepSimulator(graph).run(x, record_states=True)
     lava = SubStepLavaRunner(graph).run(x, record_states=True)

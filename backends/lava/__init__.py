@@ -9,21 +9,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["ARLIFNeuron", "FileProbe", "FileSink", "LavaRunner", "MultiLevelNeuron", "SnnccLIF", "SubStepLavaRunner",
-           "SubStepMultiLevelNeuron", "netx_expressible", "run_netx", "write_netx"]
+__all__ = ["FileProbe", "FileSink", "LavaRunner", "netx_expressible", "run_netx", "write_netx"]
 
 _WHERE = {
     "LavaRunner": "runner",
-    "SubStepLavaRunner": "substep",
-    "SubStepMultiLevelNeuron": "processes",
     "write_netx": "netx_export",
     "run_netx": "netx_export",
     "netx_expressible": "netx_export",
-    "SnnccLIF": "processes",
-    "MultiLevelNeuron": "processes",
-    "ARLIFNeuron": "processes",
-    "FileSink": "processes",
-    "FileProbe": "processes",
+    "FileSink": "recorders",
+    "FileProbe": "recorders",
 }
 
 

@@ -15,7 +15,6 @@ from snncc.backends.reference.trace import LayerTrace, SimResult, count_operatio
 from snncc.compat.lava import import_lava
 from snncc.ir import Graph
 
-INT16 = (-(1 << 15), (1 << 15) - 1)  # Lava's fixed-point LIF stores bias_mant and bias_exp as int16
 GRADED_MESSAGE_BITS = 24  # num_message_bits of a Dense fed graded payloads (any value > 0 selects graded)
 
 

@@ -19,11 +19,10 @@ import h5py
 import nir
 import numpy as np
 
-from snncc import fixedpoint as fx
+from snncc.backends.base import Exporter, check_inputs
 from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_args, lava_groups, max_abs_sum, regroup
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
-    INT16,
     build_result,
     cut_windows,
     num_lava_steps,
@@ -31,22 +30,27 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.reference.simulator import check_inputs
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava, import_netx
-from snncc.errors import GraphError, UnsupportedLayerError
-from snncc.ir import QLIF, Graph, InputEncoding, QConv, QDense, type_name
+from snncc.errors import BackendUnavailableError, GraphError, UnsupportedLayerError
+from snncc.families import REGISTRY
+from snncc.ir import Graph, InputEncoding, IntegerNeuron, QConv, QDense, type_name
 
-NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
+NETX_FILE = "network.net"
+
+
+def _netx_neuron(graph: Graph, name: str) -> bool:
+    node = graph.nodes[name]
+    return isinstance(node, IntegerNeuron) and REGISTRY.of(node, name).netx_neurons
 
 
 def netx_chain(graph: Graph) -> list[tuple[str, str]]:
-    """The (QConv or QDense, QLIF) pairs from the input to the output, or UnsupportedLayerError if not a plain chain
-    (convolutions first, each reading the previous one's feature map)."""
+    """The (QConv or QDense, neuron layer) pairs from the input to the output, or UnsupportedLayerError if not a
+    plain chain (convolutions first, each reading the previous one's feature map)."""
     for name, node in graph.nodes.items():
-        if not isinstance(node, (nir.Input, nir.Output, QDense, QConv, QLIF)):
-            raise UnsupportedLayerError(f"netx export needs a graph of QConv, QDense and QLIF (netx's CUBA neurons); "
-                                        f"this node is {type_name(node)}", layer=name)
+        if not (isinstance(node, (nir.Input, nir.Output, QDense, QConv)) or _netx_neuron(graph, name)):
+            raise UnsupportedLayerError(f"netx export needs a graph of QConv, QDense and netx's CUBA neurons; this "
+                                        f"node is {type_name(node)}", layer=name)
         if graph.is_recurrent(name):
             raise UnsupportedLayerError("netx describes feed-forward chains; this synapse is recurrent", layer=name)
     if len(graph.output_names) != 1:
@@ -65,7 +69,7 @@ def netx_chain(graph: Graph) -> list[tuple[str, str]]:
         if not isinstance(graph.nodes[syn], (QDense, QConv)):
             raise UnsupportedLayerError(f"expected a synapse after '{prev}'", layer=syn)
         nxt = graph.successors(syn)
-        if len(nxt) != 1 or not isinstance(graph.nodes[nxt[0]], QLIF):
+        if len(nxt) != 1 or not _netx_neuron(graph, nxt[0]):
             raise UnsupportedLayerError("netx needs each synapse to feed exactly one neuron layer", layer=syn)
         lif = nxt[0]
         if graph.predecessors(lif) != [syn]:
@@ -152,19 +156,6 @@ def _netx_quantization_error(weight: np.ndarray) -> str | None:
     return None
 
 
-def netx_bias(node: QLIF, name: str) -> np.ndarray:
-    """netx's ``bias`` (used as bias_mant with bias_exp 6) equal to the QLIF's ``bias_mant << bias_exp``."""
-    b = fx.bias_value(node.bias_mant, node.bias_exp)
-    step = 1 << NETX_BIAS_EXP
-    if np.any(b % step):
-        raise UnsupportedLayerError(f"netx fixes bias_exp={NETX_BIAS_EXP}: effective biases must be multiples of "
-                                    f"{step}", layer=name)
-    bias = b // step
-    if bias.size and (bias.min() < INT16[0] or bias.max() > INT16[1]):
-        raise UnsupportedLayerError("bias / 64 exceeds Lava's int16 bias_mant", layer=name)
-    return bias
-
-
 def netx_expressible(graph: Graph) -> str | None:
     """None if :func:`write_netx` can export ``graph`` exactly, else the reason (naming the layer)."""
     try:
@@ -179,17 +170,7 @@ def _netx_layers(graph: Graph) -> list[dict]:
     encoding = InputEncoding.from_metadata(graph.metadata)
     for syn, lif in netx_chain(graph):
         node = graph.nodes[lif]
-        if node.reset != "zero":
-            raise UnsupportedLayerError(f"netx's CUBA neurons reset v to zero; reset='{node.reset}' is not "
-                                        "expressible", layer=lif)
-        if node.v_min is not None:
-            raise UnsupportedLayerError(f"netx's CUBA neurons have no voltage floor; v_min={node.v_min} is not "
-                                        "expressible", layer=lif)
-        if np.any(node.v_init):
-            raise UnsupportedLayerError("netx's CUBA neurons start every sample from v = 0; a non-zero v_init is "
-                                        "not expressible", layer=lif)
-        layer = {"bias": netx_bias(node, lif), "iDecay": node.du + 1, "vDecay": node.dv, "vThMant": node.vth,
-                 "names": (syn, lif)}
+        layer = {**REGISTRY.of(node, lif).netx_neuron(node, lif), "names": (syn, lif)}
         syn_node = graph.nodes[syn]
         if isinstance(syn_node, QConv):
             payload = encoding.max_value if syn_node.graded and not layers and encoding.graded else 1
@@ -206,8 +187,8 @@ def _s10(group: h5py.Group, name: str, text: str) -> None:
 
 
 def write_netx(graph: Graph, path: str | Path) -> Path:
-    """Write ``graph`` as a netx HDF5 file: an ``input`` layer, then one CUBA ``conv`` layer per QConv -> QLIF and
-    one CUBA ``dense`` layer per QDense -> QLIF (a ``flatten`` layer between the two kinds).
+    """Write ``graph`` as a netx HDF5 file: an ``input`` layer, then one CUBA ``conv`` layer per QConv -> neurons
+    and one CUBA ``dense`` layer per QDense -> neurons (a ``flatten`` layer between the two kinds).
 
     Raises UnsupportedLayerError (naming the layer) if netx cannot reproduce the graph bit for bit.
     """
@@ -266,7 +247,7 @@ def run_netx(path: str | Path, graph: Graph, inputs: np.ndarray) -> SimResult:
     import_lava()
     from lava.proc.io.source import RingBuffer
 
-    from snncc.backends.lava.processes import FileSink
+    from snncc.backends.lava.recorders import FileSink
 
     net = netx.hdf5.Network(net_config=str(path), reset_interval=timesteps, reset_offset=1,
                             input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
@@ -295,3 +276,20 @@ def run_netx(path: str | Path, graph: Graph, inputs: np.ndarray) -> SimResult:
     finally:
         net.net_config.f.close()
     return build_result(graph, x, layers, [chain[-1][1]])
+
+
+class NetxExporter(Exporter):
+    """The bundle's ``network.net``: written when netx reproduces the graph bit for bit, else the reason why not."""
+
+    name = "netx"
+    file = NETX_FILE
+
+    def write(self, graph: Graph, folder: Path) -> dict:
+        path = Path(folder) / NETX_FILE
+        try:
+            write_netx(graph, path)
+        except (UnsupportedLayerError, BackendUnavailableError) as exc:
+            if path.exists():
+                path.unlink()
+            return {"status": f"not expressible: {exc}", "file": None, "reason": str(exc)}
+        return {"status": f"written ({NETX_FILE})", "file": NETX_FILE}

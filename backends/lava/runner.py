@@ -2,23 +2,18 @@
 
 One Lava ``Dense`` per ``QDense`` (exact integer weights via :func:`snncc.fixedpoint.lava_dense_encoding`; graded,
 ``num_message_bits > 0``, when the ``QDense`` is; a ``Sparse``, which runs the same fixed-point code on CSR weights,
-when at most :data:`SPARSE_MAX_DENSITY` of the weights are non-zero), one Lava ``Conv`` per ``QConv`` (kernel and
-layout from :mod:`snncc.backends.lava.conv_encoding`; its input port is the source's flat CHW vector reshaped and
-transposed to Lava's (W, H, C), its output transposed back and flattened), and one neuron process per layer: stock
-``LIFReset`` for a ``QLIF`` that it implements (:attr:`QLIF.stock`) and whose output needs no send window, else snncc's
-:class:`SnnccLIF`; :class:`MultiLevelNeuron` per ``QMultiLevel``; :class:`ARLIFNeuron` per ``QARLIF``. Several
-synapses into one neuron layer (recurrent ones included, which connect back to the layer's ``a_in``) all connect to
-its ``a_in``, which sums them. The periodic state reset of each neuron layer is staggered by its synapse depth, so
-each layer starts every sample from its initial state exactly when the sample's first input reaches it: the same
-windows the reference simulator records.
+when few weights are non-zero), one Lava ``Conv`` per ``QConv`` (kernel and layout from
+:mod:`snncc.backends.lava.conv_encoding`; its input port is the source's flat CHW vector reshaped and transposed to
+Lava's (W, H, C), its output transposed back and flattened), and one neuron process per layer on the Lava class of
+the target primitive lower-primitives recorded for it (built by the layer's family). Several synapses into one
+neuron layer (recurrent ones included, which connect back to the layer's ``a_in``) all connect to its ``a_in``,
+which sums them. The periodic state reset of each neuron layer is staggered by its synapse depth, so each layer
+starts every sample from its initial state exactly when the sample's first input reaches it: the same windows the
+reference simulator records.
 
-Timing of back-to-back samples. A synapse from a layer ``ds`` deep into a layer ``dl`` deep delivers, in the
-``T`` steps of the destination's window, what the source sent in its sample-relative steps ``dl - 1 .. dl + T - 2``;
-the source's window is ``ds .. ds + T - 1``. When ``dl - 1 != ds`` (a shallower fan-in path, or a recurrent
-synapse, where ``ds = dl``) those steps reach outside the source's window, where the reference has the source
-silent. Samples are therefore spaced by ``gap = max |dl - 1 - ds|`` silent steps (stride ``T + gap``: a recurrent
-synapse gives a gap of 1, so the step before each reset is a blank step outside every window), and such a source
-runs as a custom process that sends nothing outside its window (instead of its stale state's spikes).
+Timing of back-to-back samples (:mod:`snncc.ir.timing`): samples are spaced by the graph's sample gap (a recurrent
+synapse gives a gap of 1, so the step before each reset is a blank step outside every window), and a layer read
+outside its window runs on a process that sends nothing outside it.
 """
 
 from __future__ import annotations
@@ -29,6 +24,7 @@ import nir
 import numpy as np
 
 from snncc import fixedpoint as fx
+from snncc.backends.base import check_inputs
 from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_args, max_abs_sum
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
@@ -39,25 +35,14 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.reference.simulator import NEURON_NODES, SYNAPSE_NODES, check_inputs, check_synapse_sources
+from snncc.backends.lava.processes import dense_process, lava_class, neuron_process, primitive_of, record
+from snncc.backends.reference.simulator import check_synapse_sources
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, QuantizationError
-from snncc.ir import Graph, InputEncoding, type_name
-from snncc.ir.graph import layer_size
-from snncc.ir.nodes import QARLIF, QLIF, QConv, QDense, QMultiLevel
-
-STORAGE_BITS = {"bias_mant": 16, "bias_exp": 16}  # int16 Vars of Lava's fixed-point LIF; snncc's own Vars are int32
-
-
-SPARSE_MAX_DENSITY = 0.25
-"""Above this share of non-zero weights a dense matrix is as cheap to store and multiply as CSR."""
-
-
-def uses_sparse(node: QDense) -> bool:
-    """Whether the dense synapse runs as Lava's ``Sparse`` (lateral inhibition of populations, pruned layers...)."""
-    w = np.asarray(node.weight)
-    return w.size > 0 and np.count_nonzero(w) <= SPARSE_MAX_DENSITY * w.size
+from snncc.families import REGISTRY
+from snncc.families.base import Clock
+from snncc.ir import Graph, InputEncoding, IntegerNeuron, IntegerSynapse, QConv, QDense, timing, type_name
 
 
 def conv_args(node: QConv) -> dict[str, object]:
@@ -67,8 +52,8 @@ def conv_args(node: QConv) -> dict[str, object]:
 
 
 class LavaRunner:
-    """Runs a quantized graph (``nir.Input`` -> ``QDense``/``QConv`` -> ``QLIF``/``QMultiLevel``/``QARLIF`` ... ->
-    ``nir.Output``, recurrent synapses included) in Lava fixed_pt."""
+    """Runs a quantized graph (``nir.Input`` -> integer synapses -> integer neuron layers ... -> ``nir.Output``,
+    recurrent synapses included) in Lava fixed_pt."""
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -76,38 +61,32 @@ class LavaRunner:
         order = graph.topological_order()
         for name in order:
             node = graph.nodes[name]
-            if not isinstance(node, (nir.Input, nir.Output, *SYNAPSE_NODES, *NEURON_NODES)):
+            if not isinstance(node, (nir.Input, nir.Output, IntegerSynapse, IntegerNeuron)):
                 raise GraphError(f"the Lava backend runs quantized graphs; node '{name}' is {type_name(node)}",
                                  hint="compile the model first (quantize pass)")
         self.input_name = graph.input_names[0]
-        self.synapses = [n for n in order if isinstance(graph.nodes[n], SYNAPSE_NODES)]
-        self.neurons = [n for n in order if isinstance(graph.nodes[n], NEURON_NODES)]
+        self.synapses = [n for n in order if isinstance(graph.nodes[n], IntegerSynapse)]
+        self.neurons = [n for n in order if isinstance(graph.nodes[n], IntegerNeuron)]
         self.depth = graph.synapse_depth()
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
         self._check_structure()
-        self.gap, self.windowed = self._plan_timing()
+        self.gap, self.windowed = timing.sample_gap(graph), timing.windowed_layers(graph)
 
     def _check_structure(self) -> None:
         g = self.graph
         check_synapse_sources(g)
         for s in self.synapses:
             succ = g.successors(s)
-            if not succ or not all(isinstance(g.nodes[t], NEURON_NODES) for t in succ):
+            if not succ or not all(isinstance(g.nodes[t], IntegerNeuron) for t in succ):
                 raise GraphError("a synapse must feed neuron layers only", layer=s)
             self._check_synapse(s)
         for n in self.neurons:
-            if not all(isinstance(g.nodes[p], SYNAPSE_NODES) for p in g.predecessors(n)):
+            if not all(isinstance(g.nodes[p], IntegerSynapse) for p in g.predecessors(n)):
                 raise GraphError("a neuron layer's inputs must all be synapses (QDense, QConv)", layer=n)
             node = g.nodes[n]
-            if isinstance(node, QARLIF):
-                values = {"bias": node.bias, "dv": node.dv, "vth": node.vth, "amp": node.amp, "gate": node.gate}
-            else:
-                values = {"bias_mant": node.bias_mant, "bias_exp": node.bias_exp}
-            if isinstance(node, QLIF):
-                values.update(v_init=node.v_init, v_min=node.v_min if node.v_min is not None else 0)
-            for field, value in values.items():
-                bits = STORAGE_BITS.get(field, 32)
+            primitive_of(g, n)
+            for field, (value, bits) in REGISTRY.of(node, n).lava_storage(node).items():
                 arr = np.asarray(value)
                 if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
                     raise QuantizationError(f"{field} outside Lava's int{bits} storage", layer=n)
@@ -132,42 +111,18 @@ class LavaRunner:
         if not self.graph.nodes[synapse].graded:
             return 1
         src = self.graph.nodes[self.graph.predecessors(synapse)[0]]
-        if isinstance(src, QMultiLevel):
-            return int(src.levels)
-        return self.encoding.max_value if isinstance(src, nir.Input) and self.encoding.graded else 1
-
-    def _plan_timing(self) -> tuple[int, set[str]]:
-        """Silent steps between samples and the layers that must send only inside their window.
-
-        A synapse from depth ``ds`` into depth ``dl`` reads its source at sample-relative steps
-        ``dl - 1 .. dl + T - 2``. If ``dl - 1 != ds`` that range leaves the source's window ``ds .. ds + T - 1``
-        by ``|dl - 1 - ds|`` steps: that many silent steps keep it off the neighbouring samples' windows (the input
-        is zero there; a neuron layer must be kept silent there by its send window).
-        """
-        g = self.graph
-        gap, windowed = 0, set()
-        for s in self.synapses:
-            src = g.predecessors(s)[0]
-            for target in g.successors(s):
-                lag = self.depth[target] - 1 - self.depth[src]
-                gap = max(gap, abs(lag))
-                if lag and src != self.input_name:
-                    windowed.add(src)
-        return gap, windowed
+        if isinstance(src, nir.Input):
+            return self.encoding.max_value if self.encoding.graded else 1
+        return src.payload_levels or 1
 
     def process_kind(self, name: str) -> str:
-        """The Lava process layer ``name`` runs as: LIFReset, SnnccLIF, MultiLevelNeuron or ARLIFNeuron."""
-        node = self.graph.nodes[name]
-        if isinstance(node, QMultiLevel):
-            return "MultiLevelNeuron"
-        if isinstance(node, QARLIF):
-            return "ARLIFNeuron"
-        return "LIFReset" if node.stock and name not in self.windowed else "SnnccLIF"
+        """The name of the Lava process class layer ``name`` runs as (its recorded primitive's)."""
+        return lava_class(primitive_of(self.graph, name)["lava"]).__name__
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
         """Simulate ``inputs`` (batch, T, n_in): all samples in one Lava run, cut into per-sample windows.
 
-        With ``record_states``, ``u`` and ``v`` are recorded (``m`` and ``v`` for an AR-LIF layer, ``m`` in ``u``).
+        With ``record_states``, the Vars each layer's family names as ``u`` and ``v`` are recorded.
         """
         x = check_inputs(inputs, self.graph, self.encoding)
         batch, timesteps, _ = x.shape
@@ -180,36 +135,10 @@ class LavaRunner:
             for n in self.neurons:
                 d = self.depth[n]
                 rec = {what: cut_windows(np.load(p), batch, timesteps, stride, d) for what, p in paths[n].items()}
-                dtype = np.int32 if isinstance(self.graph.nodes[n], QMultiLevel) else np.int8
+                dtype = np.int32 if self.graph.nodes[n].payload_levels is not None else np.int8
                 layers[n] = LayerTrace(spikes=rec["spikes"].astype(dtype), latency=d, u=rec.get("u"),
                                        v=rec.get("v"))
         return build_result(self.graph, x, layers, self.output_layers)
-
-    def _neuron(self, name: str, stride: int, timesteps: int) -> object:
-        """The Lava process of neuron layer ``name``: reset every ``stride`` steps when its sample's first input
-        arrives (1-based step ``depth + 1``), sending only in its window of ``timesteps`` steps if custom."""
-        from lava.proc.lif.process import LIFReset
-
-        from snncc.backends.lava.processes import ARLIFNeuron, MultiLevelNeuron, SnnccLIF
-
-        node = self.graph.nodes[name]
-        shape = (layer_size(node),)
-        clock = {"reset_interval": stride, "reset_offset": self.depth[name] + 1}
-        kind = self.process_kind(name)
-        if kind == "ARLIFNeuron":
-            return ARLIFNeuron(shape=shape, dv=node.dv, vth=node.vth, amp=node.amp, gate=node.gate,
-                               bias=node.bias.astype(np.int32), input_shift=node.input_shift,
-                               input_gain=node.input_gain.astype(np.int32), window=timesteps,
-                               name=f"arlif:{name}", **clock)
-        lif = {"shape": shape, "du": node.du, "dv": node.dv, "bias_mant": node.bias_mant.astype(np.int32),
-               "bias_exp": node.bias_exp.astype(np.int32)}
-        if kind == "MultiLevelNeuron":
-            return MultiLevelNeuron(theta_exp=node.theta_exp, offset=node.offset, levels=node.levels,
-                                    window=timesteps, name=f"multilevel:{name}", **lif, **clock)
-        if kind == "LIFReset":
-            return LIFReset(vth=node.vth, name=f"lif:{name}", **lif, **clock)
-        return SnnccLIF(vth=node.vth, soft_reset=node.reset == "subtract", v_min=node.v_min,
-                        v_init=node.v_init.astype(np.int32), window=timesteps, name=f"lif:{name}", **lif, **clock)
 
     def _synapse(self, name: str, source: object) -> object:
         """Create the Lava process of synapse ``name``, connect ``source`` (a flat OutPort) to it and return its
@@ -218,21 +147,15 @@ class LavaRunner:
         A ``Conv`` is wired through virtual ports: the source's flat CHW vector reshaped and transposed to Lava's
         (W, H, C), its (W, H, C) output transposed back and flattened (see :mod:`snncc.backends.lava.conv_encoding`).
         """
-        from lava.proc.conv.process import Conv
-        from lava.proc.dense.process import Dense
-        from lava.proc.sparse.process import Sparse
-        from lava.utils.weightutils import SignMode
-
         node = self.graph.nodes[name]
-        message_bits = GRADED_MESSAGE_BITS if node.graded else 0
         if isinstance(node, QConv):
-            conv = Conv(num_message_bits=message_bits, name=f"conv:{name}", **conv_args(node))
+            from lava.proc.conv.process import Conv
+
+            conv = Conv(num_message_bits=GRADED_MESSAGE_BITS if node.graded else 0, name=f"conv:{name}",
+                        **conv_args(node))
             source.reshape(node.input_shape).transpose(list(LAVA_AXES)).connect(conv.s_in)
             return conv.a_out.transpose(list(LAVA_AXES)).flatten()
-        weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(node.weight, node.weight_exp)
-        kind, proc = (("sparse", Sparse) if uses_sparse(node) else ("dense", Dense))
-        dense = proc(weights=weights, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
-                     sign_mode=SignMode.MIXED, num_message_bits=message_bits, name=f"{kind}:{name}")
+        dense = dense_process(node, name)
         source.connect(dense.s_in)
         return dense.a_out
 
@@ -242,13 +165,13 @@ class LavaRunner:
         import_lava()
         from lava.proc.io.source import RingBuffer
 
-        from snncc.backends.lava.processes import FileProbe, FileSink
-
         g = self.graph
         timesteps = x.shape[1]
         source = RingBuffer(data=source_data(x, stride, num_steps))
         outs = {self.input_name: source.s_out}
-        neurons = {n: self._neuron(n, stride, timesteps) for n in self.neurons}
+        # each layer is reset when its sample's first input arrives (1-based step depth + 1)
+        neurons = {n: neuron_process(g, n, Clock(interval=stride, offset=self.depth[n] + 1, window=timesteps,
+                                                 windowed=n in self.windowed)) for n in self.neurons}
         outs.update({n: proc.s_out for n, proc in neurons.items()})
         for s in self.synapses:
             a_out = self._synapse(s, outs[g.predecessors(s)[0]])
@@ -256,15 +179,7 @@ class LavaRunner:
                 a_out.connect(neurons[target].a_in)
         paths: dict[str, dict[str, str]] = {}
         for i, n in enumerate(self.neurons):
-            proc = neurons[n]
-            graded = isinstance(g.nodes[n], QMultiLevel)
-            paths[n] = {"spikes": recording_path(tmp, i, n, "spikes")}
-            sink = FileSink(shape=proc.s_out.shape, num_steps=num_steps, path=paths[n]["spikes"],
-                            dtype="int32" if graded else "int8")
-            proc.s_out.connect(sink.a_in)
-            if record_states:
-                state_vars = {"u": "m", "v": "v"} if isinstance(g.nodes[n], QARLIF) else {"u": "u", "v": "v"}
-                for what, var in state_vars.items():
-                    paths[n][what] = recording_path(tmp, i, n, what)
-                    FileProbe(var=getattr(proc, var), num_steps=num_steps, path=paths[n][what])
+            dtype = "int32" if g.nodes[n].payload_levels is not None else "int8"
+            paths[n] = record(g, n, neurons[n], num_steps, record_states,
+                              lambda what, i=i, n=n: recording_path(tmp, i, n, what), dtype)
         return source, paths

@@ -4,7 +4,7 @@ Every trace is indexed (sample, t, neuron) by *input step* t = 0..T-1. In Lava t
 deep processes input step t at step ``t + latency`` (and is reset at ``latency``, the step its sample's first
 input arrives), so the traces of the reference, of Lava and of the float model compare directly.
 
-On a sub-step clock (``QSubStepMultiLevel`` layers, ``S`` sub-steps per input step) ``spikes`` holds each period's
+On a sub-step clock (layers that send bursts, ``S`` sub-steps per input step) ``spikes`` holds each period's
 spike count, i.e. the payload ``z`` the unlowered multi-level layer sends, and ``bursts`` the binary spikes of every
 sub-step; ``u`` and ``v`` are the states after each period's boundary update.
 """
@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from snncc.conv import fan_out
+from snncc.ir import IntegerNeuron, IntegerSynapse, QConv
 
 
 @dataclass
@@ -67,16 +70,13 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
     ``S`` sub-steps a layer's ``z`` counts ``z`` binary spikes, each one operation per non-zero weight, and every
     neuron is serviced (updated) in each of the ``T * S`` sub-steps.
     """
-    from snncc.conv import fan_out
-    from snncc.ir import INT_NEURONS, QConv, QDense, QSubStepMultiLevel
-
     batch, timesteps, _ = inputs.shape
     spikes: dict[str, np.ndarray] = {graph.input_names[0]: inputs}
     spikes.update({n: t.spikes for n, t in layers.items()})
-    bursts = {n for n, node in graph.of_type(QSubStepMultiLevel)}
+    bursts = {n for n, node in graph.of_type(IntegerNeuron) if node.BURSTS}
     steps = timesteps * max((graph.nodes[n].substeps for n in bursts), default=1)
     counts: dict[str, LayerCounts] = {}
-    for name, node in graph.of_type(QDense, QConv):
+    for name, node in graph.of_type(IntegerSynapse):
         src_name = graph.predecessors(name)[0]
         src = spikes[src_name].astype(np.int64)
         events = src if src_name in bursts else (src != 0).astype(np.int64)
@@ -87,7 +87,7 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
             nnz_cols, connections = (node.weight != 0).sum(axis=0).astype(np.int64), node.weight.size
         counts[name] = LayerCounts(synops=int((events @ nnz_cols).sum()),
                                    synops_dense=batch * steps * connections, graded_input=node.graded)
-    for name, _node in graph.of_type(*INT_NEURONS):
+    for name, _node in graph.of_type(IntegerNeuron):
         s = layers[name].spikes
         per_neuron = (s.astype(np.int64) if name in bursts else (s != 0)).sum(axis=(0, 1), dtype=np.int64)
         counts[name] = LayerCounts(neuron_updates=batch * steps * s.shape[2],

@@ -33,7 +33,7 @@ def deployed_accuracy(model_path: str | Path, out_dir: str | Path | None = None,
     x = payloads(split.x_test, model.timesteps, model.encoding, np.random.default_rng(EVAL_SEED))
     float_pred = predict_counts(output_counts(model, split.x_test, model.encoding, model.timesteps,
                                               np.random.default_rng(EVAL_SEED)))
-    bundle = snncc.compile(model_path, "loihi2", out_dir, inputs=x[:64])
+    bundle = snncc.compile(model_path, "loihi2", out_dir, options=snncc.Options(inputs=x[:64]))
     deployed = bundle.run(x, "reference")
     int_pred = predictions(bundle.graph, deployed)
     result = {

@@ -41,8 +41,10 @@ from examples.digits.training import weight_noise as noise_perturbation  # noqa:
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "model.pt"
 
-# Everything a saved model may consist of; what ``load_model`` passes to torch's weights_only loader.
+# Everything a saved model may consist of; what ``load_model`` passes to torch's weights_only loader (models saved
+# by snncc 0.1 name its modules by their old paths, LEGACY_PATHS).
 SAFE_GLOBALS: list = [nn.Sequential, nn.Linear, nn.Flatten, nn.Identity, nn.Dropout, LIF, GradedInput,
+                      *((cls, path) for cls in (LIF, GradedInput) for path in cls.LEGACY_PATHS),
                       collections.OrderedDict, set]
 
 

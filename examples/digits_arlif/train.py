@@ -35,7 +35,8 @@ from examples.digits.data import (  # noqa: E402
     split_from_arguments,
 )
 from examples.seed_deploy import accuracy, fit, load_seed_model, save_seed_model  # noqa: E402
-from snncc.fixedpoint import ACT_SHIFT, ARLIF_FRAC  # noqa: E402
+from snncc.families.arlif.integer import ARLIF_FRAC  # noqa: E402
+from snncc.fixedpoint import ACT_SHIFT  # noqa: E402
 from snncc.neurons import ARLIF, GradedInput  # noqa: E402
 from snncc.target import load_target  # noqa: E402
 

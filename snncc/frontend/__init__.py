@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
-from ..ir import Graph
+from ..ir import Graph, keys
 from .loading import LoadedModel, load_model
 from .nir_import import apply_time_semantics, read_nir_file
 from .torch_trace import trace_module
@@ -30,11 +30,11 @@ def import_model(
     loaded = load_model(source, allow_unsafe=allow_unsafe)
     if loaded.module is not None:
         graph = _from_module(loaded.module, timesteps)
-        graph.metadata["source_file"] = str(loaded.path)
+        graph.metadata[keys.SOURCE_FILE] = str(loaded.path)
         return graph
     assert loaded.graph is not None
     graph = apply_time_semantics(loaded.graph, dt, reset)
-    graph.metadata["source_file"] = str(loaded.path)
+    graph.metadata[keys.SOURCE_FILE] = str(loaded.path)
     return graph
 
 

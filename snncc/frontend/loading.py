@@ -12,6 +12,7 @@ import collections
 import pickle
 import re
 import sys
+import types
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,10 @@ import h5py
 import torch
 from torch import nn
 
-from .. import neurons
 from ..errors import ModelLoadError
+from ..families import REGISTRY
 from ..ir import Graph
+from ..nn import SAFE_MODULES
 
 
 def _torch_nn_classes() -> list[type]:
@@ -34,8 +36,22 @@ def _torch_nn_classes() -> list[type]:
             and c.__module__.startswith("torch.nn.modules")]
 
 
-SAFE_GLOBALS: list = [*_torch_nn_classes(), *neurons.MODULE_TYPES, *neurons.CONTAINER_TYPES, collections.OrderedDict,
-                      set]
+SNNCC_MODULES: tuple[type, ...] = (*REGISTRY.torch_modules(), *SAFE_MODULES)
+"""Every snncc module class a model file may hold: the families' neurons, the input encoding, residual blocks."""
+LEGACY_CLASSES: dict[str, type] = {path: cls for cls in SNNCC_MODULES for path in getattr(cls, "LEGACY_PATHS", ())}
+"""Where older snncc versions pickled its modules, and the class each path means now."""
+SAFE_GLOBALS: list = [*_torch_nn_classes(), *SNNCC_MODULES, *((cls, path) for path, cls in LEGACY_CLASSES.items()),
+                      collections.OrderedDict, set]
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+    """Full unpickling (the opt-in) that also reads files naming snncc's modules by an older path."""
+
+    def find_class(self, module: str, name: str) -> object:
+        return LEGACY_CLASSES.get(f"{module}.{name}") or super().find_class(module, name)
+
+
+_LEGACY_PICKLE = types.SimpleNamespace(__name__="pickle", Unpickler=_LegacyUnpickler, load=pickle.load)
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -100,7 +116,7 @@ def _load_torch(p: Path, allow_unsafe: bool) -> LoadedModel:
 
 def _unsafe_load(p: Path) -> object:
     try:
-        return torch.load(p, map_location="cpu", weights_only=False)
+        return torch.load(p, map_location="cpu", weights_only=False, pickle_module=_LEGACY_PICKLE)
     except Exception as exc:  # arbitrary code ran; report whatever it raised as a load failure
         raise ModelLoadError(f"{p} could not be unpickled: {_first_line(exc)}") from None
 

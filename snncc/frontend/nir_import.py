@@ -13,11 +13,12 @@ from pathlib import Path
 import nir
 
 from ..errors import GraphError, ModelLoadError, UnsupportedLayerError
-from ..ir import Graph, read_graph, type_name
+from ..families import REGISTRY
+from ..ir import Graph, keys, read_graph, type_name
 from ..ir.nodes import RESET_MODES
 
 DT_HINT = "NIR stores no time step; pass --dt (snnTorch/SpikingJelly exports use 1e-4, Norse 1e-3, Sinabs 1)"
-SUPPORTED_NIR = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.LIF, nir.IF, nir.CubaLIF, nir.Flatten)
+SUPPORTED_NIR = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Flatten, *REGISTRY.nir_types())
 
 
 def read_nir_file(path: Path) -> Graph:
@@ -42,15 +43,15 @@ def apply_time_semantics(graph: Graph, dt: float | None, reset: str | None) -> G
     if dt is not None:
         if not dt > 0:
             raise GraphError(f"dt must be positive, got {dt}")
-        g.metadata["dt"] = float(dt)
-    has_continuous = any(isinstance(n, (nir.LIF, nir.IF, nir.CubaLIF)) for n in g.nodes.values())
-    if has_continuous and "dt" not in g.metadata:
+        g.metadata[keys.DT] = float(dt)
+    has_continuous = any(REGISTRY.is_nir_neuron(n) for n in g.nodes.values())
+    if has_continuous and keys.DT not in g.metadata:
         raise GraphError("the graph's time step is unknown", hint=DT_HINT)
     if reset is not None:
         if reset not in RESET_MODES:
             raise GraphError(f"reset must be one of {RESET_MODES}, got {reset!r}")
-        g.metadata["reset"] = reset
-    g.metadata.setdefault("reset", "zero")
-    g.metadata.setdefault("source", "nir")
+        g.metadata[keys.RESET] = reset
+    g.metadata.setdefault(keys.RESET, "zero")
+    g.metadata.setdefault(keys.SOURCE_KIND, "nir")
     g.validate()
     return g

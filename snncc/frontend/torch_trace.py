@@ -3,10 +3,9 @@
 What maps to what:
 
 * ``nn.Linear`` -> ``nir.Affine`` (``nir.Linear`` without bias)
-* ``snncc.neurons.LIF`` / ``IF`` -> :class:`snncc.ir.LIFNeuron` (discrete time, reset mode explicit; NIR's
-  continuous-time LIF cannot say "subtract"); ``KLIF`` -> ``KLIFNeuron``; ``ARLIF`` -> ``ARLIFNeuron``;
-  ``MultiLevel``/``ASN``/``GroupNeuron`` -> ``MultiLevelNeuron``; ``NASN`` -> its folded eval-mode
-  normalization (a diagonal ``nir.Affine``, merged into the preceding Linear by canonicalize) + ``MultiLevelNeuron``
+* a neuron module of a family (``snncc.neurons``) -> the IR nodes its tracing rule gives
+  (``SpikingModule.ir_nodes``: a discrete-time float node with explicit reset semantics, which NIR's
+  continuous-time neurons cannot state, sometimes after a folded part such as an eval-mode normalization)
 * ``snncc.neurons.GradedInput`` -> graded input encoding recorded in the graph metadata
 * ``nn.Conv2d`` (zero padding) -> ``nir.Conv2d``; ``nn.BatchNorm1d/2d`` (eval statistics) -> folded per channel
   into the Linear/Conv2d it follows; ``nn.AvgPool2d`` / ``nn.AdaptiveAvgPool2d`` (to a size that divides the
@@ -29,23 +28,24 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from .. import neurons
-from ..errors import GraphError, UnsupportedLayerError
-from ..ir import ARLIFNeuron, Graph, InputEncoding, KLIFNeuron, LIFNeuron, MultiLevelNeuron
+from ..errors import GraphError, SnnccError, UnsupportedLayerError, name_layer
+from ..families import REGISTRY
+from ..ir import Graph, InputEncoding, keys
+from ..nn import GradedInput, SpikingModule
 
 PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
-INPUT_SHAPE_KEY = "snncc.input_shape"  # (C, H, W) a pooling node reads (NIR pools do not state it)
 ADD_FUNCTIONS = (operator.add, torch.add)
+LEAVES = (*REGISTRY.torch_modules(), GradedInput)  # kept opaque: traced by their own rules
 SUPPORTED_HINT = ("supported: nn.Linear, nn.Conv2d, nn.BatchNorm1d/2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, "
-                  "nn.Flatten/Unflatten/Identity/Dropout, snncc.neurons LIF/IF/KLIF/ARLIF/MultiLevel/ASN/"
-                  "NASN/GroupNeuron/GradedInput, and '+'")
+                  "nn.Flatten/Unflatten/Identity/Dropout, snncc.neurons "
+                  + "/".join(c.__name__ for c in LEAVES) + ", and '+'")
 
 
 class _Tracer(fx.Tracer):
-    """Keeps snncc's stateful modules (and every torch.nn leaf) opaque."""
+    """Keeps snncc's neuron and encoding modules (and every torch.nn leaf) opaque."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, neurons.MODULE_TYPES) or super().is_leaf_module(m, qualname)
+        return isinstance(m, LEAVES) or super().is_leaf_module(m, qualname)
 
 
 @dataclass
@@ -105,9 +105,9 @@ def trace_module(module: nn.Module, timesteps: int | None = None) -> Graph:
         raise GraphError("the input size cannot be inferred: the model has no nn.Linear or nn.Conv2d after its input",
                          hint="start the model with nn.Unflatten(1, (C, H, W)) before a convolution")
     b.nodes = {"input": nir.Input(input_type={"input": np.array(b.input_shape)}), **b.nodes}
-    metadata = {"source": "torch", "dt": 1.0, "time_unit": "step", "input": b.encoding.to_dict()}
+    metadata = {keys.SOURCE_KIND: "torch", keys.DT: 1.0, keys.TIME_UNIT: "step", keys.INPUT: b.encoding.to_dict()}
     if timesteps is not None:
-        metadata["timesteps"] = int(timesteps)
+        metadata[keys.TIMESTEPS] = int(timesteps)
     graph = Graph(nodes=b.nodes, edges=b.edges, metadata=metadata)
     graph.validate()
     return graph
@@ -124,7 +124,7 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
     x = values[node.args[0].name]
     name = layer_name(node.target, mod)
     source = f"{node.target} ({type(mod).__module__}.{type(mod).__name__})"
-    if isinstance(mod, neurons.GradedInput):
+    if isinstance(mod, GradedInput):
         if not x.is_input:
             raise UnsupportedLayerError("GradedInput must be the first module, applied to the model input",
                                         layer=name)
@@ -149,55 +149,29 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
         w = mod.weight.detach().double().numpy()
         node_ir = (nir.Affine(weight=w, bias=mod.bias.detach().double().numpy()) if mod.bias is not None
                    else nir.Linear(weight=w))
-        node_ir.metadata = {"snncc.source": source}
+        node_ir.metadata = {keys.SOURCE: source}
         b.add(name, node_ir, x)
         return _Value([name], (mod.out_features,))
-    if isinstance(mod, NEURON_MODULES):
-        if x.is_input or x.shape is None:
-            raise UnsupportedLayerError("a neuron layer must follow a synapse layer (nn.Linear, nn.Conv2d)",
-                                        layer=name)
-        n = int(np.prod(x.shape))
-        if isinstance(mod, neurons.NASN):
-            scale, shift = (t.double().numpy() for t in mod.folded_affine())
-            norm = f"{name}_norm"
-            b.add(norm, nir.Affine(weight=np.diag(scale), bias=shift,
-                                   metadata={"snncc.source": f"{source}: eval-mode normalization (folded)"}), x)
-            x = _Value([norm], x.shape)
-        node_ir = _neuron_node(mod, n)
-        node_ir.metadata = {"snncc.source": source}
-        if getattr(node_ir, "deploy_exact", False):
-            node_ir.metadata["snncc.deploy_exact"] = True
-        b.add(name, node_ir, x)
-        return _Value([name], x.shape)
-    if isinstance(mod, neurons.QCFS):
-        raise UnsupportedLayerError("QCFS is an ANN activation", layer=name,
-                                    hint="convert the trained ANN with snncc.neurons.convert_to_snn() first")
+    if REGISTRY.module_family(mod) is not None:
+        return _neuron(b, mod, x, name, source)
     raise UnsupportedLayerError(f"{type(mod).__module__}.{type(mod).__name__} is not supported", layer=name,
                                 hint=SUPPORTED_HINT)
 
 
-NEURON_MODULES = (neurons.LIF, neurons.KLIF, neurons.ARLIF, neurons.MultiLevel, neurons.NASN)
-
-
-def _neuron_node(mod: nn.Module, n: int) -> object:
-    """The IR node of one snncc neuron module (its parameters as the forward pass uses them)."""
-    thr = float(mod.threshold.detach())
-    if isinstance(mod, neurons.KLIF):
-        return KLIFNeuron(threshold=np.full(n, thr), bias=np.zeros(n), k=float(mod.effective_k().detach()),
-                          tau=mod.tau, decay_input=mod.decay_input, reset=mod.reset)
-    if isinstance(mod, neurons.ARLIF):
-        node = ARLIFNeuron(decay_v=np.full(n, float(mod.decay.detach())), threshold=np.full(n, thr),
-                           bias=np.zeros(n), amp=mod.amp, gate=mod.gate)
-        node.deploy_exact = bool(mod.deploy_exact)  # trained on the integer program: its lowering is exact
-        return node
-    if isinstance(mod, (neurons.MultiLevel, neurons.NASN)):
-        theta = float(mod.threshold.detach().clamp(min=neurons.multilevel.THETA_MIN))
-        return MultiLevelNeuron(decay_v=np.full(n, mod.decay), decay_i=np.zeros(n), threshold=np.full(n, theta),
-                                bias=np.zeros(n), offset=np.full(n, mod.offset), out_scale=np.full(n, mod.out_scale),
-                                levels=mod.levels)
-    return LIFNeuron(decay_v=np.full(n, float(mod.beta.detach().clamp(0.0, 1.0))),
-                     decay_i=np.full(n, float(mod.current_decay.detach())), threshold=np.full(n, thr),
-                     bias=np.zeros(n), reset=mod.reset)
+def _neuron(b: _Builder, mod: nn.Module, x: _Value, name: str, source: str) -> _Value:
+    """A family's module: the IR nodes of its tracing rule, in a chain, the last one named after the module."""
+    if isinstance(mod, SpikingModule) and (x.is_input or x.shape is None):
+        raise UnsupportedLayerError("a neuron layer must follow a synapse layer (nn.Linear, nn.Conv2d)", layer=name)
+    try:
+        nodes = mod.ir_nodes(int(np.prod(x.shape)) if x.shape else 0)
+    except SnnccError as exc:
+        raise name_layer(exc, name) from None
+    for suffix, node in nodes:
+        note = node.metadata.pop(keys.SOURCE, None)
+        node.metadata = {keys.SOURCE: f"{source}: {note}" if note else source, **node.metadata}
+        b.add(f"{name}{suffix}", node, x)
+        x = _Value([f"{name}{suffix}"], x.shape)
+    return x
 
 
 def _function(node: fx.Node, values: dict[str, _Value]) -> _Value:
@@ -260,7 +234,7 @@ def _conv(b: _Builder, mod: nn.Conv2d, x: _Value, name: str, source: str) -> _Va
     bias = mod.bias.detach().double().numpy() if mod.bias is not None else np.zeros(mod.out_channels)
     node = nir.Conv2d(input_shape=geom.in_shape[1:], weight=w, stride=geom.stride, padding=geom.padding,
                       dilation=geom.dilation, groups=geom.groups, bias=bias)
-    node.metadata = {"snncc.source": source}
+    node.metadata = {keys.SOURCE: source}
     b.add(name, node, x)
     return _Value([name], geom.out_shape)
 
@@ -285,7 +259,7 @@ def _fold_batchnorm(b: _Builder, mod: nn.Module, x: _Value, name: str) -> _Value
     bias = np.asarray(getattr(node, "bias", 0.0), np.float64) * np.ones(w.shape[0])
     w = w * gain.reshape((-1,) + (1,) * (w.ndim - 1))
     bias = (bias - mean) * gain + shift
-    meta = {**node.metadata, "snncc.batchnorm": name}
+    meta = {**node.metadata, keys.BATCHNORM: name}
     if isinstance(node, nir.Conv2d):
         b.nodes[src] = nir.Conv2d(input_shape=node.input_shape, weight=w, stride=node.stride, padding=node.padding,
                                   dilation=node.dilation, groups=node.groups, bias=bias, metadata=meta)
@@ -317,7 +291,7 @@ def _avgpool(b: _Builder, mod: nn.Module, x: _Value, name: str, source: str) -> 
         padding = pair(mod.padding)
     out = (c, *((n + 2 * p - k) // st + 1 for n, p, k, st in zip((h, w), padding, kernel, stride, strict=True)))
     node = nir.AvgPool2d(kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(padding),
-                         metadata={"snncc.source": source, INPUT_SHAPE_KEY: [c, h, w]})
+                         metadata={keys.SOURCE: source, keys.INPUT_SHAPE: [c, h, w]})
     b.add(name, node, x)
     return _Value([name], tuple(int(v) for v in out))
 

@@ -1,25 +1,26 @@
-"""snncc's IR: NIR nodes plus snncc node types, graph metadata for dt/encoding, NIR-layout files."""
+"""snncc's IR: NIR nodes plus snncc node types, graph metadata for dt/encoding, NIR-layout files.
 
+The neuron node types belong to their families (``snncc.families``); the IR defines what every node is
+(:mod:`snncc.ir.nodes`), the integer synapses, the graph, its metadata keys and its files.
+"""
+
+from . import keys, timing
 from .encoding import InputEncoding
-from .graph import FLOAT_NEURONS, INT_NEURONS, NEURON_TYPES, SYNAPSE_TYPES, Graph, layer_size, node_shapes, type_name
+from .graph import SYNAPSE_TYPES, Graph, layer_size, node_shapes, type_name
 from .nodes import (
-    QARLIF,
-    QLIF,
-    ARLIFNeuron,
-    KLIFNeuron,
-    LIFNeuron,
-    MultiLevelNeuron,
+    FloatNeuron,
+    IntegerNeuron,
+    IntegerSynapse,
+    NeuronNode,
+    NeuronState,
     QConv,
     QDense,
-    QMultiLevel,
-    QSubStepMultiLevel,
     SnnccNode,
 )
 from .serialize import is_standard, read_graph, write_graph
 
 __all__ = [
-    "ARLIFNeuron", "FLOAT_NEURONS", "Graph", "INT_NEURONS", "InputEncoding", "KLIFNeuron", "LIFNeuron",
-    "MultiLevelNeuron", "NEURON_TYPES", "QARLIF", "QConv", "QDense", "QLIF", "QMultiLevel", "QSubStepMultiLevel",
-    "SYNAPSE_TYPES", "SnnccNode",
-    "is_standard", "layer_size", "node_shapes", "read_graph", "type_name", "write_graph",
+    "FloatNeuron", "Graph", "InputEncoding", "IntegerNeuron", "IntegerSynapse", "NeuronNode", "NeuronState",
+    "QConv", "QDense", "SYNAPSE_TYPES", "SnnccNode",
+    "is_standard", "keys", "layer_size", "node_shapes", "read_graph", "timing", "type_name", "write_graph",
 ]

@@ -17,27 +17,12 @@ import nir
 import numpy as np
 
 from ..errors import GraphError
-from .nodes import (
-    QARLIF,
-    QLIF,
-    ARLIFNeuron,
-    KLIFNeuron,
-    LIFNeuron,
-    MultiLevelNeuron,
-    QConv,
-    QDense,
-    QMultiLevel,
-    QSubStepMultiLevel,
-    SnnccNode,
-)
+from . import keys
+from .nodes import IntegerSynapse, SnnccNode
 
 Node = Any  # nir.NIRNode | SnnccNode
 
-SYNAPSE_TYPES = (nir.Affine, nir.Linear, nir.Conv2d, QDense, QConv)
-FLOAT_NEURONS = (LIFNeuron, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron)
-INT_NEURONS = (QLIF, QMultiLevel, QARLIF, QSubStepMultiLevel)
-NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, *FLOAT_NEURONS, *INT_NEURONS)
-RECURRENT_KEY = "snncc.recurrent"  # metadata flag of a synapse that feeds back (its input is the previous step's)
+SYNAPSE_TYPES = (nir.Affine, nir.Linear, nir.Conv2d, IntegerSynapse)
 
 
 def type_name(node: Node) -> str:
@@ -63,9 +48,6 @@ def node_shapes(node: Node) -> tuple[tuple[int, ...] | None, tuple[int, ...] | N
     if isinstance(node, (nir.Affine, nir.Linear)):
         w = np.asarray(node.weight)
         return (w.shape[-1],), (w.shape[-2],)
-    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
-        s = np.asarray(node.v_threshold).shape
-        return s, s
     if isinstance(node, nir.Conv2d):
         from ..conv import nir_geometry
 
@@ -80,7 +62,13 @@ def node_shapes(node: Node) -> tuple[tuple[int, ...] | None, tuple[int, ...] | N
     if isinstance(node, nir.Scale):
         s = np.asarray(node.scale).shape
         return s, s
-    return None, None
+    return _nir_type(node, "input_type", "input"), _nir_type(node, "output_type", "output")
+
+
+def _nir_type(node: Node, attr: str, key: str) -> tuple[int, ...] | None:
+    """A NIR node's own shape of its port (NIR's neurons state theirs), or None."""
+    value = (getattr(node, attr, None) or {}).get(key)
+    return None if value is None else tuple(int(x) for x in np.atleast_1d(value))
 
 
 @dataclass
@@ -117,7 +105,7 @@ class Graph:
     def is_recurrent(self, name: str) -> bool:
         """True for a synapse marked as feedback: it carries the previous step's spikes back to a layer."""
         node = self.nodes[name]
-        return isinstance(node, SYNAPSE_TYPES) and bool(getattr(node, "metadata", {}).get(RECURRENT_KEY))
+        return isinstance(node, SYNAPSE_TYPES) and bool(getattr(node, "metadata", {}).get(keys.RECURRENT))
 
     def feedforward_edges(self) -> list[tuple[str, str]]:
         """All edges but those into recurrent synapses (which close the only cycles a graph may have)."""
@@ -214,17 +202,5 @@ def _short(d: dict[str, Any], width: int = 60) -> str:
 
 
 def _params(node: Node) -> str:
-    if isinstance(node, QLIF):
-        return f"  du={node.du} dv={node.dv} vth={node.vth} reset={node.reset}"
-    if isinstance(node, QDense):
-        w = node.weight
-        return f"  w∈[{w.min() if w.size else 0},{w.max() if w.size else 0}] exp={node.weight_exp} graded={node.graded}"
-    if isinstance(node, LIFNeuron):
-        return (f"  decay_v={_rng(node.decay_v)} decay_i={_rng(node.decay_i)} thr={_rng(node.threshold)} "
-                f"reset={node.reset}")
-    return ""
-
-
-def _rng(a: np.ndarray) -> str:
-    lo, hi = float(np.min(a)), float(np.max(a))
-    return f"{lo:.4g}" if lo == hi else f"[{lo:.4g},{hi:.4g}]"
+    text = node.summary() if isinstance(node, SnnccNode) else ""
+    return f"  {text}" if text else ""

@@ -1,13 +1,14 @@
-"""snncc's own IR node types, for what NIR cannot say.
+"""snncc's own IR node types: the bases every neuron family's nodes derive from, and the integer synapses.
 
-Standard NIR nodes (``nir.Input``, ``nir.Affine``, ``nir.LIF`` ...) stay standard inside the IR. snncc adds:
+Standard NIR nodes (``nir.Input``, ``nir.Affine``, ``nir.LIF`` ...) stay standard inside the IR. snncc adds typed
+dataclasses for what NIR cannot say. A node *is* its semantics: the float neurons a trained model is traced into
+step themselves as the torch modules do (:class:`FloatNeuron`), the integer neurons of a target step themselves
+with the target's integer rules (:class:`IntegerNeuron`), so simulators, passes and reports never list node types;
+each neuron family (``snncc.families``) defines its nodes next to everything else it needs.
 
-* :class:`LIFNeuron`: a *discrete-time* CUBA LIF with explicit reset mode. NIR's neurons are continuous ODEs with
-  no ``dt`` and reset-to-value only; the canonicalize pass turns them into this node using the graph's ``dt``.
-* :class:`QDense` and :class:`QLIF`: the integer primitives of a Loihi-style target after quantization.
-
-Each node serialises to the NIR HDF5 layout under a type name of its own (``snncc.LIF`` ...), which snncc's
-reader reads back; plain ``nir.read`` accepts only graphs of standard nodes.
+Each node serialises to the NIR HDF5 layout under a type name of its own (``TYPE``, e.g. ``snncc.QLIF``); defining a
+subclass registers it for :mod:`snncc.ir.serialize` (:func:`node_type`). Plain ``nir.read`` accepts only graphs of
+standard nodes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..fixedpoint import ARLIF_GAIN_BITS, ARLIF_SHIFT_LIMIT
+from .. import fixedpoint as fx
 
 RESET_MODES = ("zero", "subtract")
+_NODE_TYPES: dict[str, type[SnnccNode]] = {}
+
+
+def node_type(type_name: str) -> type[SnnccNode] | None:
+    """The node class serialised under ``type_name`` (None if no loaded module defines it)."""
+    return _NODE_TYPES.get(type_name)
 
 
 @dataclass(eq=False)
@@ -29,6 +36,13 @@ class SnnccNode:
 
     TYPE: ClassVar[str] = ""
     metadata: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the first definition wins: Lava's process-model search re-executes the files of a process's folder as
+        # anonymous modules, whose copies of a node class must not replace the real one
+        if cls.TYPE and cls.__module__.startswith("snncc."):
+            _NODE_TYPES.setdefault(cls.TYPE, cls)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE}
@@ -50,46 +64,130 @@ class SnnccNode:
     def out_shape(self) -> tuple[int, ...]:
         raise NotImplementedError
 
+    def summary(self) -> str:
+        """Key parameters for :meth:`snncc.ir.Graph.summary` (one short line, may be empty)."""
+        return ""
 
-def _vec(x: Any, dtype: Any = np.float64) -> np.ndarray:
-    return np.atleast_1d(np.asarray(x, dtype=dtype))
+
+@dataclass
+class NeuronState:
+    """State of one neuron layer over a batch: ``u`` (the current, or a family's second state word) and ``v``;
+    ``bias``: the per-neuron bias an integer layer adds every step (computed once per run)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    bias: np.ndarray | None = None
 
 
 @dataclass(eq=False)
-class LIFNeuron(SnnccNode):
-    """Discrete-time current-based LIF; one step (time index t, input x from the synapses):
+class NeuronNode(SnnccNode):
+    """A layer of neurons (1-D: ``in_shape == out_shape``)."""
 
-    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
-    spike ``s = v > threshold`` (strict); reset: ``zero`` sets ``v = 0``, ``subtract`` sets ``v -= threshold``;
-    ``i`` is never reset. An IF neuron is ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
+    PAYLOAD_LEVELS: ClassVar[int | None] = None  # None: binary spikes; else the largest graded payload it sends
+
+    @property
+    def payload_levels(self) -> int | None:
+        """The largest integer payload the layer sends, or None for binary spikes."""
+        return self.PAYLOAD_LEVELS
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+@dataclass(eq=False)
+class FloatNeuron(NeuronNode):
+    """A neuron layer as trained (float64, no latency per synapse): the F level the deployed network is held to.
+
+    Subclasses have per-neuron ``threshold`` and ``bias`` arrays (canonicalize folds synapse biases into ``bias``)
+    and step themselves exactly as their torch module does.
     """
 
-    TYPE: ClassVar[str] = "snncc.LIF"
-    decay_v: np.ndarray
-    decay_i: np.ndarray
-    threshold: np.ndarray
-    bias: np.ndarray
-    reset: str = "zero"
-    v_min: float | None = None
-
-    def __post_init__(self) -> None:
-        self.threshold = _vec(self.threshold)
-        n = self.threshold.shape
-        self.decay_v = np.broadcast_to(_vec(self.decay_v), n).copy()
-        self.decay_i = np.broadcast_to(_vec(self.decay_i), n).copy()
-        self.bias = np.broadcast_to(_vec(self.bias), n).copy()
-        self.reset = _reset_mode(self.reset)
-        self.v_min = _optional(self.v_min, float)
+    CORRECTS_DECAYS: ClassVar[bool] = False  # calibrate may round its decays against recorded states (du, dv)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
         return self.threshold.shape
 
-    out_shape = in_shape
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.threshold.shape
+
+    def float_state(self, batch: int) -> NeuronState:
+        """The state every sample starts from (zeros)."""
+        return NeuronState(np.zeros((batch, self.size)), np.zeros((batch, self.size)))
+
+    def float_step(self, state: NeuronState, x: np.ndarray) -> np.ndarray:
+        """One step on the summed synaptic input ``x`` (batch, n); returns the spikes (levels ``z`` if graded)."""
+        raise NotImplementedError
+
+    def output(self, z: np.ndarray) -> np.ndarray:
+        """What the layer's consumers receive for the spikes (levels) ``z``, in float units."""
+        return z
+
+    def synapse_bias_error(self) -> str | None:
+        """Why a synapse bias cannot be folded into this layer's ``bias`` exactly (None: it can)."""
+        return None
+
+    def calibration_decays(self) -> list[float]:
+        """The decays that filter an input train into the membrane (calibrate weighs weight errors by them)."""
+        return []
 
 
 @dataclass(eq=False)
-class QDense(SnnccNode):
+class IntegerNeuron(NeuronNode):
+    """A neuron layer on a target's integer primitives (the Q level), stepping with its integer rules.
+
+    ``integer_step`` is bit-exact with the layer's Lava process; its traces record ``state.u`` and ``state.v``.
+    """
+
+    VOLTAGE_COMPARABLE: ClassVar[bool] = False  # v is the float model's v in units of 1/(2**act_shift * scale)
+    RESET: ClassVar[str] = "subtract"  # the reset the report names for the layer
+    BURSTS: ClassVar[bool] = False  # sends its payload as binary spikes over ``substeps`` target steps
+
+    @property
+    def reset_mode(self) -> str:
+        return self.RESET
+
+    def integer_state(self, batch: int) -> NeuronState:
+        """The state every sample starts from."""
+        return NeuronState(np.zeros((batch, self.size), np.int64), np.zeros((batch, self.size), np.int64),
+                           self.bias_values())
+
+    def integer_step(self, state: NeuronState, a: np.ndarray, fmt: fx.NeuronFormat) -> np.ndarray:
+        """One step on the summed synaptic deliveries ``a`` (batch, n), in place; returns what the layer sends."""
+        raise NotImplementedError
+
+    def bias_values(self) -> np.ndarray:
+        """The integer bias each neuron adds every step, in voltage units."""
+        raise NotImplementedError
+
+    def bias_resolution(self) -> np.ndarray:
+        """Per neuron, the smallest step of its bias in voltage units."""
+        return np.ones(self.size)
+
+    def weight_unit(self, weight_exp: int, scale: float) -> float | np.ndarray:
+        """What one weight mantissa of a synapse (exponent ``weight_exp``) into this layer is worth in float units:
+        ``2**e / scale``; a layer with per-neuron input scaling returns one unit per neuron, shape (n, 1)."""
+        return 2.0 ** weight_exp / scale
+
+
+@dataclass(eq=False)
+class IntegerSynapse(SnnccNode):
+    """An integer synapse: signed mantissas ``weight``, one exponent ``weight_exp``, binary or ``graded`` input;
+    delivers what it computed one step later."""
+
+    def accumulate(self, spikes: np.ndarray) -> np.ndarray:
+        """What the synapse computes from its source's output ``spikes`` (batch, n_in) this step."""
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        w = self.weight
+        return f"w∈[{w.min() if w.size else 0},{w.max() if w.size else 0}] exp={self.weight_exp} graded={self.graded}"
+
+
+@dataclass(eq=False)
+class QDense(IntegerSynapse):
     """Integer synapse: ``out = (W @ s) << weight_exp`` (floor shift if negative), delivered one step later.
 
     ``weight`` holds signed mantissas (n_out, n_in); ``graded`` says whether the input carries integer payloads
@@ -114,9 +212,12 @@ class QDense(SnnccNode):
     def out_shape(self) -> tuple[int, ...]:
         return (self.weight.shape[0],)
 
+    def accumulate(self, spikes: np.ndarray) -> np.ndarray:
+        return fx.synapse_accumulate(self.weight, spikes, self.weight_exp, self.graded)
+
 
 @dataclass(eq=False)
-class QConv(SnnccNode):
+class QConv(IntegerSynapse):
     """Integer 2-D convolution synapse: ``out = conv2d(s, W) << weight_exp`` (floor shift if negative), delivered
     one step later, like :class:`QDense`.
 
@@ -164,275 +265,36 @@ class QConv(SnnccNode):
     def out_shape(self) -> tuple[int, ...]:
         return (self.geometry.out_size,)
 
-
-@dataclass(eq=False)
-class QLIF(SnnccNode):
-    """Integer CUBA LIF with Lava's parameters (see :mod:`snncc.fixedpoint` for the exact step).
-
-    ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
-    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SnnccLIF). ``v_min`` (a floor on
-    ``v`` after the update, None for none) and a non-zero ``v_init`` (the voltage each sample starts from) also
-    need snncc's custom LIF.
-    """
-
-    TYPE: ClassVar[str] = "snncc.QLIF"
-    du: int
-    dv: int
-    vth: int
-    bias_mant: np.ndarray
-    bias_exp: np.ndarray
-    reset: str = "zero"
-    v_min: int | None = None
-    v_init: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        self.du, self.dv, self.vth = int(self.du), int(self.dv), int(self.vth)
-        self.bias_mant = _vec(self.bias_mant, np.int64)
-        self.bias_exp = np.broadcast_to(_vec(self.bias_exp, np.int64), self.bias_mant.shape).copy()
-        self.reset = _reset_mode(self.reset)
-        self.v_min = _optional(self.v_min, int)
-        self.v_init = (np.zeros(self.bias_mant.shape, np.int64) if self.v_init is None
-                       else np.broadcast_to(_vec(self.v_init, np.int64), self.bias_mant.shape).copy())
-
-    @property
-    def stock(self) -> bool:
-        """True when Lava's stock LIFReset implements this layer (hard reset, no floor, zero initial voltage)."""
-        return self.reset == "zero" and self.v_min is None and not np.any(self.v_init)
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.bias_mant.shape
-
-    out_shape = in_shape
+    def accumulate(self, spikes: np.ndarray) -> np.ndarray:
+        return fx.conv_accumulate(self.weight, spikes, self.weight_exp, self.graded, self.geometry)
 
 
-@dataclass(eq=False)
-class MultiLevelNeuron(SnnccNode):
-    """Float multi-level neuron (multi-level, Group Neuron, ASN/NASN): integer spikes, soft reset, optional leak.
-
-    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``z = clip(floor(v / threshold + offset), 0, levels)``;
-    ``v -= z * threshold``; the output is ``z * out_scale`` (canonicalize folds ``out_scale`` into the next
-    synapses, so the deployed payload is the integer ``z``). Per-neuron arrays; ``levels`` is an integer.
-    """
-
-    TYPE: ClassVar[str] = "snncc.MultiLevel"
-    decay_v: np.ndarray
-    decay_i: np.ndarray
-    threshold: np.ndarray
-    bias: np.ndarray
-    offset: np.ndarray
-    out_scale: np.ndarray
-    levels: int = 1
-
-    def __post_init__(self) -> None:
-        self.threshold = _vec(self.threshold)
-        n = self.threshold.shape
-        for f in ("decay_v", "decay_i", "bias", "offset", "out_scale"):
-            setattr(self, f, np.broadcast_to(_vec(getattr(self, f)), n).copy())
-        self.levels = int(self.levels)
-        if self.levels < 1:
-            raise ValueError(f"levels must be >= 1, got {self.levels}")
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.threshold.shape
-
-    out_shape = in_shape
+# ---- field normalisation shared by the families' nodes -----------------------------------------------------------
+def vec(x: Any, dtype: Any = np.float64) -> np.ndarray:
+    """At least 1-D array of ``x``."""
+    return np.atleast_1d(np.asarray(x, dtype=dtype))
 
 
-@dataclass(eq=False)
-class KLIFNeuron(SnnccNode):
-    """Float KLIF (spikingjelly's KLIFNode, V_reset = 0, scale_reset off): learnable scale ``k``, ReLU on the membrane.
-
-    With ``x`` the input current (``bias`` included): ``h = v + (x - v) / tau`` (``decay_input``) or
-    ``h = v - v / tau + x``; ``f = max(k h, 0)``; ``s = f > threshold``;
-    reset ``zero``: ``v = f (1 - s)``, ``subtract``: ``v = f - s threshold``. Per layer ``k`` and ``tau``.
-    Equivalent to a LIF with decay ``k (1 - 1/tau)``, input gain ``k / tau`` (``k`` without decay_input) and a
-    floor at 0 (see the lower-neurons pass).
-    """
-
-    TYPE: ClassVar[str] = "snncc.KLIF"
-    threshold: np.ndarray
-    bias: np.ndarray
-    k: float = 1.0
-    tau: float = 2.0
-    decay_input: bool = True
-    reset: str = "zero"
-
-    def __post_init__(self) -> None:
-        self.threshold = _vec(self.threshold)
-        self.bias = np.broadcast_to(_vec(self.bias), self.threshold.shape).copy()
-        self.k, self.tau, self.decay_input = float(self.k), float(self.tau), bool(self.decay_input)
-        self.reset = _reset_mode(self.reset)
-
-    @property
-    def decay(self) -> float:
-        return self.k * (1.0 - 1.0 / self.tau)
-
-    @property
-    def gain(self) -> float:
-        return self.k / self.tau if self.decay_input else self.k
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.threshold.shape
-
-    out_shape = in_shape
+def per_neuron(x: Any, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """``x`` broadcast to one value per neuron (a copy)."""
+    return np.broadcast_to(vec(x, dtype), shape).copy()
 
 
-@dataclass(eq=False)
-class ARLIFNeuron(SnnccNode):
-    """Float AR-LIF (adaptive threshold from the input current, reset memory ``m``, adaptive soft reset).
-
-    With ``x`` the input current (bias included): ``v = decay_v * v + x``; ``thr = threshold + amp * tanh(x)``;
-    ``s = v > thr``; ``g = sigmoid(gate * x)``; ``m = max(m,0)*g + min(m,0)*(1-g)``; ``m += (2s-1) sigmoid(x)``;
-    ``v -= s * (thr + sigmoid(m))``. ``amp`` is the trained ``tanh(a)``, ``gate`` the trained ``c`` (per layer).
-    """
-
-    TYPE: ClassVar[str] = "snncc.ARLIF"
-    decay_v: np.ndarray
-    threshold: np.ndarray
-    bias: np.ndarray
-    amp: float = 0.0
-    gate: float = 1.0
-
-    def __post_init__(self) -> None:
-        self.threshold = _vec(self.threshold)
-        n = self.threshold.shape
-        self.decay_v = np.broadcast_to(_vec(self.decay_v), n).copy()
-        self.bias = np.broadcast_to(_vec(self.bias), n).copy()
-        self.amp, self.gate = float(self.amp), float(self.gate)
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.threshold.shape
-
-    out_shape = in_shape
-
-
-@dataclass(eq=False)
-class QMultiLevel(SnnccNode):
-    """Integer graded soft-reset neuron (see :func:`snncc.fixedpoint.multilevel_step`); sends the payload ``z``."""
-
-    TYPE: ClassVar[str] = "snncc.QMultiLevel"
-    du: int
-    dv: int
-    bias_mant: np.ndarray
-    bias_exp: np.ndarray
-    theta_exp: int
-    offset: int
-    levels: int
-
-    def __post_init__(self) -> None:
-        _normalize_multilevel(self)
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.bias_mant.shape
-
-    out_shape = in_shape
-
-
-@dataclass(eq=False)
-class QSubStepMultiLevel(SnnccNode):
-    """A multi-level neuron on a sub-step clock, sending its payload ``z`` as ``z`` binary spikes.
-
-    Every input step is ``substeps`` steps of the target. The neuron sums its synapses' deliveries over a period,
-    and at the period's first step (the boundary) runs :func:`snncc.fixedpoint.multilevel_step` once on
-    ``shift_floor(sum, input_exp)`` (the synapses carry mantissas only, so the exponent is applied to the exact sum,
-    never per delivery); it then sends one binary spike per step until ``z`` are sent (``z <= levels <= substeps``).
-    Between boundaries nothing decays. See docs/seed_neurons.md, sub-step lowering.
-    """
-
-    TYPE: ClassVar[str] = "snncc.QSubStepMultiLevel"
-    du: int
-    dv: int
-    bias_mant: np.ndarray
-    bias_exp: np.ndarray
-    theta_exp: int
-    offset: int
-    levels: int
-    substeps: int
-    input_exp: int = 0
-
-    def __post_init__(self) -> None:
-        _normalize_multilevel(self)
-        self.substeps, self.input_exp = int(self.substeps), int(self.input_exp)
-        if self.substeps < self.levels:
-            raise ValueError(f"substeps ({self.substeps}) must be at least levels ({self.levels})")
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.bias_mant.shape
-
-    out_shape = in_shape
-
-
-@dataclass(eq=False)
-class QARLIF(SnnccNode):
-    """Integer AR-LIF program (see :func:`snncc.fixedpoint.arlif_step`), Q(ARLIF_FRAC) throughout.
-
-    The input current is ``x = round(a * input_gain * 2**input_shift) + bias`` (:func:`snncc.fixedpoint.arlif_input`)
-    with ``a`` the synapses' delivery (unshifted, so the summed input is never floored), and ``input_gain`` and
-    ``bias`` per neuron. The quantizer picks ``input_gain * 2**input_shift``, the Q12 value of one weight mantissa
-    step of each neuron: a power of two (``input_gain = 1``) when the weights lie on such a grid, as a deploy-exact
-    model's do, else per neuron a free scale (per-channel scaling under one shared shift) that puts its largest
-    weight on mantissa 64..127, whichever rounds its weights with the least error.
-    """
-
-    TYPE: ClassVar[str] = "snncc.QARLIF"
-    dv: int
-    vth: int
-    amp: int
-    gate: int
-    bias: np.ndarray
-    input_shift: int = 6
-    input_gain: np.ndarray | int = 1
-
-    def __post_init__(self) -> None:
-        self.dv, self.vth, self.amp, self.gate = int(self.dv), int(self.vth), int(self.amp), int(self.gate)
-        self.bias = _vec(self.bias, np.int64)
-        self.input_shift = int(self.input_shift)
-        self.input_gain = np.broadcast_to(_vec(self.input_gain, np.int64), self.bias.shape).copy()
-        if not -ARLIF_SHIFT_LIMIT <= self.input_shift <= ARLIF_SHIFT_LIMIT:
-            raise ValueError(f"input_shift must lie in [-{ARLIF_SHIFT_LIMIT}, {ARLIF_SHIFT_LIMIT}], got "
-                             f"{self.input_shift}")
-        if self.input_gain.size and not (1 <= self.input_gain.min() and self.input_gain.max() < 1 << ARLIF_GAIN_BITS):
-            raise ValueError(f"input_gain must lie in [1, 2**{ARLIF_GAIN_BITS}), got {self.input_gain.min()} .. "
-                             f"{self.input_gain.max()}")
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.bias.shape
-
-    out_shape = in_shape
-
-
-def _normalize_multilevel(node: QMultiLevel | QSubStepMultiLevel) -> None:
-    """Types and checks of the fields the graded and the sub-step multi-level neuron share."""
-    node.du, node.dv = int(node.du), int(node.dv)
-    node.theta_exp, node.offset, node.levels = int(node.theta_exp), int(node.offset), int(node.levels)
-    if node.levels < 1 or node.theta_exp < 0:
-        raise ValueError(f"levels must be >= 1 and theta_exp >= 0, got {node.levels} and {node.theta_exp}")
-    node.bias_mant = _vec(node.bias_mant, np.int64)
-    node.bias_exp = np.broadcast_to(_vec(node.bias_exp, np.int64), node.bias_mant.shape).copy()
-
-
-def _reset_mode(reset: str | bytes) -> str:
+def reset_mode(reset: str | bytes) -> str:
     reset = reset.decode() if isinstance(reset, bytes) else reset
     if reset not in RESET_MODES:
         raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
     return reset
 
 
-def _optional(value: object, kind: type) -> object:
-    """None stays None; HDF5 stores None as NaN-free sentinel strings, so accept 'None' too."""
+def optional(value: object, kind: type) -> object:
+    """None stays None; HDF5 stores None as the string 'None', so accept that too."""
     if value is None or (isinstance(value, (str, bytes)) and value in ("None", b"None")):
         return None
     return kind(value)
 
 
-SNNCC_NODE_TYPES: dict[str, type[SnnccNode]] = {
-    c.TYPE: c for c in (LIFNeuron, QDense, QConv, QLIF, KLIFNeuron, MultiLevelNeuron, ARLIFNeuron, QMultiLevel, QARLIF,
-                         QSubStepMultiLevel)
-}
+def value_range(a: np.ndarray) -> str:
+    """``lo`` or ``[lo,hi]`` of an array, for summaries."""
+    lo, hi = float(np.min(a)), float(np.max(a))
+    return f"{lo:.4g}" if lo == hi else f"[{lo:.4g},{hi:.4g}]"

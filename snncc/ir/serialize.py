@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import GraphError
 from .graph import Graph, type_name
-from .nodes import SNNCC_NODE_TYPES, SnnccNode
+from .nodes import SnnccNode, node_type
 
 JSON_PREFIX = "json:"
 FORMAT_KEY = "snncc.ir_version"
@@ -79,10 +79,14 @@ def _node_dict(node: Any) -> dict[str, Any]:
 def _node_from_dict(name: str, d: dict[str, Any]) -> Any:
     type_ = d.get("type")
     meta = _decode_meta(d.get("metadata", {}))
-    if type_ in SNNCC_NODE_TYPES:
+    if isinstance(type_, str) and type_.startswith("snncc."):
+        cls = node_type(type_)
+        if cls is None:
+            raise GraphError(f"node '{name}' has snncc type {type_!r}, which no loaded neuron family defines",
+                             hint="import snncc.families (every snncc entry point does) before reading the file")
         d = {k: v for k, v in d.items() if k not in ("type", "metadata")}
         try:
-            node = SNNCC_NODE_TYPES[type_].from_dict(d)
+            node = cls.from_dict(d)
         except (TypeError, ValueError) as exc:
             raise GraphError(f"node '{name}' of type {type_}: {exc}") from None
         node.metadata = meta

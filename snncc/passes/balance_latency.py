@@ -3,12 +3,10 @@
 On the chip every synapse layer delays by one step, while the trained model adds a residual or shortcut in the same
 step. Where paths of different depth meet (a shortcut around a block, SEW spike addition), the shallower synapse is
 fed through ``k`` relay stages instead of its source, ``k`` being the depth difference: each stage is an identity
-synapse (depthwise 1x1 convolution of weight 1, no dense matrix) into a relay IF neuron without memory (decays 0,
-threshold 1/2, hard reset) that fires exactly when its input spiked. A graded source (a multi-level layer, or a
-graded input) gets a graded relay instead: a memoryless multi-level neuron of threshold 1 and the source's number of
-levels, which re-emits the integer payload ``z`` (``floor(z / 1) = z``; the quantizer gives its weight and threshold
-the same quantum, so the integer relay is exact too). In the float model a relay is a same-step copy, so the rewrite
-is exact; in the deployed network each stage adds the one step that balances the paths.
+synapse (depthwise 1x1 convolution of weight 1, no dense matrix) into a relay layer (:mod:`snncc.families.relay`):
+binary, or graded with the source's number of levels for a source that sends graded payloads (a graded layer, or a
+graded input). In the float model a relay is a same-step copy, so the rewrite is exact; in the deployed network each
+stage adds the one step that balances the paths.
 
 Costs (relay neurons and synapses per layer) go to ``ctx.notes['balance-latency']``.
 """
@@ -18,31 +16,26 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..ir import FLOAT_NEURONS, Graph, InputEncoding, LIFNeuron, MultiLevelNeuron
+from ..families.relay import binary_relay, graded_relay
+from ..ir import FloatNeuron, Graph, InputEncoding, keys
+from ..ir.synapses import identity_synapse
 from .base import Pass, PassContext
-from .canonicalize import check_canonical, graded_relay, identity_synapse
-
-RELAY_KEY = "snncc.relay"  # on relay neurons and their synapses: the source they copy
+from .canonicalize import check_canonical
 
 
-def _relay(n: int, source: str, levels: int | None) -> LIFNeuron | MultiLevelNeuron:
+def _relay(n: int, source: str, levels: int | None) -> FloatNeuron:
     """A memoryless neuron that re-emits its input: binary (``levels`` None) or graded with ``levels`` levels."""
-    meta = {RELAY_KEY: source, "snncc.source": f"relay of {source}"}
-    if levels is None:
-        return LIFNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.full(n, 0.5), bias=np.zeros(n),
-                         reset="zero", metadata=meta)
-    return graded_relay(n, levels, meta)
+    meta = {keys.RELAY: source, keys.SOURCE: f"relay of {source}"}
+    return binary_relay(n, meta) if levels is None else graded_relay(n, levels, meta)
 
 
 def payload_levels(g: Graph, name: str) -> int | None:
     """The largest integer payload ``name`` sends, or None for binary spikes."""
     node = g.nodes[name]
-    if isinstance(node, MultiLevelNeuron):
-        return int(node.levels)
     if isinstance(node, nir.Input):
         enc = InputEncoding.from_metadata(g.metadata)
         return enc.max_value if enc.graded else None
-    return None
+    return node.payload_levels
 
 
 class BalanceLatency(Pass):
@@ -53,7 +46,7 @@ class BalanceLatency(Pass):
         notes = {}
         chains: dict[str, list[str]] = {}  # source -> its relay stages so far, shared by every delayed reader
         for name in g.topological_order():
-            if not isinstance(g.nodes[name], FLOAT_NEURONS):
+            if not isinstance(g.nodes[name], FloatNeuron):
                 continue
             depth = g.synapse_depth()
             synapses = [p for p in g.predecessors(name) if not g.is_recurrent(p)]
@@ -79,7 +72,7 @@ def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]]) ->
     added = max(stages - len(chain), 0)
     for k in range(len(chain), stages):
         syn_name, relay_name = f"{src}__delay{k}", f"{src}__relay{k}"
-        g.nodes[syn_name] = identity_synapse(n, {RELAY_KEY: src, "snncc.source": f"relay synapse of {src}"})
+        g.nodes[syn_name] = identity_synapse(n, {keys.RELAY: src, keys.SOURCE: f"relay synapse of {src}"})
         g.nodes[relay_name] = _relay(n, src, levels)
         g.edges += [(chain[-1] if chain else src, syn_name), (syn_name, relay_name)]
         chain.append(relay_name)
@@ -89,8 +82,8 @@ def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]]) ->
 
 
 def nir_size(g: Graph, name: str) -> int:
-    """Neurons of the float layer ``name`` (its threshold vector), or the input's size."""
+    """Neurons of the float layer ``name``, or the input's size."""
     node = g.nodes[name]
     if isinstance(node, nir.Input):
         return int(np.prod(node.input_type["input"]))
-    return int(node.threshold.shape[0])
+    return node.size

@@ -17,9 +17,10 @@ always do (``vth = round(scale * theta)``). Methods:
   (:mod:`.rounding`) where that lowers the error further; the rounded weights are written back on their grid, with
   the clip that makes quantize reproduce them exactly.
 
-Decay correction: the deployed decay ``x * (4096 - d) / 4096`` truncates toward zero, an extra leak that matters
-when states are a few units. With data, each LIF / multi-level layer's ``dv`` (and ``du``) is the integer within
-one of the nearest that best reproduces ``beta * v`` on the float run's own membrane states in deployed units.
+Decay correction: the deployed decay ``x * (2**bits - d) / 2**bits`` truncates toward zero, an extra leak that
+matters when states are a few units. With data, each layer whose family allows it (``CORRECTS_DECAYS``) gets the
+``dv`` (and ``du``) within one of the nearest that best reproduces ``beta * v`` on the float run's own membrane
+states in deployed units.
 
 The calibration data are payloads like ``--inputs``: (samples, T, n_in). Per-layer choices and errors go to
 ``ctx.notes['calibrate']`` for the report.
@@ -27,72 +28,98 @@ The calibration data are payloads like ``--inputs``: (samples, T, n_in). Per-lay
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
 import nir
 import numpy as np
 
 from .. import fixedpoint as fx
+from ..backends.reference import FloatSimulator
 from ..conv import conv2d, nir_geometry
 from ..errors import QuantizationError, SnnccError
-from ..ir import ARLIFNeuron, Graph, InputEncoding, LIFNeuron, MultiLevelNeuron
-from .balance_latency import RELAY_KEY
+from ..families.quantization import effective_weights, weight_units
+from ..inputs import load_inputs
+from ..ir import FloatNeuron, Graph, InputEncoding, keys
 from .base import Pass, PassContext
 from .canonicalize import check_canonical
-from .quantize import CLIP_KEY, DECAY_KEY, effective_weights, quantize_layer, weight_units
+from .options import option
+from .quantize import Quantize, quantize_layer
 from .rounding import gram_conv, gram_dense, round_conv_to_grid, round_to_grid
 
-CALIBRATION_METHODS = ("max", "percentile", "search")
 DEFAULT_PERCENTILE = 99.9
 SEARCH_OCTAVES, SEARCH_STEPS_PER_OCTAVE = 3, 8
 MAX_CALIBRATION_ROWS = 4096  # (sample, step) rows per layer used to score a clip: bounds the search's cost
 MAX_CALIBRATION_VALUES = 20_000_000  # rows x inputs per synapse: bounds its memory on wide convolutions
-NEURONS = (LIFNeuron, MultiLevelNeuron, ARLIFNeuron)
 
 
+@dataclass
 class Calibrate(Pass):
     name = "calibrate"
+    optional = True
+    option_error = QuantizationError
+    data: str | Path | np.ndarray | None = option(
+        None, cli="--calibrate",
+        help=".npy/.npz payloads (samples, T, n_in), e.g. training inputs: per-layer weight clips and "
+             "rounding-corrected decays chosen on them before quantization")
+    method: Literal["max", "percentile", "search"] | None = option(
+        None, cli="--calibrate-method",
+        help="weight clip rule: max |W|, a percentile of |W|, or the error-minimising search (default with "
+             "--calibrate; max without)")
+    percentile: float | None = option(
+        None, cli="--calibrate-percentile",
+        help=f"percentile of |W| for --calibrate-method percentile (default {DEFAULT_PERCENTILE})")
+
+    def wanted(self) -> bool:
+        # a percentile alone asks for the percentile rule; 'max' alone is quantize's own rule
+        return self.data is not None or self.method not in (None, "max") or self.percentile is not None
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:
         check_canonical(graph)
-        method = ctx.options.get("calibrate_method")
-        if method is not None and method not in CALIBRATION_METHODS:
-            raise QuantizationError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
-        pct = float(ctx.options.get("calibrate_percentile", DEFAULT_PERCENTILE))
+        pct = DEFAULT_PERCENTILE if self.percentile is None else float(self.percentile)
         if not 0.0 < pct <= 100.0:
             raise QuantizationError(f"calibration percentile must lie in (0, 100], got {pct}")
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
-        data = ctx.options.get("calibration")
-        method = ctx.options.get("calibrate_method") or (
-            "search" if data is not None else "percentile" if "calibrate_percentile" in ctx.options else "max")
+        data = self._data(ctx)
+        method = self.method or ("search" if data is not None else "percentile" if self.percentile is not None
+                                 else "max")
         if method == "search" and data is None:
             raise QuantizationError("the 'search' calibration needs calibration data (--calibrate data.npy)")
         g = graph.copy()
-        pct = float(ctx.options.get("calibrate_percentile", DEFAULT_PERCENTILE))
+        pct = DEFAULT_PERCENTILE if self.percentile is None else float(self.percentile)
+        resolution = ctx.find(Quantize).bias_resolution
         run = _float_run(g, data) if data is not None else None
         layers = {}
         names = [n for n in g.topological_order()
-                 if isinstance(g.nodes[n], NEURONS) and RELAY_KEY not in (g.nodes[n].metadata or {})]
+                 if isinstance(g.nodes[n], FloatNeuron) and keys.RELAY not in (g.nodes[n].metadata or {})]
         for i, name in enumerate(names):
-            if ctx.progress and len(names) > 4:
-                ctx.progress(f"calibrate: layer {i + 1}/{len(names)} {name}")
+            if len(names) > 4:
+                ctx.say(f"calibrate: layer {i + 1}/{len(names)} {name}")
             inputs = _layer_inputs(g, name, data, run) if run is not None else None
-            layers[name] = _calibrate_layer(g, name, method, pct, inputs, ctx)
-            if run is not None and isinstance(g.nodes[name], (LIFNeuron, MultiLevelNeuron)):
-                layers[name].update(_correct_decays(g, name, run, ctx))
+            layers[name] = _calibrate_layer(g, name, method, pct, inputs, ctx, resolution)
+            if run is not None and g.nodes[name].CORRECTS_DECAYS:
+                layers[name].update(_correct_decays(g, name, run, ctx, resolution))
         ctx.notes["calibrate"] = {"method": method, "samples": 0 if data is None else int(len(data)),
                                   "percentile": pct, "layers": layers}
         return g
 
+    def _data(self, ctx: PassContext) -> np.ndarray | None:
+        if self.data is None:
+            return None
+        data = load_inputs(self.data) if isinstance(self.data, (str, Path)) else np.asarray(self.data)
+        ctx.say(f"calibration data: {len(data)} samples")
+        return data
+
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
-        for name, node in graph.of_type(*NEURONS):
-            clip = (node.metadata or {}).get(CLIP_KEY)
+        for name, node in graph.of_type(FloatNeuron):
+            clip = (node.metadata or {}).get(keys.WEIGHT_CLIP)
             if clip is not None and not np.all(np.asarray(clip) > 0):
                 raise QuantizationError(f"calibrated weight clip {clip} is not positive", layer=name)
 
 
 def _float_run(g: Graph, data: np.ndarray):
-    from ..backends.reference import FloatSimulator
-
     try:
         return FloatSimulator(g).run(np.asarray(data), record_states=True)
     except SnnccError as exc:
@@ -108,16 +135,13 @@ def _layer_inputs(g: Graph, name: str, data: np.ndarray, run) -> dict[str, np.nd
     in ``v``, which is what moves a spike. (The filter ignores resets; it is a weighting, not a simulation.)
     """
     out = {}
-    neuron = g.nodes[name]
-    decays = [float(np.max(neuron.decay_v))]
-    if isinstance(neuron, (LIFNeuron, MultiLevelNeuron)):
-        decays.append(float(np.max(neuron.decay_i)))
+    decays = g.nodes[name].calibration_decays()
     for syn in g.predecessors(name):
         src = g.predecessors(syn)[0]
         node = g.nodes[src]
         x = np.asarray(data if isinstance(node, nir.Input) else run.layers[src].spikes, np.float64)
-        if isinstance(node, MultiLevelNeuron):
-            x = x * node.out_scale
+        if not isinstance(node, nir.Input):
+            x = node.output(x)
         for d in decays:
             x = _leaky_sum(x, d)
         x = x.reshape(-1, x.shape[-1])
@@ -151,17 +175,17 @@ def _sub_graph(g: Graph, name: str) -> Graph:
     return sub.copy()
 
 
-def _quantize_with(g: Graph, name: str, clip: float | None, ctx: PassContext) -> tuple[dict, dict, dict] | None:
+def _quantize_with(g: Graph, name: str, clip: float | None, ctx: PassContext,
+                   resolution: str) -> tuple[dict, dict, dict] | None:
     """(effective float weights, quantizer statistics, grid units) of ``name`` quantized with weight clip ``clip``
     (None: the quantizer refuses it)."""
     sub = _sub_graph(g, name)
-    sub.nodes[name].metadata.pop(CLIP_KEY, None)
+    sub.nodes[name].metadata.pop(keys.WEIGHT_CLIP, None)
     if clip is not None:
-        sub.nodes[name].metadata[CLIP_KEY] = clip
-    quiet = PassContext(target=ctx.target, options=ctx.options)
+        sub.nodes[name].metadata[keys.WEIGHT_CLIP] = clip
+    quiet = PassContext(target=ctx.target)
     try:
-        stats = quantize_layer(sub, name, InputEncoding.from_metadata(sub.metadata), quiet,
-                               ctx.options.get("bias_resolution", "weight"))
+        stats = quantize_layer(sub, name, InputEncoding.from_metadata(sub.metadata), quiet, resolution)
     except QuantizationError:
         return None
     return effective_weights(sub, name), {**stats, "warnings": quiet.warnings}, weight_units(sub, name)
@@ -188,7 +212,7 @@ def _threshold(node: object) -> float:
 
 
 def _calibrate_layer(g: Graph, name: str, method: str, pct: float, inputs: dict[str, np.ndarray] | None,
-                     ctx: PassContext) -> dict:
+                     ctx: PassContext, resolution: str) -> dict:
     weights = _weights(g, name)
     wmax = max((float(np.abs(w).max()) for w in weights.values() if w.size), default=0.0)
     if wmax == 0.0:
@@ -199,14 +223,15 @@ def _calibrate_layer(g: Graph, name: str, method: str, pct: float, inputs: dict[
     elif method == "percentile":
         clip = percentile if 0 < percentile < wmax else None
     else:
-        clip = _search(g, name, wmax, percentile, inputs, ctx)
+        clip = _search(g, name, wmax, percentile, inputs, ctx, resolution)
     note: dict = {"clip": clip, "weight_max_abs": wmax, "percentile_clip": percentile, "rounding": "nearest"}
     if clip is not None:
-        g.nodes[name].metadata[CLIP_KEY] = clip
+        g.nodes[name].metadata[keys.WEIGHT_CLIP] = clip
     if inputs is None:
         return note
     theta = _threshold(g.nodes[name])
-    base, chosen = _quantize_with(g, name, None, ctx), _quantize_with(g, name, clip, ctx)
+    base = _quantize_with(g, name, None, ctx, resolution)
+    chosen = _quantize_with(g, name, clip, ctx, resolution)
     note["input_error_max_rule"] = None if base is None else _input_error(g, weights, base[0], inputs, theta)
     note["input_error_nearest"] = None if chosen is None else _input_error(g, weights, chosen[0], inputs, theta)
     note["weights_clipped"] = None if chosen is None else chosen[1]["weight_clipped"]
@@ -219,7 +244,7 @@ def _calibrate_layer(g: Graph, name: str, method: str, pct: float, inputs: dict[
                 g.nodes[s].weight = w
             unit = np.asarray(next(iter(chosen[2].values())), np.float64)  # per row for per-neuron AR-LIF grids
             clip = ctx.target.synapse_format.weight_max * unit.ravel()
-            g.nodes[name].metadata[CLIP_KEY] = float(clip[0]) if clip.size == 1 else clip.tolist()
+            g.nodes[name].metadata[keys.WEIGHT_CLIP] = float(clip[0]) if clip.size == 1 else clip.tolist()
             note.update(rounding="error-minimising", input_error=err)
     return note
 
@@ -248,7 +273,7 @@ def _input_error(g: Graph, weights: dict, effective: dict, inputs: dict, theta: 
 
 
 def _search(g: Graph, name: str, wmax: float, percentile: float, inputs: dict[str, np.ndarray],
-            ctx: PassContext) -> float | None:
+            ctx: PassContext, resolution: str) -> float | None:
     """The candidate clip with the least input error (None: the max rule)."""
     theta = _threshold(g.nodes[name])
     weights = _weights(g, name)
@@ -258,7 +283,7 @@ def _search(g: Graph, name: str, wmax: float, percentile: float, inputs: dict[st
         candidates.append(percentile)
     best, best_err, seen = None, np.inf, set()
     for c in sorted(candidates, reverse=True):
-        q = _quantize_with(g, name, None if c == wmax else c, ctx)
+        q = _quantize_with(g, name, None if c == wmax else c, ctx, resolution)
         if q is None:
             continue
         key = tuple(np.asarray(w).tobytes() for w in q[0].values())
@@ -271,11 +296,11 @@ def _search(g: Graph, name: str, wmax: float, percentile: float, inputs: dict[st
     return best
 
 
-def _correct_decays(g: Graph, name: str, run, ctx: PassContext) -> dict:
+def _correct_decays(g: Graph, name: str, run, ctx: PassContext, resolution: str) -> dict:
     """Rounding-corrected (du, dv): within one of the nearest, the best reproduction of the float decay on the
     float run's states in deployed units (v in 1/(64 scale) units)."""
     node = g.nodes[name]
-    q = _quantize_with(g, name, (node.metadata or {}).get(CLIP_KEY), ctx)
+    q = _quantize_with(g, name, (node.metadata or {}).get(keys.WEIGHT_CLIP), ctx, resolution)
     if q is None:
         return {}
     scale, nfmt = float(q[1]["scale"]), ctx.target.neuron_format
@@ -295,6 +320,6 @@ def _correct_decays(g: Graph, name: str, run, ctx: PassContext) -> dict:
         errors = {d: float(np.mean(np.square(fx.trunc_decay(x, d, nfmt.decay_bits) - target))) for d in options}
         best = min(options, key=lambda d: (errors[d], abs(d - nearest)))
         out[key] = best - shift  # du is stored as (decay integer - 1): Lava decays the current by du + 1
-    node.metadata[DECAY_KEY] = {"du": out["du"], "dv": out["dv"]}
+    node.metadata[keys.DECAY_INT] = {"du": out["du"], "dv": out["dv"]}
     return {"du": out["du"], "dv": out["dv"], "decays_corrected": [k for k in ("du", "dv")
                                                                      if out[k] != q[1][k]]}

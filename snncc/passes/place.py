@@ -1,57 +1,47 @@
-"""place: assign each block a (chip, core) and mesh coordinates.
+"""place: give each block of the mapping a (chip, core) and mesh coordinates.
 
-Blocks are laid out in dependency order along a serpentine walk of each chip's core mesh, so consecutive layers
-sit on neighbouring cores and spike traffic travels few hops. (A traffic-driven placer can replace this; the
-report measures the hop-weighted traffic of whatever placement is chosen.)
+The algorithm is the ``algorithm`` option (a placer of :mod:`snncc.mapping`; serpentine by default). Every block
+gets a distinct core (checked).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from ..errors import GraphError
-from ..ir import INT_NEURONS, Graph
+from ..ir import Graph, keys
+from ..mapping import PLACERS, Mapping
 from .base import Pass, PassContext
-from .partition import BLOCKS_KEY
+from .options import option
 
-PLACEMENT_KEY = "snncc.placement"
-
-
-def serpentine(index: int, rows: int, cols: int) -> tuple[int, int]:
-    """Mesh (row, col) of the ``index``-th core on a boustrophedon walk of a rows x cols mesh."""
-    row, col = divmod(index, cols)
-    return row, col if row % 2 == 0 else cols - 1 - col
+PlaceAlgorithm = Literal[tuple(PLACERS)]  # type: ignore[valid-type]
 
 
+@dataclass
 class Place(Pass):
     name = "place"
+    algorithm: PlaceAlgorithm = option("serpentine", help="the placement algorithm (snncc.mapping.PLACERS)")
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:
-        for name, node in graph.nodes.items():
-            if isinstance(node, INT_NEURONS) and BLOCKS_KEY not in node.metadata:
-                raise GraphError("layer has no blocks (run partition first)", layer=name)
+        if keys.MAPPING not in graph.metadata:
+            raise GraphError("the graph has no blocks (run partition first)")
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
-        per_chip = int(ctx.target.value("system", "cores_per_chip"))
-        rows, cols = ctx.target.value("system", "mesh_shape")
-        core = 0
-        for name in g.topological_order():
-            node = g.nodes[name]
-            if not isinstance(node, INT_NEURONS):
-                continue
-            placed = []
-            for _ in node.metadata[BLOCKS_KEY]:
-                chip, local = divmod(core, per_chip)
-                r, c = serpentine(local, rows, cols)
-                placed.append([chip, local, r, c])
-                core += 1
-            node.metadata[PLACEMENT_KEY] = placed
-        g.metadata["cores_used"] = core
+        mapping = Mapping.of(g)
+        for name, cores in PLACERS[self.algorithm]().place(g, ctx.target, mapping).items():
+            mapping.layers[name].cores = cores
+        mapping.store(g)
         return g
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
+        mapping = Mapping.of(graph)
         seen = set()
-        for node in graph.nodes.values():
-            for chip, local, _, _ in node.metadata.get(PLACEMENT_KEY, []) if isinstance(node, INT_NEURONS) else []:
-                if (chip, local) in seen:
-                    raise GraphError(f"core {chip}:{local} assigned twice")
-                seen.add((chip, local))
+        for name, layer in mapping.layers.items():
+            if len(layer.cores) != len(layer.blocks):
+                raise GraphError("blocks left unplaced", layer=name)
+            for c in layer.cores:
+                if (c.chip, c.core) in seen:
+                    raise GraphError(f"core {c.chip}:{c.core} assigned twice")
+                seen.add((c.chip, c.core))

@@ -18,15 +18,16 @@ from typing import Any
 import numpy as np
 
 from ..conv import fan_out
-from ..ir import INT_NEURONS, Graph, QConv, QDense, layer_size
-from ..passes.partition import BLOCKS_KEY, TILES_KEY, block_index, consumer_layers, reads_from
-from ..passes.place import PLACEMENT_KEY
+from ..ir import Graph, IntegerNeuron, IntegerSynapse, QConv, layer_size
+from ..mapping import Mapping
+from ..mapping.layers import consumer_layers, reads_from
 from ..target import Target
 
 PJ = 1e-12
 
 
-def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
+def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
+            mapping: Mapping | None = None) -> dict[str, dict[str, int]]:
     """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts.
 
     A spike of a neuron in block ``b`` travels from ``b``'s core to every consumer block that reads that neuron: all
@@ -35,21 +36,23 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str,
     of the two layers' blocks: ResNet-18 has thousands of blocks per layer).
     """
     out = {}
+    mapping = mapping or Mapping.of(graph)
     for name, node in graph.nodes.items():
-        if not isinstance(node, INT_NEURONS):
+        if not isinstance(node, IntegerNeuron):
             continue
         counts = np.asarray(spikes_per_neuron[name], np.int64)
-        blocks = node.metadata[BLOCKS_KEY]
-        place = np.asarray(node.metadata[PLACEMENT_KEY], np.int64).reshape(-1, 4)  # chip, core, row, col per block
+        blocks = mapping.layers[name].blocks
+        place = np.asarray([[c.chip, c.core, c.row, c.col] for c in mapping.layers[name].cores],
+                           np.int64).reshape(-1, 4)  # chip, core, row, col per block
         owner = np.empty(counts.size, np.int64)  # the source block of every neuron
         for i, b in enumerate(blocks):
-            owner[block_index(b)] = i
+            owner[b.index()] = i
         every = np.bincount(owner, weights=counts, minlength=len(blocks))
         msgs = hops = chip_hops = 0
         for c in dict.fromkeys(consumer_layers(graph, name)):
-            meta = graph.nodes[c].metadata
-            reads = reads_from(graph, name, c, meta.get(TILES_KEY), len(meta[BLOCKS_KEY]))
-            for idx, (dchip, _, drow, dcol) in zip(reads, meta[PLACEMENT_KEY], strict=True):
+            reads = reads_from(graph, name, c, mapping.layers[c].blocks)
+            for idx, core in zip(reads, mapping.layers[c].cores, strict=True):
+                dchip, drow, dcol = core.chip, core.row, core.col
                 sent = every if idx is None else np.bincount(owner[idx], weights=counts[idx], minlength=len(blocks))
                 sent = np.rint(sent).astype(np.int64)  # exact: float64 sums of counts far below 2**53
                 same = place[:, 0] == dchip
@@ -60,7 +63,7 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray]) -> dict[str,
     return out
 
 
-def ann_macs(node: QDense | QConv) -> int:
+def ann_macs(node: IntegerSynapse) -> int:
     """Multiply-accumulates of one pass of the same layer in an ANN: every weight of a dense layer, every kernel tap
     that lands inside the input map (zero weights included, as for the dense layer) of a convolution."""
     if isinstance(node, QConv):
@@ -75,18 +78,19 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     per = 1.0 / samples
     layers: dict[str, dict[str, float]] = {}
     spikes_per_neuron = {n: c.spikes_per_neuron for n, c in counts.items() if c.spikes_per_neuron is not None}
-    tr = traffic(graph, spikes_per_neuron)
+    mapping = Mapping.of(graph)
+    tr = traffic(graph, spikes_per_neuron, mapping)
     ac = mac = ann_mac = 0.0
     for name, node in graph.nodes.items():
         c = counts.get(name)
-        if isinstance(node, (QDense, QConv)) and c is not None:
+        if isinstance(node, IntegerSynapse) and c is not None:
             layers[name] = {"synops": c.synops * per, "synops_dense": c.synops_dense * per, "graded": c.graded_input}
             if c.graded_input:
                 mac += c.synops * per
             else:
                 ac += c.synops * per
             ann_mac += float(ann_macs(node))
-        elif isinstance(node, INT_NEURONS) and c is not None:
+        elif isinstance(node, IntegerNeuron) and c is not None:
             layers[name] = {"neuron_updates": c.neuron_updates * per, "spikes": c.spikes * per,
                             **{k: v * per for k, v in tr[name].items()}}
     synops = sum(v.get("synops", 0.0) for v in layers.values())
@@ -95,8 +99,8 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     hops = sum(v.get("hops", 0.0) for v in layers.values())
     chip_hops = sum(v.get("chip_hops", 0.0) for v in layers.values())
     steps = timesteps + latency
-    chips = len({p[0] for n in graph.nodes.values() if isinstance(n, INT_NEURONS) for p in n.metadata[PLACEMENT_KEY]})
-    step_time = _step_time(graph, counts, target, samples, steps)
+    chips = len({c.chip for m in mapping.layers.values() for c in m.cores})
+    step_time = _step_time(graph, mapping, counts, target, samples, steps)
     dynamic = {
         "synops": synops * e["synop"].value * PJ,
         "neuron_updates": updates * e["neuron_update"].value * PJ,
@@ -125,15 +129,16 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     }
 
 
-def _step_time(graph: Graph, counts: dict[str, Any], target: Target, samples: int, steps: int) -> float:
+def _step_time(graph: Graph, mapping: Mapping, counts: dict[str, Any], target: Target, samples: int,
+               steps: int) -> float:
     """Mean time of one step: the busiest core's synaptic + neuron work, plus the barrier."""
     tm = target.figures["timing"]
     busiest = 0.0
     for name, node in graph.nodes.items():
-        if not isinstance(node, INT_NEURONS):
+        if not isinstance(node, IntegerNeuron):
             continue
         syn = sum(counts[s].synops for s in graph.predecessors(name) if s in counts) / (samples * steps)
-        n_blocks = len(node.metadata[BLOCKS_KEY])
+        n_blocks = len(mapping.layers[name].blocks)
         per_core = (syn / n_blocks) * tm["synop_time"].value + (layer_size(node) / n_blocks) * tm[
             "neuron_update_time"].value
         busiest = max(busiest, per_core)

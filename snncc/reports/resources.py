@@ -12,37 +12,12 @@ from typing import Any
 import numpy as np
 
 from ..conv import fan_out
-from ..ir import INT_NEURONS, Graph, QConv, layer_size
-from ..passes.partition import (
-    BLOCKS_KEY,
-    LIMITS,
-    TILES_KEY,
-    LayerInputs,
-    Tile,
-    Use,
-    axes,
-    block_index,
-    block_ranges,
-    block_size,
-    consumer_layers,
-    dense_use,
-    destinations,
-    fan_in,
-    layer_inputs,
-    memory_bytes,
-    tile_use,
-    weight_sharing,
-    whole_layer_use,
-)
-from ..passes.place import PLACEMENT_KEY
+from ..ir import Graph, IntegerNeuron, QConv, layer_size
+from ..mapping import Block, Core, Mapping
+from ..mapping.axes import axes
+from ..mapping.cost import LIMITS, Use, block_use, memory_bytes, tile_use, weight_sharing, whole_layer_use
+from ..mapping.layers import LayerInputs, consumer_layers, destinations, fan_in, layer_inputs
 from ..target import Target
-
-
-def _block_use(target: Target, li: LayerInputs, block: Any, tile: dict | None, sharing: bool) -> Use:
-    """Exact use of the core holding one block."""
-    if tile is None:
-        return dense_use(target, li, block_size(block))
-    return tile_use(target, li, Tile.from_meta(tile), sharing)
 
 
 def _nonzero_synapses(graph: Graph, layer: str) -> int:
@@ -55,36 +30,34 @@ def _nonzero_synapses(graph: Graph, layer: str) -> int:
     return total
 
 
-def _core_entry(name: str, block: Any, tile: dict | None, place: list, use: Use, out_axons: int,
+def _core_entry(name: str, block: Block, place: Core, use: Use, out_axons: int,
                 limits: dict[str, int]) -> dict[str, Any]:
     used = {"neurons": use.neurons, "memory": use.memory, "input_axons": use.input_axons,
             "output_axons": out_axons}
     util = {k: used[k] / limits[k] for k in used}
-    chip, local, row, col = place
-    core = {"layer": name, "chip": chip, "core": local, "mesh": [row, col], "use": used, "utilisation": util,
-            "synapses_stored": use.synapses, "binding_limit": max(util, key=lambda k: util[k])}
-    ranges = block_ranges(block)
-    if len(ranges) == 1:
-        core["neurons"] = list(ranges[0])
-    if tile is not None:
-        core["tile"] = tile
+    core = {"layer": name, "chip": place.chip, "core": place.core, "mesh": [place.row, place.col], "use": used,
+            "utilisation": util, "synapses_stored": use.synapses, "binding_limit": max(util, key=lambda k: util[k])}
+    if len(block.ranges) == 1:
+        core["neurons"] = list(block.ranges[0])
+    if block.tile is not None:
+        core["tile"] = block.tile.to_data()
     return core
 
 
 def _layer_entry(graph: Graph, target: Target, name: str, li: LayerInputs, cores: list[dict],
-                 tiles: list[dict] | None, sharing: bool) -> dict[str, Any]:
+                 blocks: list[Block], sharing: bool) -> dict[str, Any]:
     n = layer_size(graph.nodes[name])
     peak = {k: max(c["utilisation"][k] for c in cores) for k in {c["binding_limit"] for c in cores}}
     entry = {"neurons": n, "fan_in": fan_in(graph, name), "synapses_nonzero": _nonzero_synapses(graph, name),
              "synapses_stored": sum(c["synapses_stored"] for c in cores), "cores": len(cores),
              "memory_bytes": sum(c["use"]["memory"] for c in cores),
              "binding_limit": max((c["binding_limit"] for c in cores), key=lambda k: peak[k])}
-    if tiles is not None:
-        unshared = [tile_use(target, li, Tile.from_meta(t), False) for t in tiles]
-        first = tiles[0]
+    if all(b.tile is not None for b in blocks):
+        unshared = [tile_use(target, li, b.tile, False) for b in blocks]
+        first = blocks[0].tile
         entry.update({
             "map": list(li.shape), "weight_sharing": sharing,
-            "tile": [b - a for a, b in (first["channels"], first["rows"], first["cols"])],
+            "tile": [first.c1 - first.c0, first.r1 - first.r0, first.x1 - first.x0],
             "input_axons_max": max(c["use"]["input_axons"] for c in cores),
             "synapses_stored_unshared": sum(u.synapses for u in unshared),
             "memory_bytes_unshared": sum(u.memory for u in unshared)})
@@ -110,7 +83,7 @@ def lower_bound(graph: Graph, target: Target, limits: dict[str, int]) -> dict[st
     need = dict.fromkeys(LIMITS, 0)
     reads: dict[str, int] = {}
     for name, node in graph.nodes.items():
-        if not isinstance(node, INT_NEURONS):
+        if not isinstance(node, IntegerNeuron):
             continue
         n = layer_size(node)
         whole = whole_layer_use(target, layer_inputs(graph, name), n, sharing)
@@ -130,23 +103,21 @@ def resource_report(graph: Graph, target: Target) -> dict[str, Any]:
     lim = target.figures["core_limits"]
     limits = {k: lim[k].value for k in LIMITS}
     sharing = weight_sharing(target)
-    partitioned = {n: (v.metadata[BLOCKS_KEY], v.metadata.get(TILES_KEY)) for n, v in graph.nodes.items()
-                   if isinstance(v, INT_NEURONS)}
+    mapping = Mapping.of(graph)
+    blocks = {name: m.blocks for name, m in mapping.layers.items()}
     cores, layers = [], {}
     for name in graph.topological_order():
-        if name not in partitioned:
+        if name not in mapping.layers:
             continue
         li = layer_inputs(graph, name)
-        blocks, tiles = partitioned[name]
-        dest = destinations(graph, name, partitioned)
+        dest = destinations(graph, name, blocks)
         layer_cores = []
-        for i, (block, place) in enumerate(zip(blocks, graph.nodes[name].metadata[PLACEMENT_KEY], strict=True)):
-            tile = tiles[i] if tiles is not None else None
-            use = _block_use(target, li, block, tile, sharing)
-            out_axons = int(np.sum(dest[block_index(block)]))
-            layer_cores.append(_core_entry(name, block, tile, place, use, out_axons, limits))
+        for block, place in zip(mapping.layers[name].blocks, mapping.layers[name].cores, strict=True):
+            use = block_use(target, li, block, sharing)
+            out_axons = int(np.sum(dest[block.index()]))
+            layer_cores.append(_core_entry(name, block, place, use, out_axons, limits))
         cores += layer_cores
-        layers[name] = _layer_entry(graph, target, name, li, layer_cores, tiles, sharing)
+        layers[name] = _layer_entry(graph, target, name, li, layer_cores, mapping.layers[name].blocks, sharing)
     by_limit = lower_bound(graph, target, limits)
     return {"cores_used": len(cores), "cores_lower_bound": max(1, *by_limit.values()),
             "cores_lower_bound_by_limit": by_limit, "cores_available": target.total_cores, "limits": limits,

@@ -1,0 +1,152 @@
+"""What a neuron family declares: its node types and the compiler rules that only it knows.
+
+A family is one folder under ``snncc/families/``: its IR nodes (``nodes.py``: they step themselves, float and
+integer), its integer rules (``integer.py``, written once against :class:`snncc.fixedpoint.ExactArithmetic` so the
+reference, the Lava models and the torch deploy-exact mode share them), its torch modules (``module.py``, loaded
+only when torch is wanted), its Lava processes (``lava.py``, loaded only when Lava runs) and a :class:`Family`
+object (``__init__.py``) whose hooks the passes call. The registry (:mod:`snncc.families.registry`) finds the
+family of a node, a NIR type or a torch module; nothing outside a family's folder lists its types.
+
+Each hook has a default that says "this family has nothing to do here"; a family overrides what applies to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, ClassVar, Protocol
+
+from snncc.errors import UnsupportedLayerError
+from snncc.ir import Graph, InputEncoding
+from snncc.target import Target
+
+
+@dataclass(frozen=True)
+class Option:
+    """A typed choice a family adds to a pass: ``lower-neurons{arlif=stock}`` in a pipeline, ``--arlif stock`` on
+    the command line. The pass gets a field ``name`` of type ``Literal[choices]`` with ``default``."""
+
+    stage: str  # the pass it configures
+    name: str
+    choices: tuple[str, ...]
+    default: str
+    help: str
+
+
+class RuleContext(Protocol):
+    """What a rule may use of the pass running it (``snncc.passes.PassContext`` is one)."""
+
+    target: Target
+
+    def warn(self, message: str) -> None: ...
+
+    def record_lowering(self, layer: str, note: dict[str, Any], level: str, against: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When a layer's Lava process resets its state and may send: every ``interval`` steps at 1-based step
+    ``offset`` (as Lava's ``LIFReset``), sending in the ``window`` steps from each reset. ``windowed``: the layer is
+    read outside its window, so a process that cannot keep to the window must not run it."""
+
+    interval: int
+    offset: int
+    window: int | None
+    windowed: bool = False
+
+
+class Family:
+    """Base of the neuron families (see the module docstring)."""
+
+    name: ClassVar[str]
+    float_nodes: ClassVar[tuple[type, ...]] = ()  # float IR nodes: traced, lowered, quantized
+    integer_nodes: ClassVar[tuple[type, ...]] = ()  # integer IR nodes: simulated, mapped, run on Lava
+    nir_types: ClassVar[tuple[type, ...]] = ()  # continuous-time NIR neurons it imports (they need a dt)
+    options: ClassVar[tuple[Option, ...]] = ()
+    netx_neurons: ClassVar[bool] = False  # its integer layers are lava-dl netx's CUBA neurons (netx_neuron)
+    # backend name -> "module:Class" of a runner for the graphs this family claims (a clock of its own)
+    graph_runners: ClassVar[dict[str, str]] = {}
+
+    def claims_graph(self, graph: Graph) -> bool:
+        """Whether ``graph`` must run on this family's ``graph_runners`` (it is on the family's clock)."""
+        return False
+
+    # ---- parts loaded on demand ---------------------------------------------------------------------------
+    def _part(self, name: str) -> ModuleType | None:
+        """The family folder's module ``name`` (None if the family has none)."""
+        module = sys.modules[type(self).__module__]
+        package = module.__name__ if hasattr(module, "__path__") else module.__name__.rsplit(".", 1)[0]
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{package}.{name}":
+                return None
+            raise
+
+    def torch_modules(self) -> tuple[type, ...]:
+        """The torch modules of the family (its ``module.py``'s ``MODULES``): safe to load, traced by their rule."""
+        part = self._part("module")
+        return tuple(getattr(part, "MODULES", ())) if part is not None else ()
+
+    # ---- canonicalize ---------------------------------------------------------------------------------------
+    def from_nir(self, node: Any, dt: float, reset: str, name: str) -> Any:
+        """The discrete-time float node of a continuous NIR neuron of ``nir_types``."""
+        raise NotImplementedError
+
+    def canonicalize(self, g: Graph, name: str) -> None:
+        """Family-specific canonical rewrites around float layer ``name`` (in place), after biases are folded."""
+
+    # ---- lower-neurons (float level) ------------------------------------------------------------------------
+    def lower(self, g: Graph, name: str, choices: dict[str, str]) -> dict | None:
+        """Rewrite float layer ``name`` onto other float nodes the quantizer knows, in place; returns the lowering
+        note (``from``, ``to``, ``exact``...) or None when nothing changes. ``choices``: the options' values."""
+        return None
+
+    def quantizable(self, node: Any) -> bool:
+        """Whether :meth:`quantize` can take ``node`` (after lower-neurons)."""
+        return True
+
+    # ---- quantize -------------------------------------------------------------------------------------------
+    def quantize(self, g: Graph, name: str, enc: InputEncoding, ctx: RuleContext, resolution: str) -> dict:
+        """Replace float layer ``name`` and the float synapses feeding it by integer nodes in the target's
+        formats, in place; returns the layer's statistics for the report."""
+        raise UnsupportedLayerError(f"no quantize rule for {type(g.nodes[name]).__name__}", layer=name)
+
+    # ---- lower-primitives (integer level) -------------------------------------------------------------------
+    def lower_primitives(self, g: Graph, ctx: RuleContext, choices: dict[str, str]) -> dict[str, dict]:
+        """Rewrite this family's integer layers onto primitives the target has (``ctx.target.primitives``), in
+        place; returns the lowering note of each layer rewritten."""
+        return {}
+
+    def primitive(self, g: Graph, name: str) -> str:
+        """The name of the target primitive (``targets/*.yaml``: ``primitives``) integer layer ``name`` runs on."""
+        raise NotImplementedError
+
+    def primitive_hint(self, primitive: str) -> str | None:
+        """What to do when the target lacks ``primitive`` (None: nothing to suggest)."""
+        return None
+
+    # ---- backends -------------------------------------------------------------------------------------------
+    def lava_process(self, node: Any, name: str, process: type, clock: Clock) -> Any:
+        """The Lava process (an instance of ``process``, the class the target names for the layer's primitive) of
+        integer layer ``name``; ``clock`` says when it resets and may send."""
+        part = self._part("lava")
+        if part is None:
+            raise UnsupportedLayerError(f"the {self.name} family has no Lava process", layer=name)
+        return part.build(node, name, process, clock)
+
+    def lava_storage(self, node: Any) -> dict[str, tuple[Any, int]]:
+        """The layer's values the Lava process stores, each with the bits of its signed Var (checked before a run)."""
+        return {}
+
+    def lava_state_vars(self, node: Any) -> dict[str, str]:
+        """The Lava Vars recorded as a layer's ``u`` and ``v`` traces."""
+        return {"u": "u", "v": "v"}
+
+    def netx_neuron(self, node: Any, name: str) -> dict[str, Any]:
+        """The netx neuron fields (``iDecay``, ``vDecay``, ``vThMant``, ``bias``) of integer layer ``name``, or
+        UnsupportedLayerError when netx's CUBA neuron cannot express it."""
+        raise UnsupportedLayerError(f"netx export needs netx's CUBA neurons; this layer is {type(node).__name__}",
+                                    layer=name)

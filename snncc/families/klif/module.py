@@ -1,0 +1,136 @@
+"""KLIF: a LIF whose leak and input gain are scaled by a learned per-layer ``k``, with a ReLU floor at 0.
+
+Semantics of spikingjelly's ``KLIFNode`` with ``v_reset = 0`` and ``scale_reset = False`` (seed_neurons.md §2.3)::
+
+    h = v + (x - v) / tau        (decay_input=True)     or   h = v - v / tau + x   (decay_input=False)
+    f = relu(k * h)
+    s = f > threshold            (strict, like Loihi; spikingjelly fires at equality)
+    v = f * (1 - s)   (reset="zero")    or    v = f - s * threshold   (reset="subtract")
+
+Equivalently (§2.5), with ``beta = k (1 - 1/tau)`` and ``gamma = k / tau`` (``gamma = k`` without decay_input):
+``v = max(beta * v + gamma * x, 0)``: a plain LIF with decay ``beta``, input gain ``gamma`` and a voltage floor at
+0, which is how the compiler deploys it (read :attr:`KLIF.decay`, :attr:`KLIF.gain`, ``threshold``, ``reset``;
+the floor is ``v_min = 0``).
+
+``k`` is clamped in the forward pass to ``[K_MIN, tau / (tau - 1)]`` so that ``0 < beta <= 1`` (a negative ``k``
+would invert the ReLU, ``beta > 1`` is not a decay). The clamp is straight-through: a plain clamp has zero
+gradient outside the range, so one optimizer step past a bound would freeze ``k`` there for good.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from snncc.families.klif.nodes import KLIFNeuron
+from snncc.families.lif.module import deploy_params, deployed_step
+from snncc.nn.spiking import SpikingModule
+from snncc.nn.surrogate import clamp_ste, spike
+
+RESET_MODES = ("zero", "subtract")
+
+K_MIN = 1e-3
+"""Smallest effective ``k``: keeps ``beta`` and ``gamma`` strictly positive (a zero gain would silence the layer)."""
+
+
+class KLIF(SpikingModule):
+    """KLIF neuron layer (Jiang & Zhang 2023), one time step per call; ``k`` is one learned scalar per layer."""
+
+    LEGACY_PATHS: ClassVar[tuple[str, ...]] = ("snncc.neurons.klif.KLIF",)  # where snncc 0.1 pickled it
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        k: float = 1.0,
+        threshold: float = 1.0,
+        reset: str = "zero",
+        decay_input: bool = True,
+        learn_k: bool = True,
+        surrogate_slope: float = 5.0,
+        detach_reset: bool = False,
+    ) -> None:
+        super().__init__()
+        if reset not in RESET_MODES:
+            raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
+        if not tau > 1.0:
+            raise ValueError(f"tau must be > 1 (spikingjelly's KLIF requires it), got {tau}")
+        k_max = tau / (tau - 1.0)
+        if not K_MIN <= k <= k_max:
+            raise ValueError(f"k must lie in [{K_MIN}, tau/(tau-1) = {k_max:.6g}] so that 0 < k(1-1/tau) <= 1, "
+                             f"got {k}")
+        if threshold <= 0:
+            raise ValueError(f"threshold must be positive, got {threshold}")
+        self.tau = float(tau)
+        self.reset = reset
+        self.decay_input = bool(decay_input)
+        self.surrogate_slope = float(surrogate_slope)
+        self.detach_reset = bool(detach_reset)
+        self.k = nn.Parameter(torch.tensor(float(k)), requires_grad=learn_k)
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=False)
+        self.v: torch.Tensor | None = None
+        self.u: torch.Tensor | None = None  # integer current in deploy-exact mode
+        self.deploy_params: dict | None = None  # deploy-exact mode: the compiled (LIF) layer's integers
+
+    @property
+    def k_max(self) -> float:
+        """Largest effective ``k``: the one giving ``beta = 1``."""
+        return self.tau / (self.tau - 1.0)
+
+    def effective_k(self) -> torch.Tensor:
+        """``k`` clamped to ``[K_MIN, tau/(tau-1)]`` (the value the forward pass uses)."""
+        return clamp_ste(self.k, K_MIN, self.k_max)
+
+    @property
+    def decay(self) -> float:
+        """``beta = k (1 - 1/tau)``: the voltage retention of the equivalent LIF (in ``(0, 1]``)."""
+        return float(self.effective_k().detach()) * (1.0 - 1.0 / self.tau)
+
+    @property
+    def gain(self) -> float:
+        """``gamma``: the input gain of the equivalent LIF (``k / tau``, or ``k`` without decay_input)."""
+        k = float(self.effective_k().detach())
+        return k / self.tau if self.decay_input else k
+
+    def reset_state(self) -> None:
+        """Forget the membrane state (call before each new sample or batch)."""
+        self.v = None
+        self.u = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.v is None or self.v.shape != x.shape:
+            self.v = torch.zeros_like(x)
+            self.u = torch.zeros_like(x)
+        if getattr(self, "deploy_params", None) is not None:  # integer LIF with floor, as compiled
+            self.u, self.v, s = deployed_step(self.deploy_params, self.u, self.v, x, self.surrogate_slope)
+            return s
+        v = self.v
+        h = v + (x - v) / self.tau if self.decay_input else v - v / self.tau + x
+        f = torch.relu(self.effective_k() * h)
+        s = spike(f - self.threshold, self.surrogate_slope)
+        r = s.detach() if self.detach_reset else s
+        self.v = f * (1.0 - r) if self.reset == "zero" else f - r * self.threshold
+        return s
+
+    def ir_nodes(self, n: int) -> list[tuple[str, Any]]:
+        return [("", KLIFNeuron(threshold=np.full(n, float(self.threshold.detach())), bias=np.zeros(n),
+                                k=float(self.effective_k().detach()), tau=self.tau, decay_input=self.decay_input,
+                                reset=self.reset))]
+
+    def deploy_gain(self) -> float:
+        return self.gain
+
+    def enter_deploy_mode(self, node: Any, gain: float, neuron_format: Any) -> None:
+        self.deploy_params = deploy_params(node, gain, neuron_format)
+
+    def leave_deploy_mode(self) -> None:
+        self.deploy_params = None
+
+    def extra_repr(self) -> str:
+        return (f"tau={self.tau:.4g}, k={float(self.k.detach()):.4g}, threshold={float(self.threshold):.4g}, "
+                f"reset={self.reset!r}, decay_input={self.decay_input}")
+
+
+MODULES = (KLIF,)

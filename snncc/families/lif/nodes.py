@@ -1,0 +1,125 @@
+"""The LIF family's IR nodes: the discrete-time float LIF a model is traced into, and the integer CUBA LIF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from snncc import fixedpoint as fx
+from snncc.families.lif.integer import lif_step
+from snncc.ir.nodes import FloatNeuron, IntegerNeuron, NeuronState, optional, per_neuron, reset_mode, value_range, vec
+
+
+@dataclass(eq=False)
+class LIFNeuron(FloatNeuron):
+    """Discrete-time current-based LIF; one step (time index t, input x from the synapses):
+
+    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
+    spike ``s = v > threshold`` (strict); reset: ``zero`` sets ``v = 0``, ``subtract`` sets ``v -= threshold``;
+    ``i`` is never reset. An IF neuron is ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
+    """
+
+    TYPE: ClassVar[str] = "snncc.LIF"
+    CORRECTS_DECAYS: ClassVar[bool] = True
+    decay_v: np.ndarray
+    decay_i: np.ndarray
+    threshold: np.ndarray
+    bias: np.ndarray
+    reset: str = "zero"
+    v_min: float | None = None
+
+    def __post_init__(self) -> None:
+        self.threshold = vec(self.threshold)
+        n = self.threshold.shape
+        self.decay_v, self.decay_i, self.bias = (per_neuron(x, n) for x in (self.decay_v, self.decay_i, self.bias))
+        self.reset = reset_mode(self.reset)
+        self.v_min = optional(self.v_min, float)
+
+    def float_step(self, state: NeuronState, x: np.ndarray) -> np.ndarray:
+        state.u = self.decay_i * state.u + x
+        v = self.decay_v * state.v + state.u + self.bias
+        if self.v_min is not None:
+            v = np.maximum(v, self.v_min)
+        s = v > self.threshold
+        state.v = np.where(s, 0.0, v) if self.reset == "zero" else v - s * self.threshold
+        return s.astype(np.float64)
+
+    def synapse_bias_error(self) -> str | None:
+        if np.any(self.decay_i != 0):
+            return ("a synapse bias into a neuron with current decay cannot be deployed exactly (the chip adds the "
+                    "bias to the voltage, not to the decaying current)")
+        return None
+
+    def calibration_decays(self) -> list[float]:
+        return [float(np.max(self.decay_v)), float(np.max(self.decay_i))]
+
+    def summary(self) -> str:
+        return (f"decay_v={value_range(self.decay_v)} decay_i={value_range(self.decay_i)} "
+                f"thr={value_range(self.threshold)} reset={self.reset}")
+
+
+@dataclass(eq=False)
+class QLIF(IntegerNeuron):
+    """Integer CUBA LIF with Lava's parameters (the step: :func:`snncc.families.lif.integer.lif_step`).
+
+    ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
+    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SnnccLIF). ``v_min`` (a floor on
+    ``v`` after the update, None for none) and a non-zero ``v_init`` (the voltage each sample starts from) also
+    need snncc's custom LIF.
+    """
+
+    TYPE: ClassVar[str] = "snncc.QLIF"
+    VOLTAGE_COMPARABLE: ClassVar[bool] = True
+    du: int
+    dv: int
+    vth: int
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    reset: str = "zero"
+    v_min: int | None = None
+    v_init: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.du, self.dv, self.vth = int(self.du), int(self.dv), int(self.vth)
+        self.bias_mant = vec(self.bias_mant, np.int64)
+        self.bias_exp = per_neuron(self.bias_exp, self.bias_mant.shape, np.int64)
+        self.reset = reset_mode(self.reset)
+        self.v_min = optional(self.v_min, int)
+        self.v_init = (np.zeros(self.bias_mant.shape, np.int64) if self.v_init is None
+                       else per_neuron(self.v_init, self.bias_mant.shape, np.int64))
+
+    @property
+    def stock(self) -> bool:
+        """True when Lava's stock LIFReset implements this layer (hard reset, no floor, zero initial voltage)."""
+        return self.reset == "zero" and self.v_min is None and not np.any(self.v_init)
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.bias_mant.shape
+
+    out_shape = in_shape
+
+    @property
+    def reset_mode(self) -> str:
+        return self.reset
+
+    def integer_state(self, batch: int) -> NeuronState:
+        state = super().integer_state(batch)
+        state.v += self.v_init
+        return state
+
+    def integer_step(self, state: NeuronState, a: np.ndarray, fmt: fx.NeuronFormat) -> np.ndarray:
+        state.u, state.v, s = lif_step(state.u, state.v, a, self.du, self.dv, self.vth, state.bias,
+                                       self.reset == "subtract", fmt, v_min=self.v_min)
+        return s
+
+    def bias_values(self) -> np.ndarray:
+        return fx.bias_value(self.bias_mant, self.bias_exp)
+
+    def bias_resolution(self) -> np.ndarray:
+        return np.exp2(self.bias_exp.astype(np.float64))
+
+    def summary(self) -> str:
+        return f"du={self.du} dv={self.dv} vth={self.vth} reset={self.reset}"

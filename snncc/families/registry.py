@@ -1,0 +1,78 @@
+"""Finding the family of a node, a NIR neuron type or a torch module; one named error for what no family claims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from snncc.errors import UnsupportedLayerError
+from snncc.families.base import Family, Option
+
+
+class Registry:
+    """The registered families, indexed by the node types, NIR types and torch modules they declare."""
+
+    def __init__(self, families: Iterable[Family]) -> None:
+        self.families: tuple[Family, ...] = tuple(families)
+        self._by_node: dict[type, Family] = {}
+        self._by_nir: dict[type, Family] = {}
+        for fam in self.families:
+            for t in (*fam.float_nodes, *fam.integer_nodes):
+                self._claim(self._by_node, t, fam)
+            for t in fam.nir_types:
+                self._claim(self._by_nir, t, fam)
+        self._by_module: dict[type, Family] | None = None  # torch modules: loaded on first use (imports torch)
+
+    @staticmethod
+    def _claim(index: dict[type, Family], t: type, fam: Family) -> None:
+        if t in index:
+            raise ValueError(f"{t.__name__} is claimed by the {index[t].name} and the {fam.name} families")
+        index[t] = fam
+
+    def __iter__(self):
+        return iter(self.families)
+
+    def family(self, name: str) -> Family:
+        for fam in self.families:
+            if fam.name == name:
+                return fam
+        raise KeyError(name)
+
+    # ---- nodes ------------------------------------------------------------------------------------------------
+    def of(self, node: Any, layer: str | None = None) -> Family:
+        """The family of an IR neuron node or a NIR neuron; UnsupportedLayerError naming the layer otherwise."""
+        fam = self._by_node.get(type(node)) or self._by_nir.get(type(node))
+        if fam is None:
+            raise UnsupportedLayerError(f"node type {type(node).__name__} belongs to no registered neuron family",
+                                        layer=layer)
+        return fam
+
+    def nir_types(self) -> tuple[type, ...]:
+        """The continuous-time NIR neuron types some family imports."""
+        return tuple(self._by_nir)
+
+    def is_nir_neuron(self, node: Any) -> bool:
+        return type(node) in self._by_nir
+
+    # ---- torch modules ----------------------------------------------------------------------------------------
+    def torch_modules(self) -> tuple[type, ...]:
+        """Every torch module class of every family (imports torch)."""
+        return tuple(self._modules())
+
+    def module_family(self, module: Any) -> Family | None:
+        """The family of a torch module instance (None for modules no family defines)."""
+        return self._modules().get(type(module))
+
+    def _modules(self) -> dict[type, Family]:
+        if self._by_module is None:
+            index: dict[type, Family] = {}
+            for fam in self.families:
+                for t in fam.torch_modules():
+                    self._claim(index, t, fam)
+            self._by_module = index
+        return self._by_module
+
+    # ---- options ----------------------------------------------------------------------------------------------
+    def options(self, stage: str) -> list[Option]:
+        """The options the families add to the pass ``stage``."""
+        return [o for fam in self.families for o in fam.options if o.stage == stage]

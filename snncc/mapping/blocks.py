@@ -1,0 +1,164 @@
+"""The mapping of a network onto cores, as typed objects: which neurons of each layer each core holds, and where.
+
+A layer is cut into :class:`Block`\\ s, one per core: a set of the layer's flat neuron indices, stored as sorted
+``[start, stop)`` ranges, and for a conv-fed layer the :class:`Tile` (output channels x rows x columns of its
+``(C, H, W)`` map) it covers. Placement gives each block a :class:`Core`. A :class:`Mapping` holds every layer's
+blocks and cores; it is stored in the graph's metadata (``keys.MAPPING``) as plain data and read back with
+:meth:`Mapping.of`, so partition, placement, the reports and any backend that needs it see the same objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import GraphError
+from ..ir import Graph, keys
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Output channels ``c0..c1`` x rows ``r0..r1`` x columns ``x0..x1`` of a conv-fed layer (half-open)."""
+
+    c0: int
+    c1: int
+    r0: int
+    r1: int
+    x0: int
+    x1: int
+
+    @property
+    def size(self) -> int:
+        return (self.c1 - self.c0) * (self.r1 - self.r0) * (self.x1 - self.x0)
+
+    def to_data(self) -> dict[str, list[int]]:
+        return {"channels": [self.c0, self.c1], "rows": [self.r0, self.r1], "cols": [self.x0, self.x1]}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Sequence[int]]) -> Tile:
+        return cls(*(int(v) for v in (*data["channels"], *data["rows"], *data["cols"])))
+
+    def ranges(self, shape: tuple[int, int, int]) -> tuple[tuple[int, int], ...]:
+        """The tile's flat CHW indices in a (C, H, W) map as merged ``[start, stop)`` ranges (one range for whole
+        channel maps)."""
+        _, h, w = shape
+        if self.x0 == 0 and self.x1 == w:
+            if self.r0 == 0 and self.r1 == h:
+                return ((self.c0 * h * w, self.c1 * h * w),)
+            return tuple((c * h * w + self.r0 * w, c * h * w + self.r1 * w) for c in range(self.c0, self.c1))
+        starts = (np.arange(self.c0, self.c1)[:, None] * h * w + np.arange(self.r0, self.r1)[None, :] * w
+                  + self.x0).ravel()
+        return tuple((int(s), int(s) + self.x1 - self.x0) for s in starts)
+
+
+@dataclass(frozen=True)
+class Block:
+    """The neurons of one layer that one core holds: ``ranges`` of flat indices, and the ``tile`` they form."""
+
+    ranges: tuple[tuple[int, int], ...]
+    tile: Tile | None = None
+
+    @classmethod
+    def span(cls, start: int, stop: int) -> Block:
+        """The contiguous block ``[start, stop)``."""
+        return cls(((int(start), int(stop)),))
+
+    @property
+    def size(self) -> int:
+        return sum(b - a for a, b in self.ranges)
+
+    def index(self) -> np.ndarray:
+        """The block's flat neuron indices, sorted (index a per-neuron array with it, e.g. spike counts)."""
+        if not self.ranges:
+            return np.zeros(0, np.int64)
+        return np.concatenate([np.arange(a, b) for a, b in self.ranges])
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"neurons": [list(r) for r in self.ranges]}
+        if self.tile is not None:
+            data["tile"] = self.tile.to_data()
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Block:
+        tile = Tile.from_data(data["tile"]) if data.get("tile") else None
+        return cls(tuple((int(a), int(b)) for a, b in data["neurons"]), tile)
+
+
+@dataclass(frozen=True)
+class Core:
+    """Where a block is placed: chip, core on the chip, and the core's (row, column) on the chip's mesh."""
+
+    chip: int
+    core: int
+    row: int
+    col: int
+
+
+@dataclass
+class LayerMapping:
+    """One layer's blocks and, once placed, the core of each."""
+
+    blocks: list[Block]
+    cores: list[Core] = field(default_factory=list)
+
+    @property
+    def tiled(self) -> bool:
+        return bool(self.blocks) and all(b.tile is not None for b in self.blocks)
+
+
+@dataclass
+class Mapping:
+    """Every neuron layer's blocks and cores (layers in network order)."""
+
+    layers: dict[str, LayerMapping] = field(default_factory=dict)
+
+    @property
+    def cores_used(self) -> int:
+        return sum(len(m.blocks) for m in self.layers.values())
+
+    @property
+    def placed(self) -> bool:
+        return all(len(m.cores) == len(m.blocks) for m in self.layers.values())
+
+    def to_data(self) -> dict[str, Any]:
+        return {"layers": {name: {"blocks": [b.to_data() for b in m.blocks],
+                                  "cores": [[c.chip, c.core, c.row, c.col] for c in m.cores]}
+                           for name, m in self.layers.items()}}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Mapping:
+        return cls({name: LayerMapping([Block.from_data(b) for b in m["blocks"]],
+                                       [Core(*(int(v) for v in c)) for c in m.get("cores", [])])
+                    for name, m in data.get("layers", {}).items()})
+
+    @classmethod
+    def of(cls, graph: Graph) -> Mapping:
+        """The mapping stored in ``graph`` (GraphError when the graph was not partitioned)."""
+        data = graph.metadata.get(keys.MAPPING)
+        if data is None:
+            raise GraphError("the graph has no mapping (run the partition pass)")
+        return cls.from_data(data)
+
+    def store(self, graph: Graph) -> None:
+        graph.metadata[keys.MAPPING] = self.to_data()
+
+
+def split(n: int, pieces: int) -> list[tuple[int, int]]:
+    """``range(n)`` cut into ``pieces`` contiguous parts whose sizes differ by at most one."""
+    base, extra = divmod(n, pieces)
+    bounds, start = [], 0
+    for i in range(pieces):
+        stop = start + base + (1 if i < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def tiling(shape: tuple[int, int, int], dims: tuple[int, int, int]) -> list[Tile]:
+    """Tiles of at most ``dims`` = (channels, rows, cols) covering a (C, H, W) map, channel-major."""
+    cuts = [split(n, -(-n // t)) for n, t in zip(shape, dims, strict=True)]
+    return [Tile(c0, c1, r0, r1, x0, x1) for c0, c1 in cuts[0] for r0, r1 in cuts[1] for x0, x1 in cuts[2]]

@@ -1,0 +1,254 @@
+"""The greedy partitioner: each layer on its own cores, the largest blocks the limits allow, consumers first.
+
+Layers are visited consumers-first so that each layer knows which cores its spikes must reach (one output axon per
+(neuron, destination core) pair); feedback synapses reach layers planned later, so the whole graph is swept until
+the assumed and the planned blocks agree.
+
+* A layer fed only by dense synapses is cut into contiguous ranges of neurons, sized by its busiest neuron; every
+  core needs all its inputs.
+* A layer fed by a convolution (its neurons are a ``(C, H, W)`` map in CHW order) is cut into **tiles**: a range of
+  output channels x a rectangle of output rows and columns (:mod:`snncc.mapping.cost` counts its receptive field).
+  Tiles are as large as the limits allow; at equal core counts whole channel maps are preferred, then whole rows
+  (both keep a tile's neurons in few contiguous ranges). Tile sizes come from closed-form worst-case bounds, so large
+  layers are partitioned without building any (out, in) matrix.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..conv import ConvGeometry
+from ..errors import GraphError, ResourceError
+from ..ir import Graph, QConv, layer_size
+from ..target import Target
+from .axes import axes
+from .base import Partitioner
+from .blocks import Block, split, tiling
+from .cost import Limits, binding, dense_use, explain_unfit, fits, tile_bound, weight_sharing
+from .layers import LayerInputs, consumer_layers, destinations, fan_in, layer_inputs, neuron_layers
+
+MAX_SWEEPS = 10
+
+
+class OutAxons:
+    """Output axons of the tiles of a (C, H, W) map: per-neuron destination counts (other layers' cores) summed
+    over a tile in O(1) through a summed-volume table, so each candidate tiling is checked exactly, plus a bound of
+    the layer's own cores its lateral synapses reach (which depends on the candidate tiling itself)."""
+
+    def __init__(self, dest: np.ndarray, shape: tuple[int, int, int], own: Callable[[tuple[int, ...]], int]):
+        self.any = bool(dest.any())
+        self.table = np.zeros(tuple(n + 1 for n in shape), np.int64)
+        self.table[1:, 1:, 1:] = dest.reshape(shape).cumsum(0).cumsum(1).cumsum(2)
+        self.shape, self.own = shape, own
+
+    def worst(self, dims: tuple[int, int, int]) -> int:
+        """The largest output-axon count of any tile when the map is cut into tiles of at most ``dims``."""
+        pieces = tuple(-(-n // d) for n, d in zip(self.shape, dims, strict=True))
+        lateral = dims[0] * dims[1] * dims[2] * self.own(pieces)
+        if not self.any:
+            return lateral
+        corners = self.table[np.ix_(*(_edges(n, k) for n, k in zip(self.shape, pieces, strict=True)))]
+        return int(np.diff(np.diff(np.diff(corners, axis=0), axis=1), axis=2).max()) + lateral
+
+
+def own_destinations(graph: Graph, layer: str, shape: tuple[int, int, int]) -> Callable[[tuple[int, ...]], int]:
+    """Bound of the layer's own tiles one neuron reaches through lateral synapses, given the tile counts per axis:
+    all of them for a dense lateral synapse, only those whose receptive field holds it for a convolution."""
+    syns = [graph.nodes[s] for s in graph.successors(layer) if layer in graph.successors(s)]
+
+    def own(pieces: tuple[int, ...]) -> int:
+        if not syns:
+            return 0
+        if not all(isinstance(s, QConv) and s.geometry.in_shape == shape for s in syns):
+            return pieces[0] * pieces[1] * pieces[2]
+        return sum(_conv_readers(s.geometry, pieces) for s in syns)
+
+    return own
+
+
+def _conv_readers(g: ConvGeometry, pieces: tuple[int, ...]) -> int:
+    """Bound of the tiles of a convolution's output (cut into ``pieces`` per axis) that read one input neuron."""
+
+    def spanned(m: int, n: int, k: int) -> int:  # pieces of an n-axis cut in k that m consecutive indices touch
+        return min(k, -(-(m - 1) // max(1, n // k)) + 1)
+
+    c, h, w = g.out_shape
+    cg_out = g.out_channels // g.groups
+    channels = pieces[0] if g.groups == 1 else spanned(cg_out, c, pieces[0])
+    ay, ax = axes(g)
+    return channels * spanned((ay.k - 1) * ay.d // ay.s + 1, h, pieces[1]) * spanned(
+        (ax.k - 1) * ax.d // ax.s + 1, w, pieces[2])
+
+
+@functools.lru_cache(maxsize=4096)
+def _edges(n: int, pieces: int) -> np.ndarray:
+    """The pieces+1 cut positions of :func:`split`."""
+    return np.array([0] + [b for _, b in split(n, pieces)])
+
+
+def _sizes(n: int) -> list[int]:
+    """Piece sizes worth trying along an axis of ``n``: ceil(n / k) for every piece count k, ascending."""
+    return sorted({-(-n // k) for k in range(1, n + 1)})
+
+
+def _largest_fitting(sizes: list[int], fits: Callable[[int], bool]) -> int | None:
+    """The largest size in ascending ``sizes`` for which ``fits`` holds (bisection: ``fits`` is near-monotone,
+    and whatever size is returned was checked)."""
+    lo, hi, best = 0, len(sizes) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fits(sizes[mid]):
+            best, lo = sizes[mid], mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def choose_tile(target: Target, layer: str, li: LayerInputs, out: OutAxons, lim: Limits,
+                sharing: bool) -> tuple[tuple[int, int, int], str]:
+    """Tile dims (channels, rows, cols) giving the fewest cores, and the limit binding at those dims.
+
+    At equal core counts whole channel maps are preferred, then whole rows, then the smaller receptive field.
+    Neurons, memory and input axons come from monotone closed-form bounds; output axons are summed exactly over
+    the tiles. For each (channels, rows) the widest fitting column count is found by bisection over the O(sqrt(n))
+    sizes that give distinct piece counts.
+    """
+    shape = li.shape
+    assert shape is not None
+
+    def ok(dims: tuple[int, int, int]) -> bool:
+        bound = tile_bound(target, li, dims, sharing)
+        return fits(bound, 0, lim) and out.worst(dims) <= lim.output_axons
+
+    if not ok((1, 1, 1)):
+        raise explain_unfit(layer, tile_bound(target, li, (1, 1, 1), sharing), out.worst((1, 1, 1)), lim)
+    c, h, w = shape
+    rows, cols = _sizes(h)[::-1], _sizes(w)
+    best: tuple[int, int, int] = (1, 1, 1)
+    best_key: tuple | None = None
+    for cc in reversed(_sizes(c)):
+        if not ok((cc, 1, 1)):
+            continue
+        for th in rows:
+            tw = _largest_fitting(cols, lambda x, cc=cc, th=th: ok((cc, th, x)))
+            if tw is None:
+                continue
+            dims = (cc, th, tw)
+            key = (-(-c // cc) * -(-h // th) * -(-w // tw), tw < w, th < h,
+                   tile_bound(target, li, dims, sharing).input_axons)
+            if best_key is None or key < best_key:
+                best, best_key = dims, key
+    return best, binding(tile_bound(target, li, best, sharing), out.worst(best), lim)
+
+
+def _dense_per_core(target: Target, layer: str, li: LayerInputs, out_per_neuron: int,
+                    lim: Limits) -> tuple[int, str]:
+    """Neurons per core of a dense-fed layer and the limit that sets it (neurons, memory or output axons)."""
+    one = dense_use(target, li, 1)
+    if li.dense_in > lim.input_axons:
+        raise ResourceError(f"fan-in {li.dense_in} exceeds the {lim.input_axons} input axons of a core "
+                            "(core_limits.input_axons)", layer=layer,
+                            hint="a core cannot split a neuron's inputs; reduce the fan-in")
+    if not fits(one, out_per_neuron, lim):
+        raise explain_unfit(layer, one, out_per_neuron, lim)
+    fixed = dense_use(target, li, 0).memory
+    per = {"neurons": lim.neurons,
+           "memory": (lim.memory - fixed) // (one.memory - fixed) if one.memory > fixed else lim.neurons,
+           "output_axons": lim.output_axons // out_per_neuron if out_per_neuron else lim.neurons}
+    limit = min(per, key=lambda k: per[k])
+    return per[limit], limit
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """A layer's blocks and the figures the notes report."""
+
+    blocks: list[Block]
+    notes: dict[str, Any]
+
+
+def plan_layer(target: Target, graph: Graph, layer: str, dest: np.ndarray, lim: Limits, sharing: bool,
+               own_cores: int = 0) -> LayerPlan:
+    """Blocks of one layer, given the other layers' cores each of its neurons sends to (``dest``, one output axon
+    each). A dense-fed layer's ranges are sized by its busiest neuron, counting ``own_cores`` for a lateral synapse;
+    tiles by the exact sum over each tile, with their own lateral destinations bounded per candidate tiling.
+    """
+    li = layer_inputs(graph, layer)
+    n = layer_size(graph.nodes[layer])
+    if li.shape is None:
+        per_core, limit = _dense_per_core(target, layer, li, int(dest.max(initial=0)) + own_cores, lim)
+        blocks = [Block.span(a, b) for a, b in split(n, -(-n // per_core))]
+        return LayerPlan(blocks, {"neurons": n, "fan_in": li.dense_in, "blocks": len(blocks),
+                                  "max_neurons_per_core": per_core, "binding_limit": limit})
+    if int(np.prod(li.shape)) != n:
+        raise GraphError(f"{n} neurons cannot hold the convolution's {li.shape} output map", layer=layer)
+    out = OutAxons(dest, li.shape, own_destinations(graph, layer, li.shape))
+    dims, limit = choose_tile(target, layer, li, out, lim, sharing)
+    blocks = [Block(t.ranges(li.shape), t) for t in tiling(li.shape, dims)]
+    bound = tile_bound(target, li, dims, sharing)
+    pieces = [-(-s // d) for s, d in zip(li.shape, dims, strict=True)]
+    return LayerPlan(blocks, {
+        "neurons": n, "fan_in": fan_in(graph, layer), "blocks": len(blocks), "max_neurons_per_core": bound.neurons,
+        "binding_limit": limit, "map": list(li.shape), "tile": list(dims),
+        "pieces": pieces, "weight_sharing": sharing, "input_axons_max": bound.input_axons,
+        "memory_max": bound.memory})
+
+
+class GreedyPartitioner(Partitioner):
+    """See the module docstring."""
+
+    name = "greedy"
+
+    def partition(self, graph: Graph, target: Target) -> tuple[dict[str, list[Block]], dict[str, dict[str, Any]]]:
+        lim, sharing = Limits.of(target), weight_sharing(target)
+        layers = neuron_layers(graph)
+        previous: dict[str, list[Block]] = {}
+        for _ in range(MAX_SWEEPS):  # feedback synapses reach layers planned later: sweep until they agree
+            plans, assumed = self._sweep(graph, target, layers, previous, lim, sharing)
+            done = {k: p.blocks for k, p in plans.items()}
+            if all(done[c] == v for c, v in assumed.items()):
+                break
+            previous = done
+        else:
+            raise GraphError(f"partition did not settle after {MAX_SWEEPS} sweeps (feedback between layers)")
+        ordered = dict(reversed(plans.items()))  # network order
+        notes = {k: {**p.notes, "binding_limit": p.notes["binding_limit"] if len(p.blocks) > 1 else None}
+                 for k, p in ordered.items()}
+        return {k: p.blocks for k, p in ordered.items()}, notes
+
+    def _sweep(self, g: Graph, target: Target, layers: list[str], previous: dict[str, list[Block]], lim: Limits,
+               sharing: bool) -> tuple[dict[str, LayerPlan], dict[str, list[Block]]]:
+        """Plan every layer consumers-first. A consumer not planned yet (fed back to) is taken from ``previous``
+        (or as one core reading everything); what was assumed is returned so the caller can check it held."""
+        plans: dict[str, LayerPlan] = {}
+        done: dict[str, list[Block]] = {}
+        assumed: dict[str, list[Block]] = {}
+        for name in reversed(layers):
+            known = {}
+            for c in consumer_layers(g, name):
+                if c in done:
+                    known[c] = done[c]
+                elif c != name:
+                    known[c] = assumed[c] = previous.get(c, [Block.span(0, layer_size(g.nodes[c]))])
+            plans[name] = self._fixed_point(g, target, name, known, lim, sharing)
+            done[name] = plans[name].blocks
+        return plans, assumed
+
+    @staticmethod
+    def _fixed_point(g: Graph, target: Target, name: str, known: dict[str, list[Block]], lim: Limits,
+                     sharing: bool) -> LayerPlan:
+        """Plan a layer; a dense-fed layer that feeds itself reaches all its own cores too, so iterate its block
+        count (tiles bound their own lateral destinations while choosing)."""
+        others = destinations(g, name, known)
+        feeds_itself = name in consumer_layers(g, name) and layer_inputs(g, name).shape is None
+        count = 1
+        while True:
+            plan = plan_layer(target, g, name, others, lim, sharing, count if feeds_itself else 0)
+            if len(plan.blocks) <= count:
+                return plan
+            count = len(plan.blocks)
