@@ -4,7 +4,9 @@
 Module names are the installed ones: pyproject's ``package-dir`` maps ``backends/`` to ``snncc.backends``. An edge
 ``a -> b`` means a statement in ``a`` imports ``b`` (``from p import m`` imports the module ``p.m`` when there is
 one, else ``p``); the implicit import of a module's parent packages does not count, as in Python's own semantics
-only what a statement names is imported by it.
+only what a statement names is imported by it. Plug-ins named by a string (a family's ``graph_runners``, the
+Lava process classes in a target's YAML) are imported by the registry that reads the string, not by the module
+that names it, so they are no edge of the module naming them.
 """
 
 from __future__ import annotations
@@ -13,9 +15,33 @@ import ast
 import sys
 import tomllib
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The layer contract, top to bottom: a module may import its own layer and the layers below it, never one above.
+# Data flows frontend -> IR -> passes -> backends -> reports; the driver (compiler, bundle, verify) calls them in
+# that order, so none of them imports the one after it. Passes sit above backends because calibration runs the
+# float graph on the reference simulator; reports sit above backends because the fidelity report runs both
+# simulators. A family's own backend runners (``families/<f>/runners.py``) plug into the backends and so sit at
+# their layer, while the rest of the family sits below every consumer. A module's layer is the one of its longest
+# matching pattern (``fnmatch`` patterns; ``p`` matches the module ``p`` and everything under it, ``=p`` only ``p``).
+LAYERS: list[tuple[str, list[str]]] = [
+    ("cli", ["snncc.cli"]),
+    ("api", ["=snncc", "snncc.neurons"]),
+    ("training", ["snncc.training"]),
+    ("driver", ["snncc.compiler", "snncc.bundle", "snncc.verify", "snncc.testing"]),
+    ("reports", ["snncc.reports", "snncc.fidelity"]),
+    ("frontend", ["snncc.frontend"]),
+    ("passes", ["snncc.passes"]),
+    ("mapping", ["snncc.mapping"]),
+    ("backends", ["snncc.backends", "snncc.families.*.runners"]),
+    ("families", ["snncc.families", "snncc.nn"]),
+    ("ir", ["snncc.ir", "snncc.inputs"]),
+    ("base", ["snncc.fixedpoint", "snncc.conv", "snncc.target", "snncc.targets", "snncc.errors", "snncc.compat"]),
+    ("version", ["snncc._version"]),
+]
 
 
 def package_dirs(root: Path = ROOT) -> dict[str, Path]:
@@ -119,9 +145,55 @@ def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
     return out
 
 
+def _matches(module: str, pattern: str) -> bool:
+    if pattern.startswith("="):
+        return module == pattern[1:]
+    return fnmatchcase(module, pattern) or fnmatchcase(module, pattern + ".*")
+
+
+def layer_of(module: str, layers: list[tuple[str, list[str]]] = LAYERS) -> int | None:
+    """Index in ``layers`` (0 = top) of the longest pattern matching ``module``, or None when none does."""
+    best: tuple[int, int] | None = None  # (pattern length, layer index)
+    for i, (_, patterns) in enumerate(layers):
+        for pattern in patterns:
+            if _matches(module, pattern) and (best is None or len(pattern) > best[0]):
+                best = (len(pattern), i)
+    return None if best is None else best[1]
+
+
+def upward_imports(
+    graph: dict[str, dict[str, int]], layers: list[tuple[str, list[str]]] = LAYERS
+) -> list[str]:
+    """One line per import that runs from a layer to a layer above it (``module:line imports target``)."""
+    out = []
+    for module, targets in sorted(graph.items()):
+        here = layer_of(module, layers)
+        for target, line in sorted(targets.items()):
+            there = layer_of(target, layers)
+            if here is not None and there is not None and there < here:
+                out.append(
+                    f"{module}:{line} ({layers[here][0]}) imports {target} ({layers[there][0]}), a layer above it"
+                )
+    return out
+
+
+def unplaced(graph: dict[str, dict[str, int]], layers: list[tuple[str, list[str]]] = LAYERS) -> list[str]:
+    """Modules that no layer pattern matches: a new package must be given its place in ``LAYERS``."""
+    return sorted(m for m in graph if layer_of(m, layers) is None)
+
+
 if __name__ == "__main__":
     g = import_graph()
     found = cycles(g)
-    print(f"{len(g)} modules, {sum(len(v) for v in g.values())} import edges, {len(found)} cycles")
+    up = upward_imports(g)
+    lost = unplaced(g)
+    print(
+        f"{len(g)} modules, {sum(len(v) for v in g.values())} import edges, {len(found)} cycles, "
+        f"{len(up)} upward imports, {len(lost)} modules without a layer"
+    )
     for comp in found:
         print(f"  cycle through {len(comp)} modules: {', '.join(comp)}")
+    for line in up:
+        print(f"  {line}")
+    for m in lost:
+        print(f"  no layer: {m}")
