@@ -47,8 +47,8 @@ class _LavaFormat(Backend):
     def supports(self, program: Program) -> str | None:
         fmt = program.target.neuron_format
         if fmt != DEFAULT_FORMAT:
-            return (f"target '{program.target.name}' declares neuron formats {fmt}, but Lava's fixed_pt LIF has "
-                    "24-bit state and 12-bit decays; only the reference simulator runs this bundle")
+            return (f"target '{program.target.name}' declares neuron formats {fmt}, but Lava's fixed_pt neuron "
+                    "models have 24-bit state and 12-bit decays; only the reference simulator runs this bundle")
         return None
 
 

@@ -45,6 +45,8 @@ from .target import Target, load_target
 
 DEFAULT_TIMESTEPS = 16
 ACTIVITY_SAMPLES = 16
+# what every bundle needs: the float model, the integer graph, each layer's target primitive, its cores
+BUNDLE_PASSES = ("canonicalize", "quantize", "lower-primitives", "partition", "place")
 VERSIONED_PACKAGES = ("torch", "nir", "numpy", "lava-nc", "lava-dl", "networkx", "h5py")
 
 
@@ -124,6 +126,11 @@ def _pipeline(pipeline: str | Pipeline | None, options: dict[str, Any]) -> Pipel
     if pipeline is None:
         return default_pipeline(options)
     chosen = Pipeline.parse(pipeline) if isinstance(pipeline, str) else pipeline
+    names = [p.name for p in chosen]
+    missing = [name for name in BUNDLE_PASSES if name not in names]
+    if missing:
+        raise PipelineError(f"the pipeline '{chosen.text()}' has no {missing[0]} pass, which every bundle needs",
+                            hint=f"a pipeline includes {', '.join(BUNDLE_PASSES)}")
     return chosen.configure(options)
 
 

@@ -1,7 +1,7 @@
 """Float (F) vs integer (Q) comparisons on the same inputs, and the measured effect of each lowering.
 
 Layers keep their names through every pass, so traces compare by name. A layer that a lowering expanded into a
-population is compared through its logical output (:func:`snncc.families.population.logical_spikes`): the sum of
+population is compared through its logical output (:func:`logical_spikes`): the sum of
 each group's member spikes, which is what its consumers receive.
 """
 
@@ -13,7 +13,6 @@ import numpy as np
 
 from . import fixedpoint as fx
 from .backends.reference import FloatSimulator, ReferenceSimulator
-from .families.population import logical_spikes
 from .ir import Graph, IntegerNeuron, keys
 
 LOW_AGREEMENT = 0.9  # a layer below this spike agreement with the float model is named in a warning
@@ -21,6 +20,16 @@ SILENT_SHARE = 0.25  # ... and one where this share of the float-active neurons 
 SILENT_MIN = 3  # (and at least this many: one neuron of a few active ones on a few samples is noise)
 DEFAULT_AGAINST = {"float": "float model", "deployed": "the float model (includes weight quantization)",
                    "integer": "unlowered integer graph"}  # what a lowering's measured effect is compared with
+
+
+def logical_spikes(graph: Graph, name: str, spikes: np.ndarray) -> np.ndarray:
+    """(batch, T, n) output of layer ``name``; the members of a population (``keys.POPULATION``) summed per
+    original neuron."""
+    pop = graph.nodes[name].metadata.get(keys.POPULATION)
+    if not pop:
+        return spikes
+    b, t, _ = spikes.shape
+    return spikes.astype(np.int64).reshape(b, t, int(pop["neurons"]), int(pop["members"])).sum(axis=3)
 
 
 def predictions(graph: Graph, result: Any) -> np.ndarray:
@@ -83,7 +92,7 @@ def _saturated(int_result: Any, name: str, state_bits: int) -> int | None:
 
 def _membrane(float_graph: Graph, int_graph: Graph, name: str, tf: Any, ti: Any) -> dict[str, Any]:
     """Membrane figures in float units (the integer v divided by its scale), when both runs recorded v; only for
-    layers whose v means the same in both (LIF and graded multi-level, not expanded into populations)."""
+    layers whose v means the same in both (``VOLTAGE_COMPARABLE``, not expanded into populations)."""
     node = int_graph.nodes[name]
     if (tf.v is None or ti.v is None or not isinstance(node, IntegerNeuron) or not node.VOLTAGE_COMPARABLE
             or keys.POPULATION in node.metadata):

@@ -203,8 +203,8 @@ def compartment_update(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: int, 
     """The sub-threshold step of a Loihi CUBA compartment; returns the new ``(u, v)``.
 
     ``u = wrap(decay(u, du + 1) + (a << 6))``, ``v = saturate(decay(v, dv) + u + bias)``; ``a_in`` is this step's
-    summed synaptic input (each synapse's exponent applied). Every neuron family built on the compartment (LIF,
-    multi-level) adds its own spike and reset rule after it.
+    summed synaptic input (each synapse's exponent applied). Every neuron family built on the compartment adds its
+    own spike and reset rule after it.
     """
     u = ar.wrap(ar.decay(u, du + 1, fmt.decay_bits) + ar.scale_input(a_in, fmt.act_shift), fmt.state_bits)
     v = ar.saturate(ar.decay(v, dv, fmt.decay_bits) + u + bias, fmt.state_bits)

@@ -39,6 +39,7 @@ from tests.graphs import lava_runner
 EXAMPLES = 12  # per randomized Lava test (0.5-1.2 s each); each counted feature occurs in >= 99 % of 150 seeds
 LAVA_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+NETX_SETTINGS = settings(LAVA_SETTINGS, max_examples=max(1, EXAMPLES // 4))  # per netx chain structure
 NUMPY_SETTINGS = settings(max_examples=150, deadline=None)
 
 
@@ -463,16 +464,15 @@ def netx_qlif(rng: np.random.Generator, n: int, drive: float, draw: st.DrawFn) -
 
 
 @st.composite
-def netx_cases(draw: st.DrawFn) -> tuple[Graph, np.ndarray]:
-    """input -> conv -> QLIF (-> conv -> QLIF) -> dense -> QLIF, binary or graded input."""
+def netx_cases(draw: st.DrawFn, conv_layers: int, graded_input: bool) -> tuple[Graph, np.ndarray]:
+    """input -> ``conv_layers`` x (conv -> QLIF) -> dense -> QLIF, binary or graded input."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     in_shape = random_map(draw)
-    graded_input = draw(st.booleans())
     max_value = draw(st.integers(2, 7)) if graded_input else 1
     layers: dict[str, object] = {}
     syn: list[tuple[str, str, str, object]] = []
     src, shape, payload = "input", in_shape, max_value
-    for i in range(draw(st.integers(1, 2))):
+    for i in range(conv_layers):
         conv = random_conv(draw, rng, shape, graded=graded_input and i == 0)
         layers[f"l{i}"] = netx_qlif(rng, conv.geometry.out_size, typical_drive(conv, payload), draw)
         syn.append((f"c{i}", src, f"l{i}", conv))
@@ -504,5 +504,8 @@ def test_netx_conv_chains_match_the_reference(tmp_path) -> None:
             if isinstance(node, QConv):
                 seen.note_geometry(node)
 
-    run_examples(check, netx_cases())
+    # every structure gets its share of the examples; the geometries and activity are drawn
+    for conv_layers in (1, 2):
+        for graded_input in (False, True):
+            given(netx_cases(conv_layers, graded_input))(NETX_SETTINGS(lambda case: check(case)))()
     seen.check("two conv layers", "graded input", "output spikes", "stride 2", "padding")

@@ -71,11 +71,11 @@ def netx_chain(graph: Graph) -> list[tuple[str, str]]:
         nxt = graph.successors(syn)
         if len(nxt) != 1 or not _netx_neuron(graph, nxt[0]):
             raise UnsupportedLayerError("netx needs each synapse to feed exactly one neuron layer", layer=syn)
-        lif = nxt[0]
-        if graph.predecessors(lif) != [syn]:
-            raise UnsupportedLayerError("netx has no fan-in: a neuron layer takes one synapse only", layer=lif)
-        chain.append((syn, lif))
-        prev = lif
+        neuron = nxt[0]
+        if graph.predecessors(neuron) != [syn]:
+            raise UnsupportedLayerError("netx has no fan-in: a neuron layer takes one synapse only", layer=neuron)
+        chain.append((syn, neuron))
+        prev = neuron
     if not chain:
         raise UnsupportedLayerError("netx needs at least one dense layer", layer=graph.output_names[0])
     _check_conv_prefix(graph, chain)
@@ -168,9 +168,9 @@ def netx_expressible(graph: Graph) -> str | None:
 def _netx_layers(graph: Graph) -> list[dict]:
     layers = []
     encoding = InputEncoding.from_metadata(graph.metadata)
-    for syn, lif in netx_chain(graph):
-        node = graph.nodes[lif]
-        layer = {**REGISTRY.of(node, lif).netx_neuron(node, lif), "names": (syn, lif)}
+    for syn, neuron in netx_chain(graph):
+        node = graph.nodes[neuron]
+        layer = {**REGISTRY.of(node, neuron).netx_neuron(node, neuron), "names": (syn, neuron)}
         syn_node = graph.nodes[syn]
         if isinstance(syn_node, QConv):
             payload = encoding.max_value if syn_node.graded and not layers and encoding.graded else 1
@@ -262,17 +262,17 @@ def run_netx(path: str | Path, graph: Graph, inputs: np.ndarray) -> SimResult:
             else:
                 source.s_out.connect(net.inp)
             paths = []
-            for k, ((_, lif), block) in enumerate(zip(chain, net.layers, strict=True)):
-                paths.append(recording_path(tmp, k, lif, "spikes"))
+            for k, ((_, neuron), block) in enumerate(zip(chain, net.layers, strict=True)):
+                paths.append(recording_path(tmp, k, neuron, "spikes"))
                 out = block.neuron.s_out
                 out = out.transpose(list(LAVA_AXES)).flatten() if len(out.shape) == 3 else out
                 sink = FileSink(shape=out.shape, num_steps=num_steps, path=paths[-1], dtype="int8")
                 out.connect(sink.a_in)
             run_and_stop(source, num_steps)
             layers = {}
-            for k, (_, lif) in enumerate(chain):
+            for k, (_, neuron) in enumerate(chain):
                 s = cut_windows(np.load(paths[k]), batch, timesteps, timesteps, k + 1)
-                layers[lif] = LayerTrace(spikes=s.astype(np.int8), latency=k + 1)
+                layers[neuron] = LayerTrace(spikes=s.astype(np.int8), latency=k + 1)
     finally:
         net.net_config.f.close()
     return build_result(graph, x, layers, [chain[-1][1]])

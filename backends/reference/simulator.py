@@ -6,8 +6,8 @@ Each integer node steps itself with its family's integer rule (``IntegerNeuron.i
 :mod:`snncc.fixedpoint`'s arithmetic). Samples run side by side (batched), each from its initial state; each layer
 starts at the step its sample's first input reaches it, as the deployed network's staggered resets make it do (see
 :mod:`.trace`), and is silent outside its window. Traces record what a layer sends (binary spikes as int8, graded
-payloads as int32) and its state words ``u`` and ``v`` (a family may keep another quantity in ``u``, e.g. AR-LIF's
-reset memory).
+payloads as int32) and its state words ``u`` and ``v`` (a family may keep another quantity in ``u``, its reset
+memory, say).
 
 A synapse flagged ``snncc.recurrent`` is an ordinary synapse in time: it delivers at step k what its source sent at
 step k - 1, so the first delivery in its source's window is 0 (the source is silent before its window). A graph

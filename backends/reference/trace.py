@@ -5,7 +5,7 @@ deep processes input step t at step ``t + latency`` (and is reset at ``latency``
 input arrives), so the traces of the reference, of Lava and of the float model compare directly.
 
 On a sub-step clock (layers that send bursts, ``S`` sub-steps per input step) ``spikes`` holds each period's
-spike count, i.e. the payload ``z`` the unlowered multi-level layer sends, and ``bursts`` the binary spikes of every
+spike count, i.e. the payload ``z`` the unlowered graded layer sends, and ``bursts`` the binary spikes of every
 sub-step; ``u`` and ``v`` are the states after each period's boundary update.
 """
 
@@ -22,9 +22,9 @@ from snncc.ir import IntegerNeuron, IntegerSynapse, QConv
 
 @dataclass
 class LayerTrace:
-    spikes: np.ndarray  # (batch, T, n) int8 binary spikes; int32 payloads z of a multi-level (graded) layer
+    spikes: np.ndarray  # (batch, T, n) int8 binary spikes; int32 payloads z of a graded layer
     latency: int  # synapse layers between the input and this layer
-    u: np.ndarray | None = None  # (batch, T, n) state after the step, when recorded; an AR-LIF's reset memory m
+    u: np.ndarray | None = None  # (batch, T, n) state after the step, when recorded (whatever the family keeps in u)
     v: np.ndarray | None = None
     bursts: np.ndarray | None = None  # (batch, T * S, n) binary spikes of a sub-step layer, sub-step by sub-step
 

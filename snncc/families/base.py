@@ -68,6 +68,7 @@ class Family:
     netx_neurons: ClassVar[bool] = False  # its integer layers are lava-dl netx's CUBA neurons (netx_neuron)
     # backend name -> "module:Class" of a runner for the graphs this family claims (a clock of its own)
     graph_runners: ClassVar[dict[str, str]] = {}
+    relay: ClassVar[str | None] = None  # the kind of relay its neurons make ("binary", "graded"; see relay.py)
 
     def claims_graph(self, graph: Graph) -> bool:
         """Whether ``graph`` must run on this family's ``graph_runners`` (it is on the family's clock)."""
@@ -97,6 +98,15 @@ class Family:
 
     def canonicalize(self, g: Graph, name: str) -> None:
         """Family-specific canonical rewrites around float layer ``name`` (in place), after biases are folded."""
+
+    def relay_neuron(self, n: int, levels: int | None, metadata: dict, out_scale: float) -> Any:
+        """``n`` memoryless float neurons that re-emit their input (``levels``: the largest graded count, None for
+        a binary relay), each spike or level worth ``out_scale``; only for a family that declares ``relay``."""
+        raise NotImplementedError
+
+    def relays_on(self, target: Target) -> bool:
+        """Whether ``target`` runs this family's relays."""
+        return True
 
     # ---- lower-neurons (float level) ------------------------------------------------------------------------
     def lower(self, g: Graph, name: str, choices: dict[str, str]) -> dict | None:

@@ -72,6 +72,13 @@ class Registry:
             self._by_module = index
         return self._by_module
 
+    def relay(self, kind: str) -> Family:
+        """The family whose neurons make relays of ``kind`` ("binary" or "graded")."""
+        for fam in self.families:
+            if fam.relay == kind:
+                return fam
+        raise KeyError(f"no registered family makes {kind} relays")
+
     # ---- options ----------------------------------------------------------------------------------------------
     def options(self, stage: str) -> list[Option]:
         """The options the families add to the pass ``stage``."""

@@ -242,7 +242,7 @@ def _calibrate_layer(g: Graph, name: str, method: str, pct: float, inputs: dict[
         if err < note["input_error"]:  # keep the error-minimising mantissas (else nearest rounding stays)
             for s, w in rounded.items():
                 g.nodes[s].weight = w
-            unit = np.asarray(next(iter(chosen[2].values())), np.float64)  # per row for per-neuron AR-LIF grids
+            unit = np.asarray(next(iter(chosen[2].values())), np.float64)  # per row for per-neuron grids
             clip = ctx.target.synapse_format.weight_max * unit.ravel()
             g.nodes[name].metadata[keys.WEIGHT_CLIP] = float(clip[0]) if clip.size == 1 else clip.tolist()
             note.update(rounding="error-minimising", input_error=err)
@@ -287,7 +287,7 @@ def _search(g: Graph, name: str, wmax: float, percentile: float, inputs: dict[st
         if q is None:
             continue
         key = tuple(np.asarray(w).tobytes() for w in q[0].values())
-        if key in seen:  # a clip that lands on a grid already scored (multi-level: powers of two only)
+        if key in seen:  # a clip that lands on a grid already scored (power-of-two grids)
             continue
         seen.add(key)
         err = _input_error(g, weights, q[0], inputs, theta)

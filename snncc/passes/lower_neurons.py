@@ -1,8 +1,8 @@
 """lower-neurons: rewrite float layers the quantizer cannot take as they are onto ones it can, at the float level.
 
-Each family decides (``Family.lower``): KLIF becomes a LIF with a membrane floor (exact); AR-LIF, on request
-(``arlif=stock``), a stock LIF (approximate; by default it stays and becomes snncc's integer AR-LIF program when
-quantized). The families' choices are this pass's options. Each rewrite is recorded as a lowering (from, to,
+Each family decides (``Family.lower``) whether and how its layers become nodes of another family (one exactly, one
+only on request and approximately, most never); the choices the families offer (``Family.options``) are this
+pass's options. Each rewrite is recorded as a lowering (from, to,
 exact), measured in the compile report against the float model.
 """
 

@@ -1,8 +1,8 @@
 """lower-primitives: map integer neuron layers onto the primitives the target declares, and record each choice.
 
 Each family rewrites its layers for targets that lack their primitive (``Family.lower_primitives``: a graded
-multi-level layer becomes a population of binary neurons, or binary bursts on a sub-step clock, on a target without
-graded spikes; the choice is this pass's ``multilevel`` option), each rewrite recorded as a lowering with its
+layer becomes a population of binary neurons, or binary bursts on a sub-step clock, on a target without graded
+spikes; the families' choices are this pass's options), each rewrite recorded as a lowering with its
 exactness and cost. Then every neuron layer's primitive (``Family.primitive``) must be one the target declares (an
 error naming the layer and the primitive otherwise), and is recorded on the layer (``keys.PRIMITIVE``: its name,
 kind and Lava class), which the Lava backend builds and the report shows.

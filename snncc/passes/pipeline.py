@@ -32,7 +32,7 @@ PASSES: dict[str, type[Pass]] = {
 }
 """Every pass by name, in the order of the default pipeline (optional passes only when their options ask)."""
 
-_ITEM = re.compile(r"\s*([A-Za-z][\w-]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
+_ITEM = re.compile(r"\s*([A-Za-z][\w-]*)\s*(?:\{([^{}]*)\})?\s*")
 
 
 @dataclass
@@ -51,12 +51,13 @@ class Pipeline:
         passes, pos = [], 0
         while pos < len(text):
             m = _ITEM.match(text, pos)
-            if m is None or m.end() == pos:
-                raise PipelineError(f"pipeline text {text!r}: cannot read from {text[pos:]!r}",
+            end = m.end() if m else pos
+            if m is None or (end < len(text) and text[end] != ","):
+                raise PipelineError(f"pipeline text {text!r}: cannot read from {text[end:]!r}",
                                     hint="write name{option=value,...},name,...")
             name, body = m.group(1), m.group(2)
             passes.append(make_pass(name, _parse_options(name, body or "")))
-            pos = m.end()
+            pos = end + 1
         if not passes:
             raise PipelineError("the pipeline is empty")
         return cls(passes)

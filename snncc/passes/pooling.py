@@ -117,7 +117,7 @@ def _binary_source(g: Graph, pool: str) -> bool:
 
 def _pool_relay(g: Graph, pool: str, consumer: str, meta: dict) -> dict:
     """Keep pooling ``pool`` as a layer of its own: a sum over each window into graded relay neurons that send the
-    count (a multi-level neuron without memory: threshold 1, ``levels`` = window size), the average's ``1/(ky kx)``
+    count (``levels`` = window size; :mod:`snncc.families.relay`), the average's ``1/(ky kx)``
     as their output scale (folded into ``consumer``). Exact: the counts are small integers. It costs one step of
     latency and the pooled map's neurons, and divides the consumer's fan-in by the window size."""
     node = g.nodes[pool]

@@ -76,11 +76,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         vth = ql["vth"] if "vth" in ql else f"2^{ql['theta_exp']}" if "theta_exp" in ql else ""
         thr_err = _pct(ql["threshold_error"]) if "threshold_error" in ql else "exact (power of two)"
         exp = ql["weight_exp"]
-        if "input_gain" in ql:  # AR-LIF: the program scales the input (per neuron), the synapse does not
+        if "input_gain" in ql:  # the neuron's program scales the input (per neuron), the synapse does not
             gain = ql["input_gain"]
             gain = f"{gain[0]}..{gain[1]}" if isinstance(gain, list) else gain
             exp = f"{exp} (program input x {gain} * 2^{ql['input_shift']})"
-        lines.append(f"| {name} ({ql.get('kind', 'LIF')}) | {ql['scale']:.4g} | {exp} | {vth} | "
+        lines.append(f"| {name} ({ql['kind']}) | {ql['scale']:.4g} | {exp} | {vth} | "
                      f"{thr_err} | {ql['weight_rms_error']:.3g} | {ql['weight_zeroed']} | "
                      f"{ql['worst_case_input']} / {ql['input_limit']} |")
     lines += _calibration_lines(q.get("calibration") or {})

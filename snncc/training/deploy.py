@@ -4,8 +4,8 @@
 passes as ``snncc compile``), then
 
 * snaps every ``nn.Linear`` onto the deployed grid in place: each weight becomes its integer mantissa times its
-  exponent, converted back through the layer's scale and input factors (graded-input scale, KLIF gain, multi-level
-  output scale), and each bias becomes the integer bias the neuron will add;
+  exponent, converted back through the layer's scale and input factors (graded-input scale, a neuron's input gain
+  or output scale), and each bias becomes the integer bias the neuron will add;
 * puts every neuron module into its deploy-exact mode (``SpikingModule.enter_deploy_mode``: it then runs its
   family's integer step on the compiled layer's integers); a layer with a part its neurons apply first (an
   eval-mode normalization) first folds that part into the ``nn.Linear`` feeding it (its deployed form),
@@ -161,8 +161,8 @@ def snap(weight: torch.Tensor, grid: SynapseGrid) -> torch.Tensor:
 
 
 def _row_ratio(w_torch: np.ndarray, w_low: np.ndarray, syn: str) -> np.ndarray:
-    """Per output row, torch weight / compiled float weight (graded-input scale, KLIF gain...): one number per row,
-    or the model cannot be mapped back."""
+    """Per output row, torch weight / compiled float weight (graded-input scale, a neuron's input gain...): one
+    number per row, or the model cannot be mapped back."""
     if w_torch.shape != w_low.shape:
         raise UnsupportedLayerError(f"the compiled synapse has shape {w_low.shape}, its nn.Linear {w_torch.shape}",
                                     layer=syn)

@@ -70,9 +70,9 @@ class QAT:
 
     def _freeze_neuron_parameters(self) -> list[nn.Parameter]:
         """Fine-tuning moves the weights and biases; thresholds, decays and the other neuron parameters stay as
-        deployed (``requires_grad`` off until :meth:`finalize`). A multi-level layer's weight grid is a power of
+        deployed (``requires_grad`` off until :meth:`finalize`). A graded layer's weight grid is a power of
         two of its threshold, so a threshold the optimizer nudged by 1e-6 across that boundary halved the layer's
-        resolution at the next refresh (4-bit ASN: held-out KL from float 0.003 -> 4.0 after one epoch)."""
+        resolution at the next refresh (a 4-bit ASN network: held-out KL from float 0.003 -> 4.0 after one epoch)."""
         tuned = {id(t) for plan in self.plans for g in plan.synapses for t in (g.module.weight, g.module.bias)}
         frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in tuned]
         for p in frozen:
@@ -105,8 +105,8 @@ class QAT:
     def clamp_masters(self) -> None:
         """Keep every master weight within ``+-hi`` mantissas of its current grid, so a refresh can only find the
         same grid or a finer one. Without this, a largest weight that the optimizer nudges past the top of the grid
-        by 1e-6 makes the max rule coarsen the whole layer; where grids are powers of two (multi-level, Group
-        Neuron, ASN layers) that is a factor of 2, which at 4 bits ruined the network after one epoch (held-out KL
+        by 1e-6 makes the max rule coarsen the whole layer; where grids are powers of two (graded layers)
+        that is a factor of 2, which at 4 bits ruined the network after one epoch (held-out KL
         from float 0.003 -> 4.0 at any learning rate)."""
         with torch.no_grad():
             for plan in self.plans:

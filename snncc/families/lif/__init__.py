@@ -29,9 +29,16 @@ class LIFFamily(Family):
     integer_nodes: ClassVar[tuple[type, ...]] = (QLIF,)
     nir_types: ClassVar[tuple[type, ...]] = NIR_TYPES
     netx_neurons: ClassVar[bool] = True
+    relay: ClassVar[str | None] = "binary"
 
     def from_nir(self, node: Any, dt: float, reset: str, name: str) -> LIFNeuron:
         return from_nir(node, dt, reset, name)
+
+    def relay_neuron(self, n: int, levels: int | None, metadata: dict, out_scale: float) -> LIFNeuron:
+        """An IF neuron without memory (decays 0, threshold 1/2, hard reset): it fires exactly when its input
+        spiked."""
+        return LIFNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.full(n, 0.5), bias=np.zeros(n),
+                         reset="zero", metadata=metadata)
 
     def quantize(self, g: Graph, name: str, enc: InputEncoding, ctx: RuleContext, resolution: str) -> dict:
         return quantize_lif(g, name, g.nodes[name], enc, ctx, resolution)

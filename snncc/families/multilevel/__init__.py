@@ -3,7 +3,7 @@
 All emit an integer spike ``z = clip(floor(v/theta + offset), 0, levels)`` and reset softly, ``v -= z theta``, with an
 optional leak: one integer graded primitive (``QMultiLevel``, snncc's custom Lava process) covers them, exactly when
 ``theta`` is a power of two in integer units. On a target without graded spikes the layer becomes a population of
-binary neurons (:mod:`snncc.families.population`, the default) or binary bursts on a sub-step clock
+binary neurons (:mod:`snncc.families.multilevel.population`, the default) or binary bursts on a sub-step clock
 (:mod:`snncc.families.substep`, ``multilevel=substep``).
 """
 
@@ -16,11 +16,12 @@ import numpy as np
 
 from snncc.families.base import Family, Option, RuleContext
 from snncc.families.multilevel.nodes import MultiLevelNeuron, QMultiLevel
+from snncc.families.multilevel.population import to_population
 from snncc.families.multilevel.quantize import quantize_multilevel
-from snncc.families.population import to_population
 from snncc.families.substep.lowering import to_substeps
 from snncc.ir import Graph, InputEncoding
 from snncc.ir.synapses import with_weight
+from snncc.target import Target
 
 GRADED = "multilevel_graded"  # the target primitive of graded multi-level neurons
 
@@ -34,6 +35,16 @@ class MultiLevelFamily(Family):
                "multi-level lowering on targets without graded spikes: a population of binary neurons (default) or "
                "binary bursts over sub-steps (levels x the time steps)"),
     )
+    relay: ClassVar[str | None] = "graded"
+
+    def relay_neuron(self, n: int, levels: int | None, metadata: dict, out_scale: float) -> MultiLevelNeuron:
+        """Memoryless multi-level neurons of threshold 1: ``floor(z / 1) = z``, nothing left in ``v``."""
+        return MultiLevelNeuron(decay_v=np.zeros(n), decay_i=np.zeros(n), threshold=np.ones(n), bias=np.zeros(n),
+                                offset=np.zeros(n), out_scale=np.full(n, out_scale), levels=levels,
+                                metadata=metadata)
+
+    def relays_on(self, target: Target) -> bool:
+        return GRADED in target.primitives
 
     def canonicalize(self, g: Graph, name: str) -> None:
         """A multi-level layer emits ``z * out_scale``: scale the columns of the synapses it feeds instead, so that

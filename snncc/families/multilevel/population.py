@@ -13,8 +13,8 @@ For a target without graded spikes. Member ``r`` of neuron ``i`` (population neu
 **Exact without leak** (``dv = 0``); with a leak each member's offset decays and truncates on its own, so it is
 approximate (the compile report measures it). Cost: ``levels`` x the neurons and their input and output synapses,
 plus ``levels (levels - 1)`` lateral synapses per neuron, binary spikes, the same number of time steps. A layer so
-expanded carries ``keys.POPULATION`` (``{"neurons": n, "members": N}``); :func:`logical_spikes` sums its members
-back into what its consumers receive.
+expanded carries ``keys.POPULATION`` (``{"neurons": n, "members": N}``); :func:`snncc.fidelity.logical_spikes` sums
+its members back into what its consumers receive.
 """
 
 from __future__ import annotations
@@ -80,11 +80,3 @@ def to_population(g: Graph, name: str, fmt: fx.NeuronFormat) -> dict:
             "lateral_synapses": int(n * members * (members - 1)),
             "note": None if exact else "leak applies to each member's offset separately: approximate"}
 
-
-def logical_spikes(graph: Graph, name: str, spikes: np.ndarray) -> np.ndarray:
-    """(batch, T, n) output of layer ``name``; population members summed per original neuron."""
-    pop = graph.nodes[name].metadata.get(keys.POPULATION)
-    if not pop:
-        return spikes
-    b, t, _ = spikes.shape
-    return spikes.astype(np.int64).reshape(b, t, int(pop["neurons"]), int(pop["members"])).sum(axis=3)
