@@ -124,7 +124,7 @@ def _mapping_view(data: dict[str, Any]) -> dict[str, list[tuple]]:
         view = {}
         for layer, m in data["node/metadata/snncc.mapping"]["layers"].items():
             cores = m.get("cores") or [None] * len(m["blocks"])
-            view[layer] = [(b["neurons"], b.get("tile"), c) for b, c in zip(m["blocks"], cores, strict=True)]
+            view[layer] = [(_ranges(b), b.get("tile"), c) for b, c in zip(m["blocks"], cores, strict=True)]
         return view
     view = {}
     for key, blocks in data.items():
@@ -136,6 +136,13 @@ def _mapping_view(data: dict[str, Any]) -> dict[str, list[tuple]]:
         ranges = [[b] if isinstance(b[0], int) else b for b in blocks]  # [a, b] or [[a, b], ...]
         view[node.rsplit("/", 1)[-1]] = list(zip(ranges, tiles, cores, strict=True))
     return view
+
+
+def _ranges(block: dict[str, Any]) -> list[list[int]]:
+    """A stored block's neuron ranges (a tile is stored as the tile and its layer's map)."""
+    from snncc.mapping import Block
+
+    return [list(r) for r in Block.from_data(block).ranges]
 
 
 def _bundles(root: Path) -> list[Path]:

@@ -169,6 +169,26 @@ def test_partition_errors_name_layer_and_limit():
         PassManager([Quantize(), Partition()]).run(float_graph(np.ones((25, 2)), np.ones((5, 25))), ctx(tiny))
 
 
+def test_partition_checks_every_block_against_every_core_limit(monkeypatch):
+    """A partitioner that puts a whole layer on one core is caught by the pass's own check, naming the limit."""
+    from snncc.mapping import PARTITIONERS, Block
+
+    greedy = PARTITIONERS["greedy"]
+
+    class OneBlockPerLayer(greedy):
+        def partition(self, graph, target):
+            blocks, notes = greedy().partition(graph, target)
+            return {name: [Block.span(0, sum(b.size for b in bs))] for name, bs in blocks.items()}, notes
+
+    g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
+    PassManager([Quantize(), Partition()]).run(g, ctx())  # the greedy blocks pass the check
+    monkeypatch.setitem(PARTITIONERS, "greedy", OneBlockPerLayer)
+    # 3000 x (600 synapses + 8 bytes of state) + 600 x 4 bytes of axon table = 1826400 bytes
+    with pytest.raises(ResourceError, match="in pass 'partition': layer 'lif1': the 'greedy' partitioner's block 0 "
+                                            "uses 1826400 memory, more than a core's 196608 \\(core_limits.memory"):
+        PassManager([Quantize(), Partition()]).run(g, ctx())
+
+
 def test_place_assigns_unique_neighbouring_cores():
     g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
     out = PassManager([Quantize(), Partition(), Place()]).run(g, ctx())

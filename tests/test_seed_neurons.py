@@ -134,7 +134,7 @@ def test_arlif_float_matches_numpy_reference():
 @given(decay=st.floats(0.0, 1.0), threshold=st.floats(0.05, 4.0), a=st.floats(-3.0, 3.0), c=st.floats(-4.0, 4.0),
        scale=st.sampled_from([1, 4, 16, 400]), seed=st.integers(0, 2**31 - 1))
 def test_arlif_deploy_exact_is_fixedpoint_arlif_step(decay, threshold, a, c, scale, seed):
-    """Forward in deploy-exact mode == snncc.fixedpoint.arlif_step on Q12 integer inputs, step after step."""
+    """Forward in deploy-exact mode == the family's arlif_step on Q12 integer inputs, step after step."""
     n = N.ARLIF(decay=decay, threshold=threshold, a=a, c=c, deploy_exact=True)
     q = n.quantized()
     assert q == {"dv": fp.float_decay_to_int(decay), "vth": round(threshold * 4096), "amp": round(math.tanh(a) * 4096),
@@ -212,7 +212,7 @@ def test_multilevel_hand_computed_clip_and_soft_reset():
 @given(theta_exp=st.integers(0, 12), levels=st.integers(1, 8), frac=st.floats(0.0, 0.999),
        seed=st.integers(0, 2**31 - 1))
 def test_multilevel_equals_fixedpoint_multilevel_step(theta_exp, levels, frac, seed):
-    """IF multi-level on the integer grid: float module == fixedpoint.multilevel_step (a_in << 6 enters v)."""
+    """IF multi-level on the integer grid: float module == the family's multilevel_step (a_in << 6 enters v)."""
     theta_int = 1 << theta_exp
     offset_int = int(frac * theta_int)
     n = N.MultiLevel(levels=levels, threshold=theta_int / 64, beta=1.0, offset=offset_int / theta_int).double()

@@ -3,9 +3,9 @@
 A family is one folder under ``snncc/families/``: its IR nodes (``nodes.py``: they step themselves, float and
 integer), its integer rules (``integer.py``, written once against :class:`snncc.fixedpoint.ExactArithmetic` so the
 reference, the Lava models and the torch deploy-exact mode share them), its torch modules (``module.py``, loaded
-only when torch is wanted), its Lava processes (``lava.py``, loaded only when Lava runs) and a :class:`Family`
-object (``__init__.py``) whose hooks the passes call. The registry (:mod:`snncc.families.registry`) finds the
-family of a node, a NIR type or a torch module; nothing outside a family's folder lists its types.
+only when torch is wanted), its Lava processes (``lava/``, a package of its own, loaded only when Lava runs) and a
+:class:`Family` object (``__init__.py``) whose hooks the passes call. The registry (:mod:`snncc.families.registry`)
+finds the family of a node, a NIR type or a torch module; nothing outside a family's folder lists its types.
 
 Each hook has a default that says "this family has nothing to do here"; a family overrides what applies to it.
 """

@@ -135,6 +135,23 @@ class FloatNeuron(NeuronNode):
 
 
 @dataclass(eq=False)
+class CubaFloatNeuron(FloatNeuron):
+    """A float neuron on Loihi's CUBA compartment: per-neuron ``decay_v`` and ``decay_i`` (subclasses declare them),
+    rounded against recorded states by calibrate."""
+
+    CORRECTS_DECAYS: ClassVar[bool] = True
+
+    def synapse_bias_error(self) -> str | None:
+        if np.any(self.decay_i != 0):
+            return ("a synapse bias into a neuron with current decay cannot be deployed exactly (the chip adds the "
+                    "bias to the voltage, not to the decaying current)")
+        return None
+
+    def calibration_decays(self) -> list[float]:
+        return [float(np.max(self.decay_v)), float(np.max(self.decay_i))]
+
+
+@dataclass(eq=False)
 class IntegerNeuron(NeuronNode):
     """A neuron layer on a target's integer primitives (the Q level), stepping with its integer rules.
 

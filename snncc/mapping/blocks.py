@@ -1,16 +1,19 @@
 """The mapping of a network onto cores, as typed objects: which neurons of each layer each core holds, and where.
 
-A layer is cut into :class:`Block`\\ s, one per core: a set of the layer's flat neuron indices, stored as sorted
-``[start, stop)`` ranges, and for a conv-fed layer the :class:`Tile` (output channels x rows x columns of its
-``(C, H, W)`` map) it covers. Placement gives each block a :class:`Core`. A :class:`Mapping` holds every layer's
-blocks and cores; it is stored in the graph's metadata (``keys.MAPPING``) as plain data and read back with
-:meth:`Mapping.of`, so partition, placement, the reports and any backend that needs it see the same objects.
+A layer is cut into :class:`Block`\\ s, one per core: a set of the layer's flat neuron indices as sorted
+``[start, stop)`` ranges, or for a conv-fed layer the :class:`Tile` (output channels x rows x columns of its
+``(C, H, W)`` map) it covers, whose ranges follow from the map (a tile is stored as the tile alone: a ResNet's
+tiles span 300,000 ranges, which every copy of the graph would otherwise repeat). Placement gives each block a
+:class:`Core`. A :class:`Mapping` holds every layer's blocks and cores; it is stored in the graph's metadata
+(``keys.MAPPING``) as plain data and read back with :meth:`Mapping.of`, so partition, placement, the reports and
+any backend that needs it see the same objects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -56,36 +59,51 @@ class Tile:
 
 @dataclass(frozen=True)
 class Block:
-    """The neurons of one layer that one core holds: ``ranges`` of flat indices, and the ``tile`` they form."""
+    """The neurons of one layer that one core holds: the ``spans`` of flat indices it holds, or the ``tile`` of the
+    layer's ``shape`` (C, H, W) it covers."""
 
-    ranges: tuple[tuple[int, int], ...]
+    spans: tuple[tuple[int, int], ...] = ()
     tile: Tile | None = None
+    shape: tuple[int, int, int] | None = None  # the layer's map, with a tile
+
+    def __post_init__(self) -> None:
+        if (self.tile is None) != (self.shape is None) or (self.tile is not None and self.spans):
+            raise ValueError("a block is spans, or a tile with its layer's shape")
 
     @classmethod
     def span(cls, start: int, stop: int) -> Block:
         """The contiguous block ``[start, stop)``."""
         return cls(((int(start), int(stop)),))
 
+    @cached_property
+    def ranges(self) -> tuple[tuple[int, int], ...]:
+        """The block's flat neuron indices as sorted, merged ``[start, stop)`` ranges."""
+        return self.tile.ranges(self.shape) if self.tile is not None else self.spans
+
     @property
     def size(self) -> int:
-        return sum(b - a for a, b in self.ranges)
+        return self.tile.size if self.tile is not None else sum(b - a for a, b in self.spans)
 
     def index(self) -> np.ndarray:
         """The block's flat neuron indices, sorted (index a per-neuron array with it, e.g. spike counts)."""
-        if not self.ranges:
+        if self.tile is not None:
+            t, (_, h, w) = self.tile, self.shape
+            return (np.arange(t.c0, t.c1)[:, None, None] * (h * w) + np.arange(t.r0, t.r1)[None, :, None] * w
+                    + np.arange(t.x0, t.x1)[None, None, :]).ravel()
+        if not self.spans:
             return np.zeros(0, np.int64)
-        return np.concatenate([np.arange(a, b) for a, b in self.ranges])
+        return np.concatenate([np.arange(a, b) for a, b in self.spans])
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"neurons": [list(r) for r in self.ranges]}
         if self.tile is not None:
-            data["tile"] = self.tile.to_data()
-        return data
+            return {"tile": self.tile.to_data(), "shape": list(self.shape)}
+        return {"neurons": [list(r) for r in self.spans]}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Block:
-        tile = Tile.from_data(data["tile"]) if data.get("tile") else None
-        return cls(tuple((int(a), int(b)) for a, b in data["neurons"]), tile)
+        if data.get("tile"):
+            return cls(tile=Tile.from_data(data["tile"]), shape=tuple(int(v) for v in data["shape"]))
+        return cls(tuple((int(a), int(b)) for a, b in data["neurons"]))
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ import numpy as np
 
 from ..conv import ConvGeometry
 from ..errors import ResourceError
+from ..ir import Graph
 from ..target import Target
 from .axes import axes, in_channels, max_in_channels
 from .blocks import Block, Tile
-from .layers import LayerInputs
+from .layers import LayerInputs, destinations, layer_inputs
 
 LIMITS = ("neurons", "memory", "input_axons", "output_axons")
 
@@ -75,7 +76,7 @@ def tile_use(target: Target, li: LayerInputs, t: Tile, sharing: bool) -> Use:
                     else ay.connections(t.r0, t.r1) * ax.connections(t.x0, t.x1))
         synapses += (t.c1 - t.c0) * g.weight_shape[1] * per_pair
     if li.flat:
-        idx = Block(t.ranges(li.shape)).index()
+        idx = Block(tile=t, shape=li.shape).index()
         for g in li.flat:
             groups = len(np.unique(idx // (g.out_channels // g.groups)))
             axons += groups * _flat_field_size(g)
@@ -145,6 +146,20 @@ def binding(use: Use, out_axons: int, lim: Limits) -> str:
     """The limit closest to full (the one that stops a block from growing)."""
     u = usage(use, out_axons)
     return max(u, key=lambda k: u[k] / getattr(lim, k))
+
+
+def overfull(graph: Graph, target: Target, blocks: dict[str, list[Block]]) -> tuple[str, int, str, int, int] | None:
+    """``(layer, block index, limit, use, limit value)`` of the first block over a per-core limit, or None: the
+    check every partitioner's result passes."""
+    lim, sharing = Limits.of(target), weight_sharing(target)
+    for name, layer_blocks in blocks.items():
+        li, dest = layer_inputs(graph, name), destinations(graph, name, blocks)
+        for i, block in enumerate(layer_blocks):
+            used = usage(block_use(target, li, block, sharing), int(np.sum(dest[block.index()])))
+            for k, v in used.items():
+                if v > getattr(lim, k):
+                    return name, i, k, v, getattr(lim, k)
+    return None
 
 
 def explain_unfit(layer: str, use: Use, out_per_neuron: int, lim: Limits) -> ResourceError:

@@ -189,7 +189,7 @@ def plan_layer(target: Target, graph: Graph, layer: str, dest: np.ndarray, lim: 
         raise GraphError(f"{n} neurons cannot hold the convolution's {li.shape} output map", layer=layer)
     out = OutAxons(dest, li.shape, own_destinations(graph, layer, li.shape))
     dims, limit = choose_tile(target, layer, li, out, lim, sharing)
-    blocks = [Block(t.ranges(li.shape), t) for t in tiling(li.shape, dims)]
+    blocks = [Block(tile=t, shape=li.shape) for t in tiling(li.shape, dims)]
     bound = tile_bound(target, li, dims, sharing)
     pieces = [-(-s // d) for s, d in zip(li.shape, dims, strict=True)]
     return LayerPlan(blocks, {

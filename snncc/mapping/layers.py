@@ -74,7 +74,7 @@ def field_index(g: ConvGeometry, t: Tile, shape: tuple[int, int, int]) -> np.nda
         ci0, ci1 = in_channels(g, t.c0, t.c1)
         chans, rows, cols = np.arange(ci0, ci1), ay.reads(t.r0, t.r1), ax.reads(t.x0, t.x1)
     else:
-        groups = np.unique(Block(t.ranges(shape)).index() // (g.out_channels // g.groups))
+        groups = np.unique(Block(tile=t, shape=shape).index() // (g.out_channels // g.groups))
         cg_in = g.weight_shape[1]
         chans, rows, cols = (groups[:, None] * cg_in + np.arange(cg_in)).ravel(), ay.reads(0, 1), ax.reads(0, 1)
     return (chans[:, None, None] * h * w + rows[None, :, None] * w + cols[None, None, :]).ravel()

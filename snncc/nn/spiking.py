@@ -19,10 +19,19 @@ class SpikingModule(nn.Module):
 
     FOLD_SUFFIX: ClassVar[str | None] = None  # the IR suffix of a part its tracing rule puts before the neurons,
     # which the deploy-exact mode folds into the feeding nn.Linear (fold_into)
+    STATE: ClassVar[tuple[str, ...]] = ()  # the attributes holding its state across steps (None until a first step)
 
     def reset_state(self) -> None:
         """Forget the state (call before each new sample or batch)."""
-        raise NotImplementedError
+        for name in self.STATE:
+            setattr(self, name, None)
+
+    def start_state(self, x: torch.Tensor) -> None:
+        """Zero state shaped as the input ``x`` at a sample's first step (or when the batch's shape changes)."""
+        first = getattr(self, self.STATE[0], None)
+        if first is None or first.shape != x.shape:
+            for name in self.STATE:
+                setattr(self, name, torch.zeros_like(x))
 
     def ir_nodes(self, n: int) -> list[tuple[str, Any]]:
         """The tracing rule: the IR nodes this layer of ``n`` neurons becomes, in order, as ``(suffix, node)``

@@ -14,6 +14,7 @@ from typing import Literal
 from ..errors import GraphError, ResourceError
 from ..ir import Graph, keys, layer_size
 from ..mapping import PARTITIONERS, LayerMapping, Mapping
+from ..mapping.cost import overfull
 from ..mapping.layers import neuron_layers
 from ..target import Target
 from .base import Pass, PassContext
@@ -50,6 +51,11 @@ class Partition(Pass):
             if any(a != prev for (a, _), prev in zip(ranges, stops, strict=False)) or stops[-1] != layer_size(
                     graph.nodes[name]):
                 raise ResourceError("blocks do not cover the layer exactly once", layer=name)
+        broken = overfull(graph, ctx.target, {name: m.blocks for name, m in mapping.layers.items()})
+        if broken is not None:
+            name, i, limit, used, cap = broken
+            raise ResourceError(f"the '{self.algorithm}' partitioner's block {i} uses {used} {limit}, more than a "
+                                f"core's {cap} (core_limits.{limit})", layer=name)
 
 
 def _check_total(target: Target, n_blocks: dict[str, int]) -> None:

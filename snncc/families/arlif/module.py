@@ -58,6 +58,7 @@ class ARLIF(SpikingModule):
     """AR-LIF neuron layer, one time step per call; ``a`` and ``c`` are learned per-layer scalars."""
 
     LEGACY_PATHS: ClassVar[tuple[str, ...]] = ("snncc.neurons.arlif.ARLIF",)  # where snncc 0.1 pickled it
+    STATE: ClassVar[tuple[str, ...]] = ("v", "m")  # membrane, reset memory
 
     def __init__(
         self,
@@ -107,15 +108,8 @@ class ARLIF(SpikingModule):
             "gate": int(round(self.gate * _ONE)),
         }
 
-    def reset_state(self) -> None:
-        """Forget the membrane and the reset memory (call before each new sample or batch)."""
-        self.v = None
-        self.m = None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.v is None or self.v.shape != x.shape:
-            self.v = torch.zeros_like(x)
-            self.m = torch.zeros_like(x)
+        self.start_state(x)
         q = None
         if self.deploy_exact:
             p = self.quantized()

@@ -40,6 +40,7 @@ class KLIF(SpikingModule):
     """KLIF neuron layer (Jiang & Zhang 2023), one time step per call; ``k`` is one learned scalar per layer."""
 
     LEGACY_PATHS: ClassVar[tuple[str, ...]] = ("snncc.neurons.klif.KLIF",)  # where snncc 0.1 pickled it
+    STATE: ClassVar[tuple[str, ...]] = ("v", "u")
 
     def __init__(
         self,
@@ -94,15 +95,8 @@ class KLIF(SpikingModule):
         k = float(self.effective_k().detach())
         return k / self.tau if self.decay_input else k
 
-    def reset_state(self) -> None:
-        """Forget the membrane state (call before each new sample or batch)."""
-        self.v = None
-        self.u = None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.v is None or self.v.shape != x.shape:
-            self.v = torch.zeros_like(x)
-            self.u = torch.zeros_like(x)
+        self.start_state(x)
         if getattr(self, "deploy_params", None) is not None:  # integer LIF with floor, as compiled
             self.u, self.v, s = deployed_step(self.deploy_params, self.u, self.v, x, self.surrogate_slope)
             return s

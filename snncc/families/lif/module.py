@@ -34,6 +34,7 @@ class LIF(SpikingModule):
     """Leaky integrate-and-fire neuron layer (current-based when ``current_decay > 0``)."""
 
     LEGACY_PATHS: ClassVar[tuple[str, ...]] = ("snncc.neurons.lif.LIF",)  # where snncc 0.1 pickled it
+    STATE: ClassVar[tuple[str, ...]] = ("i", "v")  # current, membrane
 
     def __init__(
         self,
@@ -65,15 +66,8 @@ class LIF(SpikingModule):
         self.v: torch.Tensor | None = None
         self.deploy_params: dict | None = None  # deploy-exact mode: the compiled layer's integers
 
-    def reset_state(self) -> None:
-        """Forget the membrane state (call before each new sample or batch)."""
-        self.i = None
-        self.v = None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.v is None or self.v.shape != x.shape:
-            self.i = torch.zeros_like(x)
-            self.v = torch.zeros_like(x)
+        self.start_state(x)
         if getattr(self, "deploy_params", None) is not None:  # the compiled integer step (i: the integer current)
             self.i, self.v, s = deployed_step(self.deploy_params, self.i, self.v, x, self.surrogate_slope)
             return s

@@ -9,11 +9,20 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.families.lif.integer import lif_step
-from snncc.ir.nodes import FloatNeuron, IntegerNeuron, NeuronState, optional, per_neuron, reset_mode, value_range, vec
+from snncc.ir.nodes import (
+    CubaFloatNeuron,
+    IntegerNeuron,
+    NeuronState,
+    optional,
+    per_neuron,
+    reset_mode,
+    value_range,
+    vec,
+)
 
 
 @dataclass(eq=False)
-class LIFNeuron(FloatNeuron):
+class LIFNeuron(CubaFloatNeuron):
     """Discrete-time current-based LIF; one step (time index t, input x from the synapses):
 
     ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
@@ -22,7 +31,6 @@ class LIFNeuron(FloatNeuron):
     """
 
     TYPE: ClassVar[str] = "snncc.LIF"
-    CORRECTS_DECAYS: ClassVar[bool] = True
     decay_v: np.ndarray
     decay_i: np.ndarray
     threshold: np.ndarray
@@ -45,15 +53,6 @@ class LIFNeuron(FloatNeuron):
         s = v > self.threshold
         state.v = np.where(s, 0.0, v) if self.reset == "zero" else v - s * self.threshold
         return s.astype(np.float64)
-
-    def synapse_bias_error(self) -> str | None:
-        if np.any(self.decay_i != 0):
-            return ("a synapse bias into a neuron with current decay cannot be deployed exactly (the chip adds the "
-                    "bias to the voltage, not to the decaying current)")
-        return None
-
-    def calibration_decays(self) -> list[float]:
-        return [float(np.max(self.decay_v)), float(np.max(self.decay_i))]
 
     def summary(self) -> str:
         return (f"decay_v={value_range(self.decay_v)} decay_i={value_range(self.decay_i)} "

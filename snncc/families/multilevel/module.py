@@ -50,6 +50,7 @@ class MultiLevel(SpikingModule):
     """Multi-level (graded) soft-reset neuron layer (Castagnetti et al. 2025), one time step per call."""
 
     LEGACY_PATHS: ClassVar[tuple[str, ...]] = ("snncc.neurons.multilevel.MultiLevel",)  # snncc 0.1's pickles
+    STATE: ClassVar[tuple[str, ...]] = ("v", "u")
 
     def __init__(
         self,
@@ -95,15 +96,8 @@ class MultiLevel(SpikingModule):
             return self.fixed_out_scale
         return float(self.threshold.detach().clamp(min=THETA_MIN))
 
-    def reset_state(self) -> None:
-        """Forget the membrane state (call before each new sample or batch)."""
-        self.v = None
-        self.u = None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.v is None or self.v.shape != x.shape:
-            self.v = torch.zeros_like(x)
-            self.u = torch.zeros_like(x)
+        self.start_state(x)
         if getattr(self, "deploy_params", None) is not None:  # the compiled graded neuron's integer step
             p = self.deploy_params
             require_float64(x)

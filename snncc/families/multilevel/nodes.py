@@ -9,11 +9,11 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.families.multilevel.integer import multilevel_step
-from snncc.ir.nodes import FloatNeuron, IntegerNeuron, NeuronState, per_neuron, vec
+from snncc.ir.nodes import CubaFloatNeuron, IntegerNeuron, NeuronState, per_neuron, vec
 
 
 @dataclass(eq=False)
-class MultiLevelNeuron(FloatNeuron):
+class MultiLevelNeuron(CubaFloatNeuron):
     """Float multi-level neuron (multi-level, Group Neuron, ASN/NASN): integer spikes, soft reset, optional leak.
 
     ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``z = clip(floor(v / threshold + offset), 0, levels)``;
@@ -22,7 +22,6 @@ class MultiLevelNeuron(FloatNeuron):
     """
 
     TYPE: ClassVar[str] = "snncc.MultiLevel"
-    CORRECTS_DECAYS: ClassVar[bool] = True
     decay_v: np.ndarray
     decay_i: np.ndarray
     threshold: np.ndarray
@@ -53,15 +52,6 @@ class MultiLevelNeuron(FloatNeuron):
 
     def output(self, z: np.ndarray) -> np.ndarray:
         return z * self.out_scale
-
-    def synapse_bias_error(self) -> str | None:
-        if np.any(self.decay_i != 0):
-            return ("a synapse bias into a neuron with current decay cannot be deployed exactly (the chip adds the "
-                    "bias to the voltage, not to the decaying current)")
-        return None
-
-    def calibration_decays(self) -> list[float]:
-        return [float(np.max(self.decay_v)), float(np.max(self.decay_i))]
 
 
 @dataclass(eq=False)

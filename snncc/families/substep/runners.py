@@ -64,12 +64,11 @@ def substep_clock(graph: Graph) -> int:
     return clocks.pop()
 
 
-class SubStepSimulator:
-    """Runs a sub-step graph (``nir.Input`` -> ``QDense`` -> ``QSubStepMultiLevel`` ... -> ``nir.Output``)."""
+class _SubStepGraph:
+    """What both runners read of a sub-step graph: its clock, its layers in order, their latencies."""
 
-    def __init__(self, graph: Graph, neuron_format: fx.NeuronFormat | None = None) -> None:
+    def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.fmt = neuron_format or fx.DEFAULT_FORMAT
         self.encoding = InputEncoding.from_metadata(graph.metadata)
         self.substeps = substep_clock(graph)
         order = graph.topological_order()
@@ -79,6 +78,14 @@ class SubStepSimulator:
         self.depth = graph.synapse_depth()
         self.latency = max(self.depth[n] for n in self.neurons)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
+
+
+class SubStepSimulator(_SubStepGraph):
+    """Runs a sub-step graph (``nir.Input`` -> ``QDense`` -> ``QSubStepMultiLevel`` ... -> ``nir.Output``)."""
+
+    def __init__(self, graph: Graph, neuron_format: fx.NeuronFormat | None = None) -> None:
+        super().__init__(graph)
+        self.fmt = neuron_format or fx.DEFAULT_FORMAT
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
         """Simulate ``inputs`` (batch, T, n_in) spikes: ``(T + latency) * S`` target steps."""
@@ -130,20 +137,11 @@ class SubStepSimulator:
         return result
 
 
-class SubStepLavaRunner:
+class SubStepLavaRunner(_SubStepGraph):
     """Runs a sub-step graph in Lava fixed_pt; traces as :class:`SubStepSimulator`'s."""
 
     def __init__(self, graph: Graph) -> None:
-        self.graph = graph
-        self.encoding = InputEncoding.from_metadata(graph.metadata)
-        self.substeps = substep_clock(graph)
-        order = graph.topological_order()
-        self.input_name = graph.input_names[0]
-        self.synapses = [n for n in order if isinstance(graph.nodes[n], QDense)]
-        self.neurons = [n for n in order if isinstance(graph.nodes[n], QSubStepMultiLevel)]
-        self.depth = graph.synapse_depth()
-        self.latency = max(self.depth[n] for n in self.neurons)
-        self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
+        super().__init__(graph)
         for s in self.synapses:
             try:
                 fx.lava_dense_encoding(graph.nodes[s].weight, graph.nodes[s].weight_exp)

@@ -68,6 +68,18 @@ class MultiLevelSpiking(AbstractPyLifModelFixed):
         self.v[:] = v
         return z.astype(np.int32)
 
+    def update(self, activation_in: np.ndarray) -> np.ndarray:
+        """One compartment step on ``activation_in`` (the state cleared first at the clock's resets), then the
+        graded spike; returns ``z``."""
+        if self.clock.resets(self.time_step):
+            self.u *= 0
+            self.v *= 0
+        self.scale_bias()
+        if not self.isthrscaled:
+            self.scale_threshold()
+        self.subthr_dynamics(activation_in=activation_in)
+        return self.fire()
+
 
 @implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
 @requires(CPU)
@@ -78,15 +90,7 @@ class PyMultiLevelModelFixed(MultiLevelSpiking):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
     def run_spk(self) -> None:
-        a_in_data = self.a_in.recv()
-        if self.clock.resets(self.time_step):
-            self.u *= 0
-            self.v *= 0
-        self.scale_bias()
-        if not self.isthrscaled:
-            self.scale_threshold()
-        self.subthr_dynamics(activation_in=a_in_data)
-        z = self.fire()
+        z = self.update(self.a_in.recv())
         self.s_out.send(z if self.clock.sends(self.time_step) else np.zeros_like(z))
 
 

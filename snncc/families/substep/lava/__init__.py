@@ -75,14 +75,7 @@ class PySubStepMultiLevelModelFixed(MultiLevelSpiking):
     def run_spk(self) -> None:
         self.period_sum += self.a_in.recv()
         if (self.time_step - 1) % self.substeps == 0:
-            if self.clock.resets(self.time_step):
-                self.u *= 0
-                self.v *= 0
-            self.scale_bias()
-            if not self.isthrscaled:
-                self.scale_threshold()
-            self.subthr_dynamics(activation_in=fx.shift_floor(self.period_sum, self.input_exp).astype(np.int32))
-            self.pending[:] = self.fire()
+            self.pending[:] = self.update(fx.shift_floor(self.period_sum, self.input_exp).astype(np.int32))
             self.period_sum[:] = 0
         spikes, pending = burst_step(self.pending)
         self.pending[:] = pending
