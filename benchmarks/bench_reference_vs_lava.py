@@ -20,13 +20,15 @@ from snncc.backends.lava import FileSink, LavaRunner
 from snncc.backends.lava.execution import run_and_stop
 from snncc.backends.reference import ReferenceSimulator
 from snncc.families.lif.nodes import QLIF
-from snncc.ir import Graph, QDense
+from snncc.ir import Graph, QDense, keys
+from snncc.passes import LowerPrimitives, PassContext
+from snncc.target import load_target
 
 SIZES = [200, 400, 400, 200]
 
 
 def network(rng: np.random.Generator) -> Graph:
-    """input 200 -> 400 -> 400 -> 200 CUBA LIF, random 8-bit weights, mixed resets."""
+    """input 200 -> 400 -> 400 -> 200 CUBA LIF, random 8-bit weights, mixed resets, on loihi2's primitives."""
     nodes: dict = {"input": nir.Input(input_type={"input": np.array([SIZES[0]])})}
     edges, prev = [], "input"
     for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
@@ -37,7 +39,8 @@ def network(rng: np.random.Generator) -> Graph:
         prev = f"lif{i}"
     nodes["output"] = nir.Output(output_type={"output": np.array([SIZES[-1]])})
     edges.append((prev, "output"))
-    return Graph(nodes=nodes, edges=edges, metadata={"input": {"kind": "spikes"}})
+    graph = Graph(nodes=nodes, edges=edges, metadata={keys.INPUT: {"kind": "spikes"}, keys.QUANTIZED: True})
+    return LowerPrimitives().run(graph, PassContext(target=load_target("loihi2")))  # each layer's Lava process
 
 
 def readback(steps: int, n: int, use_file: bool) -> tuple[float, float]:
