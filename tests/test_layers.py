@@ -1,4 +1,5 @@
-"""The package's import graph has no cycles and respects the layer contract of ``tests/importgraph.py``.
+"""The package's import graph has no cycles and respects the layer contract of ``tests/importgraph.py``; no
+library module outgrows one job.
 
 Every import statement counts, the ones inside functions too, so a lazy import cannot hide a cycle or an upward
 dependency. The checks are also run on small hand-built graphs, so that they are seen to fail.
@@ -6,7 +7,7 @@ dependency. The checks are also run on small hand-built graphs, so that they are
 
 from __future__ import annotations
 
-from tests.importgraph import LAYERS, cycles, import_graph, layer_of, unplaced, upward_imports
+from tests.importgraph import LAYERS, cycles, import_graph, layer_of, modules, unplaced, upward_imports
 
 GRAPH = import_graph()
 
@@ -54,3 +55,11 @@ def test_the_checks_fail_on_a_cycle_and_an_upward_import() -> None:
         "snncc.mapping.greedy:7 (mapping) imports snncc.passes.quantize (passes), a layer above it",
     ]
     assert unplaced(graph) == ["snncc.newthing"]
+
+
+MAX_MODULE_LINES = 450
+
+
+def test_no_library_module_is_longer_than_450_lines() -> None:
+    long = {m: n for m, f in modules().items() if (n := len(f.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by job): {long}"
