@@ -61,6 +61,7 @@ class Exporter(ABC):
 
     name: ClassVar[str]
     file: ClassVar[str]  # the file it writes in a bundle
+    describe: ClassVar[str]  # what the report calls the file
 
     @abstractmethod
     def write(self, graph: Graph, folder: Path) -> dict:

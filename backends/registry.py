@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from snncc.errors import BundleError
+from snncc.errors import BundleError, TargetError
 from snncc.fixedpoint import DEFAULT_FORMAT
+from snncc.target import Target
 
 from .base import Backend, Exporter, Program, family_runner
 
@@ -99,3 +100,33 @@ def exporters() -> dict[str, Exporter]:
     from .lava.netx_export import NetxExporter
 
     return {e.name: e for e in (NetxExporter(),)}
+
+
+REQUIRED_BACKENDS = ("reference", "float")  # every compile runs them (activity, fidelity); verify compares with them
+
+
+def target_backends(target: Target) -> tuple[str, ...]:
+    """The backends that run ``target``'s bundles (every one when it names none); TargetError naming the file for a
+    name no backend has, or a list without the ones every compile needs."""
+    names = tuple(BACKENDS) if target.backends is None else target.backends
+    _check_names(target, "backends", names, BACKENDS)
+    missing = [n for n in REQUIRED_BACKENDS if n not in names]
+    if missing:
+        raise TargetError(f"target {target.path}: 'backends' must include {missing[0]} (every compile runs it)")
+    return names
+
+
+def target_exporters(target: Target) -> dict[str, Exporter]:
+    """The exporters whose files ``target``'s bundles get (every one when it names none); TargetError naming the
+    file for a name no exporter has."""
+    known = exporters()
+    names = tuple(known) if target.exporters is None else target.exporters
+    _check_names(target, "exporters", names, known)
+    return {n: known[n] for n in names}
+
+
+def _check_names(target: Target, key: str, names: tuple[str, ...], known: dict[str, Any]) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise TargetError(f"target {target.path}: unknown {key[:-1]} '{unknown[0]}' in '{key}'",
+                          hint=f"{key}: {', '.join(known)}")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backends import backend as find_backend
+from .backends import target_backends
 from .errors import BundleError, GraphError, SnnccError
 from .ir import Graph, InputEncoding, read_graph
 from .target import Target, parse_target
@@ -70,9 +71,10 @@ class Bundle:
         """Run payloads (samples, T, n_in) on a backend (``snncc.backends.BACKENDS``: reference | lava | netx |
         float) the target runs; returns a SimResult."""
         chosen = find_backend(backend)
-        if self.target.backends is not None and backend not in self.target.backends:
+        runs = target_backends(self.target)
+        if backend not in runs:
             raise BundleError(f"target '{self.target.name}' does not run the '{backend}' backend (its backends: "
-                              f"{', '.join(self.target.backends)})")
+                              f"{', '.join(runs)})")
         reason = chosen.supports(self)
         if reason:
             raise BundleError(reason)

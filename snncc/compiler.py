@@ -21,9 +21,10 @@ import numpy as np
 from torch import nn
 
 from ._version import __version__
-from .backends import exporters
+from .backends import target_backends, target_exporters
+from .backends.base import Exporter
 from .bundle import FLOAT_GRAPH_FILE, GRAPH_FILE, MANIFEST, Bundle, sha256, write_atomically, write_json
-from .errors import PipelineError, TargetError, VerificationError
+from .errors import PipelineError, VerificationError
 from .fidelity import compare_float_int, measure_lowerings
 from .frontend import import_model
 from .inputs import load_inputs, random_inputs
@@ -85,6 +86,8 @@ def compile_model(
     say = progress or (lambda _msg: None)
     clock = _Stopwatch()
     tgt = load_target(target)
+    target_backends(tgt)  # before any work: a bad name in the target's lists is its file's error
+    chosen = target_exporters(tgt)
     say(f"target {tgt.name} ({tgt.path})")
     graph = import_model(source, allow_unsafe=opts.allow_unsafe_pickle, dt=opts.dt, reset=opts.reset,
                          timesteps=opts.timesteps)
@@ -113,7 +116,7 @@ def compile_model(
         x, activity = _activity_inputs(opts, bundle, t_steps)
         say(f"measuring activity on {len(x)} {activity} samples (reference simulator)")
         report = _report(bundle, x, activity, source, ctx, lowered, timings, t_steps, clock)
-        _write(bundle, out_dir, source, report, passes, timings, dump_dir, t_steps)
+        _write(bundle, out_dir, source, report, chosen, passes, timings, dump_dir, t_steps)
     finally:
         if dump_dir is not None:
             shutil.rmtree(dump_dir, ignore_errors=True)
@@ -177,15 +180,17 @@ def _report(bundle: Bundle, x: np.ndarray, activity: str, source: Any, ctx: Pass
     return report
 
 
-def _write(bundle: Bundle, out_dir: str | Path | None, source: Any, report: dict[str, Any], passes: Pipeline,
-           timings: Timings, dump_dir: Path | None, t_steps: int) -> None:
-    """The bundle's files, written atomically (or, without a folder, only its manifest in memory)."""
+def _write(bundle: Bundle, out_dir: str | Path | None, source: Any, report: dict[str, Any],
+           chosen: dict[str, Exporter], passes: Pipeline, timings: Timings, dump_dir: Path | None,
+           t_steps: int) -> None:
+    """The bundle's files, written atomically (or, without a folder, only its manifest in memory); ``chosen``:
+    the target's exporters."""
     tgt = bundle.target
-    chosen = _exporters(tgt)
 
     def manifest() -> dict[str, Any]:
         return _manifest(source, tgt, bundle.graph, t_steps, {n: report[n] for n in chosen}, passes, timings)
 
+    report["exports"] = {name: exporter.describe for name, exporter in chosen.items()}
     if out_dir is None:
         for name in chosen:
             report[name] = {"status": "not written (no output folder)"}
@@ -208,15 +213,6 @@ def _write(bundle: Bundle, out_dir: str | Path | None, source: Any, report: dict
         write_atomically(Path(out_dir), fill)
         bundle.path = Path(out_dir)
     bundle.manifest["report"] = report
-
-
-def _exporters(tgt: Target) -> dict[str, Any]:
-    known = exporters()
-    names = list(known) if tgt.exporters is None else list(tgt.exporters)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise TargetError(f"target {tgt.path}: unknown exporter '{unknown[0]}'", hint=f"exporters: {', '.join(known)}")
-    return {n: known[n] for n in names}
 
 
 class _Stopwatch:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import BACKENDS, backend
+from .backends import backend, target_backends
 from .bundle import Bundle
 from .fidelity import compare_float_int
 from .inputs import load_inputs, random_inputs
@@ -119,7 +119,7 @@ def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, sample
     say(f"reference simulator on {len(x)} samples")
     ref = bundle.run(x, "reference", record_states=states)
     comparisons = []
-    for name in bundle.target.backends or list(BACKENDS):
+    for name in target_backends(bundle.target):
         other = backend(name)
         if name == "reference" or not other.exact or name in skip:
             continue

@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import yaml
 
@@ -72,3 +73,39 @@ def test_target_variant_replaces_figures_and_marks_them_unconfirmed(tmp_path):
         target_variant("loihi2", {"formats.nope": 1}, "sweep", tmp_path)
     with pytest.raises(TargetError):
         target_variant("loihi2", {"formats.weight_bits": 0}, "sweep", tmp_path)  # still validated
+
+
+def _target_file(tmp_path, **changes):
+    d = copy.deepcopy(_data())
+    d.update(changes)
+    path = tmp_path / "chip.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"exporters": ["netx", "onnx"]}, "chip.yaml: unknown exporter 'onnx' in 'exporters' (hint: exporters: netx)"),
+    ({"backends": ["reference", "float", "loihi"]}, "chip.yaml: unknown backend 'loihi' in 'backends'"),
+    ({"backends": ["reference", "lava"]}, "chip.yaml: 'backends' must include float (every compile runs it)"),
+])
+def test_a_target_naming_backends_or_exporters_snncc_lacks_fails_before_the_compile(tmp_path, changes, message):
+    from snncc.compiler import compile_model
+    from tests.models import mlp
+
+    progress: list[str] = []
+    with pytest.raises(TargetError) as err:
+        compile_model(mlp(sizes=(6, 5, 3)), _target_file(tmp_path, **changes), tmp_path / "b", progress=progress.append)
+    assert message in str(err.value)
+    assert not any("pass" in line for line in progress) and not (tmp_path / "b").exists()
+
+
+def test_a_target_chooses_its_exporters_and_backends(tmp_path):
+    from snncc.compiler import compile_model
+    from snncc.errors import BundleError
+    from tests.models import mlp
+
+    target = _target_file(tmp_path, exporters=[], backends=["reference", "float"])
+    bundle = compile_model(mlp(sizes=(6, 5, 3)), target, tmp_path / "b")
+    assert not (tmp_path / "b" / "network.net").exists() and "netx" not in bundle.manifest
+    with pytest.raises(BundleError, match="does not run the 'lava' backend \\(its backends: reference, float\\)"):
+        bundle.run(np.zeros((1, 4, 6), np.int64), "lava")

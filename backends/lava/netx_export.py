@@ -283,6 +283,7 @@ class NetxExporter(Exporter):
 
     name = "netx"
     file = NETX_FILE
+    describe = "netx HDF5"
 
     def write(self, graph: Graph, folder: Path) -> dict:
         path = Path(folder) / NETX_FILE

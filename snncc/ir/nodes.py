@@ -190,6 +190,18 @@ class IntegerNeuron(NeuronNode):
 
 
 @dataclass(eq=False)
+class CubaIntegerNeuron(IntegerNeuron):
+    """An integer neuron on Loihi's CUBA compartment, whose bias is ``bias_mant << bias_exp`` per neuron (subclasses
+    declare ``du``, ``dv``, ``bias_mant`` and ``bias_exp``)."""
+
+    def bias_values(self) -> np.ndarray:
+        return fx.bias_value(self.bias_mant, self.bias_exp)
+
+    def bias_resolution(self) -> np.ndarray:
+        return np.exp2(self.bias_exp.astype(np.float64))
+
+
+@dataclass(eq=False)
 class IntegerSynapse(SnnccNode):
     """An integer synapse: signed mantissas ``weight``, one exponent ``weight_exp``, binary or ``graded`` input;
     delivers what it computed one step later."""

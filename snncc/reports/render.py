@@ -28,7 +28,7 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"(dynamic {_j(e['target_model']['dynamic_total_j'])}, static {_j(e['target_model']['static_j'])}); "
              f"SNN-paper convention {_j(e['paper_convention']['energy_j'])}; same-topology ANN "
              f"{_j(e['paper_convention']['ann_energy_j'])}",
-             f"- netx HDF5: {report['netx']['status']}",
+             *(f"- {label}: {report[name]['status']}" for name, label in _exports(report).items()),
              f"- activity measured on {e['activity']['samples']} {report['activity_inputs']} samples", ""]
     lines += ["## Layers", "", "| layer | neurons | fan-in | cores | binding limit | vth | weight exp | reset | "
               "primitive |", "|---|---|---|---|---|---|---|---|---|"]
@@ -152,7 +152,14 @@ def render_summary(report: dict[str, Any]) -> str:
         agree = (f", measured spike agreement {_pct(m['spike_agreement'])} against {m['against']}"
                  if "spike_agreement" in m else "")
         lines.append(f"lowering {name}: {n['from']} -> {n['to']} ({'exact' if n['exact'] else 'APPROXIMATE'}{agree})")
-    lines.append(f"netx: {report['netx']['status']}")
+    lines += [f"{name}: {report[name]['status']}" for name in _exports(report)]
     for w in report["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def _exports(report: dict) -> dict[str, str]:
+    """Exporter name -> what the report calls its file (reports written before ``exports`` existed: netx's)."""
+    if "exports" in report:
+        return report["exports"]
+    return {"netx": "netx HDF5"} if "netx" in report else {}

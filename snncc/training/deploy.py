@@ -32,16 +32,7 @@ from ..frontend import trace_module
 from ..frontend.torch_trace import layer_name
 from ..ir import IntegerNeuron, keys
 from ..nn import SpikingModule
-from ..passes import (
-    BalanceLatency,
-    Calibrate,
-    Canonicalize,
-    KeepGraph,
-    LowerNeurons,
-    PassContext,
-    PassManager,
-    Quantize,
-)
+from ..passes import KeepGraph, PassContext, PassManager, default_pipeline
 from ..target import load_target
 
 
@@ -88,13 +79,12 @@ def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarra
     modules = {layer_name(qn, m): m for qn, m in model.named_modules() if qn}
     folded = _fold_pre_neuron_parts(model, modules)
     tgt = load_target(target)
-    lower = LowerNeurons()
-    passes = [Canonicalize(), BalanceLatency(), lower, Quantize()]
-    calibrate = None
-    if calibration is not None:
-        calibrate = Calibrate(data=np.asarray(calibration), method=calibrate_method or "search")
-        passes.insert(3, calibrate)
-    lowered, calibrated = KeepGraph(lambda p, _g: p is lower), KeepGraph(lambda p, _g: p is calibrate)
+    options = {} if calibration is None else {"calibrate.data": np.asarray(calibration),
+                                              "calibrate.method": calibrate_method or "search"}
+    pipeline = default_pipeline(options).passes
+    passes = pipeline[: [p.name for p in pipeline].index("quantize") + 1]  # the compile's passes up to quantize
+    lowered = KeepGraph(lambda p, _g: p.name == "lower-neurons")
+    calibrated = KeepGraph(lambda p, _g: p.name == "calibrate")
     q = PassManager(passes, [lowered, calibrated]).run(trace_module(model), PassContext(target=tgt))
     modules.update(folded)
     sfmt, nfmt = tgt.synapse_format, tgt.neuron_format

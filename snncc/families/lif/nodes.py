@@ -11,7 +11,7 @@ from snncc import fixedpoint as fx
 from snncc.families.lif.integer import lif_step
 from snncc.ir.nodes import (
     CubaFloatNeuron,
-    IntegerNeuron,
+    CubaIntegerNeuron,
     NeuronState,
     optional,
     per_neuron,
@@ -60,7 +60,7 @@ class LIFNeuron(CubaFloatNeuron):
 
 
 @dataclass(eq=False)
-class QLIF(IntegerNeuron):
+class QLIF(CubaIntegerNeuron):
     """Integer CUBA LIF with Lava's parameters (the step: :func:`snncc.families.lif.integer.lif_step`).
 
     ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
@@ -113,12 +113,6 @@ class QLIF(IntegerNeuron):
         state.u, state.v, s = lif_step(state.u, state.v, a, self.du, self.dv, self.vth, state.bias,
                                        self.reset == "subtract", fmt, v_min=self.v_min)
         return s
-
-    def bias_values(self) -> np.ndarray:
-        return fx.bias_value(self.bias_mant, self.bias_exp)
-
-    def bias_resolution(self) -> np.ndarray:
-        return np.exp2(self.bias_exp.astype(np.float64))
 
     def summary(self) -> str:
         return f"du={self.du} dv={self.dv} vth={self.vth} reset={self.reset}"

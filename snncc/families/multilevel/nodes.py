@@ -9,7 +9,7 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.families.multilevel.integer import multilevel_step
-from snncc.ir.nodes import CubaFloatNeuron, IntegerNeuron, NeuronState, per_neuron, vec
+from snncc.ir.nodes import CubaFloatNeuron, CubaIntegerNeuron, NeuronState, per_neuron, vec
 
 
 @dataclass(eq=False)
@@ -55,7 +55,7 @@ class MultiLevelNeuron(CubaFloatNeuron):
 
 
 @dataclass(eq=False)
-class QMultiLevel(IntegerNeuron):
+class QMultiLevel(CubaIntegerNeuron):
     """Integer graded soft-reset neuron (:func:`snncc.families.multilevel.integer.multilevel_step`); sends the
     payload ``z``."""
 
@@ -86,12 +86,6 @@ class QMultiLevel(IntegerNeuron):
         state.u, state.v, z = multilevel_step(state.u, state.v, a, self.du, self.dv, state.bias, self.theta_exp,
                                               self.offset, self.levels, fmt)
         return z
-
-    def bias_values(self) -> np.ndarray:
-        return fx.bias_value(self.bias_mant, self.bias_exp)
-
-    def bias_resolution(self) -> np.ndarray:
-        return np.exp2(self.bias_exp.astype(np.float64))
 
 
 def normalize_multilevel(node: QMultiLevel) -> None:

@@ -7,9 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from snncc import fixedpoint as fx
 from snncc.families.multilevel.nodes import normalize_multilevel
-from snncc.ir.nodes import IntegerNeuron
+from snncc.ir.nodes import CubaIntegerNeuron
 
 
 def burst_step(pending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -24,7 +23,7 @@ def burst_step(pending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(eq=False)
-class QSubStepMultiLevel(IntegerNeuron):
+class QSubStepMultiLevel(CubaIntegerNeuron):
     """A multi-level neuron on a sub-step clock, sending its payload ``z`` as ``z`` binary spikes.
 
     Every input step is ``substeps`` steps of the target. The neuron sums its synapses' deliveries over a period,
@@ -58,9 +57,3 @@ class QSubStepMultiLevel(IntegerNeuron):
         return self.bias_mant.shape
 
     out_shape = in_shape
-
-    def bias_values(self) -> np.ndarray:
-        return fx.bias_value(self.bias_mant, self.bias_exp)
-
-    def bias_resolution(self) -> np.ndarray:
-        return np.exp2(self.bias_exp.astype(np.float64))
