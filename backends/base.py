@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from snncc.errors import VerificationError
 from snncc.families import REGISTRY
+from snncc.inputs import check_payloads
 from snncc.ir import Graph, InputEncoding
 from snncc.target import Target
 
@@ -81,20 +81,5 @@ def family_runner(backend: str, graph: Graph) -> type | None:
 
 def check_inputs(inputs: np.ndarray, graph: Graph, encoding: InputEncoding) -> np.ndarray:
     """Validate input payloads (batch, T, n_in) against the graph's input shape and encoding."""
-    x = np.asarray(inputs)
     n_in = int(np.prod(graph.nodes[graph.input_names[0]].input_type["input"]))
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3 or x.shape[2] != n_in:
-        raise VerificationError(f"inputs must be shaped (samples, timesteps, {n_in}), got {tuple(np.shape(inputs))}")
-    if x.shape[1] < 1 or x.shape[0] < 1:
-        raise VerificationError("inputs need at least one sample and one time step")
-    if not np.issubdtype(x.dtype, np.integer):
-        if not np.all(np.isfinite(x)) or not np.array_equal(x, np.round(x)):
-            raise VerificationError("inputs must be integer payloads (spikes 0/1, or graded integers)")
-    x = x.astype(np.int64)
-    hi = encoding.max_value if encoding.graded else 1
-    if x.min() < 0 or x.max() > hi:
-        raise VerificationError(f"input payloads must lie in [0, {hi}] for {encoding.kind} input; "
-                                f"got [{x.min()}, {x.max()}]")
-    return x
+    return check_payloads(inputs, n_in, encoding)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,9 @@ import numpy as np
 
 from .backends import backend as find_backend
 from .backends import target_backends
-from .errors import BundleError, GraphError, SnnccError
+from .errors import BundleError, GraphError, SnnccError, TargetError
 from .ir import Graph, InputEncoding, read_graph
+from .outputs import check_writable, created_parents, normal_permissions, os_error_text, remove_tree
 from .target import Target, parse_target
 
 MANIFEST = "manifest.json"
@@ -82,17 +85,14 @@ class Bundle:
 
     @classmethod
     def load(cls, path: str | Path) -> Bundle:
-        """Load a bundle folder, checking that it is complete and its files match the manifest's hashes."""
+        """Load a bundle folder, checking its manifest's schema and that its files match the manifest's hashes."""
         folder = Path(path)
-        if not (folder / MANIFEST).is_file():
-            raise BundleError(f"{folder} is not an snncc bundle (no {MANIFEST}); run 'snncc compile' first")
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-        except json.JSONDecodeError as exc:
-            raise BundleError(f"{folder / MANIFEST} is corrupt: {exc}") from None
-        if manifest.get("format") != 1:
-            raise BundleError(f"{folder}: unsupported bundle format {manifest.get('format')!r}")
-        for name, digest in manifest.get("files", {}).items():
+        if not folder.exists():
+            raise BundleError(f"bundle folder {folder} does not exist; run 'snncc compile' first")
+        if not folder.is_dir():
+            raise BundleError(f"{folder} is not a folder; a bundle is the folder 'snncc compile -o' writes")
+        manifest = read_manifest(folder)
+        for name, digest in manifest["files"].items():
             f = folder / name
             if not f.is_file():
                 raise BundleError(f"{folder}: missing file {name}")
@@ -103,8 +103,55 @@ class Bundle:
             float_graph = read_graph(folder / FLOAT_GRAPH_FILE)
         except GraphError as exc:
             raise BundleError(f"{folder}: {exc}") from None
-        target = parse_target(manifest["target"]["data"], manifest["target"]["name"])
+        try:
+            where = f"{folder / MANIFEST} (target {manifest['target']['name']})"
+            target = parse_target(manifest["target"]["data"], where)
+        except TargetError as exc:
+            raise BundleError(str(exc)) from None
         return cls(graph=graph, float_graph=float_graph, target=target, manifest=manifest, path=folder)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of bundle ``folder``, checked against the schema snncc writes (BundleError naming the key)."""
+    where = folder / MANIFEST
+    if not where.is_file():
+        raise BundleError(f"{folder} is not an snncc bundle (no {MANIFEST}); run 'snncc compile' first")
+    try:
+        manifest = json.loads(where.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BundleError(f"{where} is not UTF-8 text (corrupt)") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{where} must hold a JSON object, not {type(manifest).__name__}")
+    if manifest.get("format") != 1:
+        raise BundleError(f"{where}: unsupported bundle format {manifest.get('format')!r} (this snncc reads format 1)")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise BundleError(f"{where}: {problem}")
+    return manifest
+
+
+def _manifest_problem(m: dict[str, Any]) -> str | None:
+    target = m.get("target")
+    if not isinstance(target, dict) or not isinstance(target.get("name"), str) or not isinstance(
+            target.get("data"), dict):
+        return "'target' must be an object with 'name' and 'data' (the target description)"
+    steps = m.get("timesteps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        return f"'timesteps' must be a positive integer, got {steps!r}"
+    files = m.get("files")
+    if not isinstance(files, dict) or not files:
+        return "'files' must map each file of the bundle to its sha256"
+    for name, digest in files.items():
+        if Path(name).name != name or name in (".", "..") or name == MANIFEST:
+            return f"'files' names '{name}', which is not a file of the bundle folder"
+        if not (isinstance(digest, str) and len(digest) == 64):
+            return f"'files' gives '{name}' the hash {digest!r}, not a sha256"
+    for name in (GRAPH_FILE, FLOAT_GRAPH_FILE):
+        if name not in files:
+            return f"'files' lacks {name}"
+    return None
 
 
 def sha256(path: Path) -> str:
@@ -115,27 +162,79 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_atomically(dest: Path, fill: Callable[[Path], None]) -> None:
-    """Let ``fill`` populate a temporary folder, then move it to ``dest`` (replacing an old bundle)."""
-    dest = Path(dest)
-    if dest.exists() and not dest.is_dir():
-        raise BundleError(f"output path {dest} exists and is not a folder")
-    if dest.is_dir() and any(dest.iterdir()) and not (dest / MANIFEST).is_file():
-        raise BundleError(f"output folder {dest} is not empty and is not an snncc bundle; refusing to replace it")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+BUNDLE_EXTRAS = ("ir", "fidelity.png")  # what snncc adds to a bundle besides its listed files (--dump-ir, verify)
+
+
+def check_destination(dest: str | Path, force: bool = False) -> Path:
+    """Refuse, before any work, an output folder snncc cannot write or must not replace: a folder that is not
+    exactly an snncc bundle (unless ``force``) would lose files snncc did not write."""
+    dest = check_writable(dest, "output folder", BundleError, folder=True)
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        foreign = foreign_entries(dest)
+        if foreign:
+            raise BundleError(f"output folder {dest} is not an snncc bundle: it holds {foreign}, which snncc did not "
+                              "write; refusing to replace it", hint="choose another -o, or pass --force to replace "
+                                                                    "the folder and everything in it")
+    return dest
+
+
+def foreign_entries(folder: Path) -> str | None:
+    """What in ``folder`` an snncc bundle would not hold (a short listing), or None when it is exactly a bundle."""
+    entries = sorted(p.name for p in folder.iterdir())
     try:
-        fill(tmp)
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        own = {MANIFEST, *read_manifest(folder)["files"], *BUNDLE_EXTRAS}
+    except BundleError:
+        own = set()
+    extra = [name for name in entries if name not in own]
+    if not extra:
+        return None
+    return ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+
+
+def write_atomically(dest: Path, fill: Callable[[Path], None], force: bool = False) -> None:
+    """Let ``fill`` populate a temporary sibling folder, then swap it in for ``dest`` (replacing an old bundle).
+
+    On any failure or signal the temporary folder (and any parent folder made for it) is removed and ``dest`` is
+    as it was; the swap itself runs with SIGINT/SIGTERM held back, so it is never left half done."""
+    dest = check_destination(dest, force)
+    with created_parents(dest.parent):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            try:
+                fill(tmp)
+            except OSError as exc:
+                raise BundleError(f"cannot write the bundle {dest}: {os_error_text(exc)}") from None
+            normal_permissions(tmp)
+            with _signals_held():
+                old = None
+                if dest.exists():
+                    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+                    os.replace(dest, old)
+                try:
+                    os.replace(tmp, dest)
+                except OSError:
+                    if old is not None:
+                        os.replace(old, dest)
+                    raise
+                if old is not None:
+                    remove_tree(old)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (the main thread only; elsewhere it is a no-op)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def write_json(path: Path, data: Any) -> None:

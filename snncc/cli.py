@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from ._version import __version__
-from .errors import SnnccError
+from .errors import BundleError, OptionError, SnnccError, one_line
+from .outputs import check_writable, os_error_text
 
 PASS_DEST = "pass:"  # argparse destination prefix of a pass option: "pass:quantize.bias_resolution"
 
@@ -34,7 +38,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
               if dest.startswith(PASS_DEST) and value is not None}
     options = Options(timesteps=args.timesteps, dt=args.dt, reset=args.reset,
                       allow_unsafe_pickle=args.allow_unsafe_pickle, inputs=args.inputs, samples=args.samples,
-                      seed=args.seed, dump_ir=args.dump_ir, passes=passes)
+                      seed=args.seed, dump_ir=args.dump_ir, force=args.force, passes=passes)
     bundle = compile_model(args.model, args.target, args.output, options, pipeline=args.passes,
                            progress=_progress(args.quiet))
     print(summary(bundle))
@@ -46,6 +50,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .bundle import Bundle, write_json
     from .verify import verify_bundle
 
+    if args.plot and not args.fidelity:
+        raise OptionError("--plot names where --fidelity writes its plot; add --fidelity (or drop --plot)")
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:  # before the verdict is printed, not after
+            check_writable(path, f"{flag} file", OptionError)
     bundle = Bundle.load(args.bundle)
     result = verify_bundle(bundle, inputs=args.inputs, samples=args.samples, seed=args.seed,
                            states=not args.spikes_only, skip=("netx",) if args.no_netx else (),
@@ -67,10 +76,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .backends import backend
     from .bundle import Bundle
     from .fidelity import logical_spikes
-    from .inputs import load_inputs
+    from .inputs import load_inputs, trace_values
+    from .values import check_memory
 
+    if args.output:
+        check_writable(args.output, "-o file", OptionError)
     bundle = Bundle.load(args.bundle)
-    result = bundle.run(load_inputs(args.inputs), args.backend)
+    x = load_inputs(args.inputs, bundle.n_inputs, bundle.encoding)
+    check_memory(len(x), x.shape[1], trace_values(bundle.graph), "run")
+    result = bundle.run(x, args.backend)
     graph = bundle.float_graph if backend(args.backend).runs_float else bundle.graph
     out = result.output_layers[0]
     counts = logical_spikes(graph, out, result.layers[out].spikes).sum(axis=1)
@@ -85,7 +99,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .bundle import Bundle
     from .reports import render_markdown, render_summary
 
-    Bundle.load(args.bundle)  # checks that the bundle is complete and unmodified
+    bundle = Bundle.load(args.bundle)  # checks that the bundle is complete and unmodified
+    if "report.json" not in bundle.manifest["files"]:
+        raise BundleError(f"{args.bundle}: the manifest lists no report.json")
     report = json.loads((Path(args.bundle) / "report.json").read_text())
     print(render_markdown(report) if args.markdown else render_summary(report))
     return 0
@@ -101,7 +117,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="snncc", description="Compile spiking neural networks for neuromorphic chips.")
+    p = _Parser(prog="snncc", description="Compile spiking neural networks for neuromorphic chips.")
     p.add_argument("--version", action="version", version=f"snncc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -120,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the bundle's manifest records the one that ran)")
     _pass_options(c)
     c.add_argument("--dump-ir", action="store_true", help="write the IR after every pass to <output>/ir/")
+    c.add_argument("--force", action="store_true",
+                   help="replace the -o folder even when it is not exactly an snncc bundle (its other files are lost)")
     c.add_argument("--allow-unsafe-pickle", action="store_true",
                    help="load a .pt file that needs classes outside snncc's allow-list (runs code from the file)")
     c.add_argument("-q", "--quiet", action="store_true")
@@ -182,16 +200,43 @@ def _backend_names() -> list[str]:
     return list(BACKENDS)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line like every other snncc error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"snncc: error: {self.prog}: {one_line(message)} (see '{self.prog} --help')\n")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that every cleanup (temporary folders, half-written bundles) runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return args.func(args)
     except SnnccError as exc:
         print(f"snncc: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the system refused (disk full, a file vanished): say so on one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"snncc: error: {where}{os_error_text(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("snncc: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("snncc: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,26 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from . import values
 from ._version import __version__
 from .backends import target_backends, target_exporters
 from .backends.base import Exporter
-from .bundle import FLOAT_GRAPH_FILE, GRAPH_FILE, MANIFEST, Bundle, sha256, write_atomically, write_json
-from .errors import PipelineError, VerificationError
+from .bundle import (
+    FLOAT_GRAPH_FILE,
+    GRAPH_FILE,
+    MANIFEST,
+    Bundle,
+    check_destination,
+    sha256,
+    write_atomically,
+    write_json,
+)
+from .errors import PipelineError
 from .fidelity import compare_float_int, measure_lowerings
 from .frontend import import_model
-from .inputs import load_inputs, random_inputs
+from .inputs import check_payloads, load_inputs, random_inputs, trace_values
 from .ir import Graph, InputEncoding, IntegerNeuron, keys, write_graph
+from .outputs import remove_tree
 from .passes import (
     DumpIR,
     KeepGraph,
@@ -65,7 +76,17 @@ class Options:
     samples: int = ACTIVITY_SAMPLES  # random samples when ``inputs`` is None
     seed: int = 0
     dump_ir: bool = False  # the IR after every pass in the bundle's ir/ folder
+    force: bool = False  # replace an output folder that is not exactly an snncc bundle (its files are lost)
     passes: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """OptionError naming the option (as the command line spells it) whose value is out of range."""
+        if self.timesteps is not None:
+            values.count(self.timesteps, "--timesteps")
+        values.count(self.samples, "--samples")
+        values.seed(self.seed)
+        if self.dt is not None:
+            values.positive(self.dt, "--dt")
 
 
 def compile_model(
@@ -83,8 +104,11 @@ def compile_model(
     ``options.passes`` are set on whichever runs. ``progress`` receives one line per step.
     """
     opts = options or Options()
+    opts.check()
     say = progress or (lambda _msg: None)
     clock = _Stopwatch()
+    if out_dir is not None:  # before any work: a folder that cannot be written, or must not be replaced
+        check_destination(out_dir, opts.force)
     tgt = load_target(target)
     target_backends(tgt)  # before any work: a bad name in the target's lists is its file's error
     chosen = target_exporters(tgt)
@@ -92,8 +116,8 @@ def compile_model(
     graph = import_model(source, allow_unsafe=opts.allow_unsafe_pickle, dt=opts.dt, reset=opts.reset,
                          timesteps=opts.timesteps)
     t_steps = int(opts.timesteps or graph.metadata.get(keys.TIMESTEPS) or DEFAULT_TIMESTEPS)
-    if t_steps < 1 or opts.samples < 1:
-        raise VerificationError(f"timesteps and samples must be at least 1 (got {t_steps} and {opts.samples})")
+    if opts.inputs is None:
+        values.check_memory(opts.samples, t_steps, trace_values(graph), "the activity measurement of the compile")
     graph.metadata[keys.TIMESTEPS] = t_steps
     clock.lap("import")
     say(f"imported {len(graph.nodes)} nodes from {_describe(source)}")
@@ -116,10 +140,10 @@ def compile_model(
         x, activity = _activity_inputs(opts, bundle, t_steps)
         say(f"measuring activity on {len(x)} {activity} samples (reference simulator)")
         report = _report(bundle, x, activity, source, ctx, lowered, timings, t_steps, clock)
-        _write(bundle, out_dir, source, report, chosen, passes, timings, dump_dir, t_steps)
+        _write(bundle, out_dir, source, report, chosen, passes, timings, dump_dir, t_steps, opts.force)
     finally:
         if dump_dir is not None:
-            shutil.rmtree(dump_dir, ignore_errors=True)
+            remove_tree(dump_dir)
     if out_dir is not None:
         say(f"wrote bundle {out_dir}")
     return bundle
@@ -140,7 +164,11 @@ def _pipeline(pipeline: str | Pipeline | None, options: dict[str, Any]) -> Pipel
 def _activity_inputs(opts: Options, bundle: Bundle, timesteps: int) -> tuple[np.ndarray, str]:
     if opts.inputs is None:
         return random_inputs(bundle.encoding, bundle.n_inputs, opts.samples, timesteps, opts.seed), "random"
-    x = load_inputs(opts.inputs) if isinstance(opts.inputs, (str, Path)) else np.asarray(opts.inputs)
+    if isinstance(opts.inputs, (str, Path)):
+        x = load_inputs(opts.inputs, bundle.n_inputs, bundle.encoding)
+    else:
+        x = check_payloads(opts.inputs, bundle.n_inputs, bundle.encoding, "Options.inputs")
+    values.check_memory(len(x), x.shape[1], trace_values(bundle.graph), "the activity measurement of the compile")
     return x, "given"
 
 
@@ -182,7 +210,7 @@ def _report(bundle: Bundle, x: np.ndarray, activity: str, source: Any, ctx: Pass
 
 def _write(bundle: Bundle, out_dir: str | Path | None, source: Any, report: dict[str, Any],
            chosen: dict[str, Exporter], passes: Pipeline, timings: Timings, dump_dir: Path | None,
-           t_steps: int) -> None:
+           t_steps: int, force: bool) -> None:
     """The bundle's files, written atomically (or, without a folder, only its manifest in memory); ``chosen``:
     the target's exporters."""
     tgt = bundle.target
@@ -210,7 +238,7 @@ def _write(bundle: Bundle, out_dir: str | Path | None, source: Any, report: dict
             bundle.manifest["files"] = {name: sha256(folder / name) for name in files}
             write_json(folder / MANIFEST, bundle.manifest)
 
-        write_atomically(Path(out_dir), fill)
+        write_atomically(Path(out_dir), fill, force=force)
         bundle.path = Path(out_dir)
     bundle.manifest["report"] = report
 

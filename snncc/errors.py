@@ -19,7 +19,7 @@ class SnnccError(Exception):
         text = f"layer '{layer}': {message}" if layer else message
         if hint:
             text += f" (hint: {hint})"
-        super().__init__(text)
+        super().__init__(one_line(text))
 
 
 class ModelLoadError(SnnccError):
@@ -54,12 +54,21 @@ class VerificationError(SnnccError):
     """Inputs given to verify/run do not fit the bundle (shape, dtype, value range)."""
 
 
+class OptionError(SnnccError):
+    """A command-line value or API option is out of range, of the wrong type, or does not apply to the model."""
+
+
 class PipelineError(SnnccError):
     """A pipeline text, a pass option or a pass name is malformed or unknown."""
 
 
 class BackendUnavailableError(SnnccError):
     """A backend's packages (lava-nc, lava-dl) are not installed or cannot be imported."""
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: an error quoting a parser's or library's multi-line message stays one line."""
+    return " ".join(part.strip() for part in str(text).strip().splitlines() if part.strip())
 
 
 def name_layer(exc: SnnccError, layer: str) -> SnnccError:

@@ -8,6 +8,7 @@ branches on a target's name.
 from __future__ import annotations
 
 import importlib.resources
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,31 +20,72 @@ from .fixedpoint import NeuronFormat, SynapseFormat
 
 SCHEMA_VERSION = 1
 
-# section -> keys every target must give, each as a figure {value, unit, source, confirmed}
-REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {
-    "system": ("chips", "cores_per_chip", "mesh_shape"),
-    "core_limits": ("neurons", "memory", "input_axons", "output_axons"),
-    "memory_model": ("synapse_bits", "neuron_state_bytes", "input_axon_bytes"),
-    "formats": (
-        "weight_bits", "weight_exp_min", "weight_exp_max", "state_bits", "decay_bits", "vth_bits",
-        "bias_mant_bits", "bias_exp_min", "bias_exp_max", "graded_payload_bits",
-    ),
-    "latency": ("synapse_steps",),
-    "energy": ("synop", "neuron_update", "spike_local", "spike_hop", "spike_chip_hop", "static_power_per_chip"),
-    "timing": ("time_step", "synop_time", "neuron_update_time", "barrier_time"),
-    "paper_convention": ("ac", "mac"),
+
+@dataclass(frozen=True)
+class Rule:
+    """What a figure's value may be: ``kind`` int | number | flag | mesh, within [lo, hi] (``lo_open``: > lo).
+
+    The ranges keep every figure meaningful and every integer computation within int64, so that a target that
+    loads also compiles and runs; they are not claims about any chip."""
+
+    kind: str
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` breaks the rule (None when it keeps it)."""
+        if self.kind == "flag":
+            return None if isinstance(value, bool) else "must be true or false"
+        if self.kind == "mesh":
+            ok = isinstance(value, list) and len(value) == 2 and all(_is_int(v) and v > 0 for v in value)
+            return None if ok else "must be [rows, cols], two positive integers"
+        if self.kind == "int" and not _is_int(value):
+            return "must be an integer"
+        if not _is_number(value) or not math.isfinite(value):
+            return "must be a finite number"
+        low_ok = value > self.lo if self.lo_open else value >= self.lo
+        if not low_ok or value > self.hi:
+            if self.lo == 0 and self.hi == math.inf:
+                return "must be positive" if self.lo_open else "must not be negative"
+            low = f"({self.lo}" if self.lo_open else f"[{self.lo:g}"
+            return f"must lie in {low}, {self.hi:g}]"
+        return None
+
+
+COUNT = Rule("int", 1, 2**40)
+COST = Rule("number", 0)  # energies, times and byte counts: not negative
+BITS = Rule("int", 1, 32)
+EXPONENT = Rule("int", -32, 32)
+# section -> key -> rule, for every figure a target must give (each as {value, unit, source, confirmed})
+FIGURE_RULES: dict[str, dict[str, Rule]] = {
+    "system": {"chips": Rule("int", 1, 2**20), "cores_per_chip": Rule("int", 1, 2**20), "mesh_shape": Rule("mesh")},
+    "core_limits": {"neurons": COUNT, "memory": COUNT, "input_axons": COUNT, "output_axons": COUNT},
+    "memory_model": {"synapse_bits": Rule("int", 1, 64), "neuron_state_bytes": COST, "input_axon_bytes": COST},
+    "formats": {
+        "weight_bits": Rule("int", 2, 8), "weight_exp_min": EXPONENT, "weight_exp_max": EXPONENT,
+        "state_bits": Rule("int", 2, 32), "decay_bits": Rule("int", 1, 24), "vth_bits": BITS,
+        "bias_mant_bits": Rule("int", 2, 32), "bias_exp_min": Rule("int", 0, 24), "bias_exp_max": Rule("int", 0, 24),
+        "graded_payload_bits": Rule("int", 0, 32),
+    },
+    "latency": {"synapse_steps": Rule("int", 1, 64)},
+    "energy": {k: COST for k in ("synop", "neuron_update", "spike_local", "spike_hop", "spike_chip_hop",
+                                 "static_power_per_chip")},
+    "timing": {"time_step": Rule("number", 0, lo_open=True), "synop_time": COST, "neuron_update_time": COST,
+               "barrier_time": COST},
+    "paper_convention": {"ac": COST, "mac": COST},
 }
-# section -> key -> default for figures a target may leave out (older target files keep loading)
-OPTIONAL_FIGURES: dict[str, dict[str, dict[str, Any]]] = {
+REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {section: tuple(rules) for section, rules in FIGURE_RULES.items()}
+# section -> key -> (rule, default) for figures a target may leave out (older target files keep loading)
+OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
     "memory_model": {
-        "conv_weight_sharing": {
+        "conv_weight_sharing": (Rule("flag"), {
             "value": False, "unit": "flag", "confirmed": False,
             "source": "default (not given by the target file): one stored synapse per convolution connection",
-        },
+        }),
     },
 }
-# figures whose value is true/false rather than a number
-FLAG_FIGURES = {"memory_model.conv_weight_sharing"}
+TOP_LEVEL_KEYS = ("schema_version", "name", "description", "primitives", "backends", "exporters", *FIGURE_RULES)
 # primitives every target must declare (what the lowering to LIF/Dense produces)
 REQUIRED_PRIMITIVES = ("dense", "lif_hard_reset", "lif_soft_reset")
 PRIMITIVE_KINDS = ("stock", "custom")
@@ -141,7 +183,10 @@ def load_target(name_or_path: str | Path) -> Target:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise TargetError(f"target file {where} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise TargetError(f"target file {where} is not valid YAML{at}: {problem}") from None
     return parse_target(data, where)
 
 
@@ -169,11 +214,21 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
 
 
 def _read_target_text(name_or_path: str) -> tuple[str, str]:
+    if not name_or_path.strip():
+        raise TargetError("the target name is empty (--target)",
+                          hint=f"built-in targets: {', '.join(builtin_targets())}; or pass the path of a .yaml file")
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise TargetError(f"target file {path} is a folder, not a YAML file")
         if not path.is_file():
             raise TargetError(f"target file {path} does not exist")
-        return path.read_text(), str(path)
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError:
+            raise TargetError(f"target file {path} is not a text (UTF-8 YAML) file") from None
+        except OSError as exc:
+            raise TargetError(f"target file {path} cannot be read: {exc.strerror}") from None
     resource = importlib.resources.files("snncc.targets") / f"{name_or_path}.yaml"
     if not resource.is_file():
         raise TargetError(
@@ -186,7 +241,11 @@ def _read_target_text(name_or_path: str) -> tuple[str, str]:
 def parse_target(data: Any, where: str = "<target>") -> Target:
     """Validate parsed YAML and build a :class:`Target`; every problem names the file and key."""
     if not isinstance(data, dict):
-        raise TargetError(f"target {where}: top level must be a mapping")
+        raise TargetError(f"target {where}: top level must be a mapping of sections, got {type(data).__name__}")
+    unknown = [str(k) for k in data if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise TargetError(f"target {where}: unknown section '{unknown[0]}'",
+                          hint=f"sections: {', '.join(TOP_LEVEL_KEYS)}")
     if data.get("schema_version") != SCHEMA_VERSION:
         got = data.get("schema_version")
         raise TargetError(f"target {where}: schema_version must be {SCHEMA_VERSION}, got {got!r}")
@@ -194,18 +253,23 @@ def parse_target(data: Any, where: str = "<target>") -> Target:
     if not isinstance(name, str) or not name:
         raise TargetError(f"target {where}: 'name' must be a non-empty string")
     figures: dict[str, dict[str, Figure]] = {}
-    for section, keys in REQUIRED_FIGURES.items():
+    for section, rules in FIGURE_RULES.items():
         sec = data.get(section)
         if not isinstance(sec, dict):
             raise TargetError(f"target {where}: missing section '{section}'")
+        optional = OPTIONAL_FIGURES.get(section, {})
+        for key in sec:
+            if key not in rules and key not in optional:
+                raise TargetError(f"target {where}: unknown figure '{section}.{key}'",
+                                  hint=f"{section} has {', '.join([*rules, *optional])}")
         figures[section] = {}
-        for key in keys:
+        for key, rule in rules.items():
             if key not in sec:
                 raise TargetError(f"target {where}: missing figure '{section}.{key}'")
-        for key, raw in sec.items():
-            figures[section][key] = _parse_figure(raw, f"{section}.{key}", where)
-        for key, default in OPTIONAL_FIGURES.get(section, {}).items():
-            figures[section].setdefault(key, Figure(**default))
+            figures[section][key] = _parse_figure(sec[key], f"{section}.{key}", rule, where)
+        for key, (rule, default) in optional.items():
+            figures[section][key] = (_parse_figure(sec[key], f"{section}.{key}", rule, where) if key in sec
+                                     else Figure(**default))
     _check_consistency(figures, where)
     primitives = _parse_primitives(data.get("primitives"), where)
     return Target(name=name, description=str(data.get("description", "")), path=where,
@@ -223,46 +287,42 @@ def _names(data: dict, key: str, where: str) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _parse_figure(raw: Any, key: str, where: str) -> Figure:
+def _parse_figure(raw: Any, key: str, rule: Rule, where: str) -> Figure:
     if not isinstance(raw, dict):
         raise TargetError(f"target {where}: '{key}' must be a mapping {{value, unit, source, confirmed}}")
     missing = [k for k in ("value", "unit", "source", "confirmed") if k not in raw]
     if missing:
         raise TargetError(f"target {where}: '{key}' lacks {', '.join(missing)}")
-    value = raw["value"]
-    if key in FLAG_FIGURES:
-        if not isinstance(value, bool):
-            raise TargetError(f"target {where}: '{key}.value' must be true or false, got {value!r}")
-    else:
-        numbers = value if isinstance(value, list) else [value]
-        if not numbers or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
-            raise TargetError(f"target {where}: '{key}.value' must be a number or a list of numbers, got {value!r}")
+    problem = rule.problem(raw["value"])
+    if problem:
+        raise TargetError(f"target {where}: '{key}.value' {problem}, got {raw['value']!r}")
     if not isinstance(raw["confirmed"], bool):
-        raise TargetError(f"target {where}: '{key}.confirmed' must be true or false")
+        raise TargetError(f"target {where}: '{key}.confirmed' must be true or false, got {raw['confirmed']!r}")
     if not isinstance(raw["source"], str) or not raw["source"].strip():
         raise TargetError(f"target {where}: '{key}.source' must name where the figure comes from")
-    return Figure(value=value, unit=str(raw["unit"]), source=raw["source"], confirmed=raw["confirmed"])
+    return Figure(value=raw["value"], unit=str(raw["unit"]), source=raw["source"], confirmed=raw["confirmed"])
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_consistency(figures: dict[str, dict[str, Figure]], where: str) -> None:
-    positive = [("system", "chips"), ("system", "cores_per_chip"), ("core_limits", "neurons"),
-                ("core_limits", "memory"), ("core_limits", "input_axons"), ("core_limits", "output_axons"),
-                ("formats", "weight_bits"), ("formats", "vth_bits"), ("formats", "bias_mant_bits")]
-    for section, key in positive:
-        v = figures[section][key].value
-        if not isinstance(v, int) or v <= 0:
-            raise TargetError(f"target {where}: '{section}.{key}' must be a positive integer, got {v!r}")
+    """What single-figure rules cannot say: ordered ranges, a mesh that holds the chip's cores."""
     f = figures["formats"]
-    if f["weight_exp_min"].value > f["weight_exp_max"].value:
-        raise TargetError(f"target {where}: formats.weight_exp_min exceeds formats.weight_exp_max")
-    if f["bias_exp_min"].value > f["bias_exp_max"].value:
-        raise TargetError(f"target {where}: formats.bias_exp_min exceeds formats.bias_exp_max")
-    if not 2 <= f["weight_bits"].value <= 8:
-        raise TargetError(f"target {where}: formats.weight_bits must be in 2..8 (Lava Dense mantissa)")
-    mesh = figures["system"]["mesh_shape"].value
+    for low, high in (("weight_exp_min", "weight_exp_max"), ("bias_exp_min", "bias_exp_max")):
+        if f[low].value > f[high].value:
+            raise TargetError(f"target {where}: formats.{low} ({f[low].value}) exceeds formats.{high} "
+                              f"({f[high].value})")
+    rows, cols = figures["system"]["mesh_shape"].value
     cores = figures["system"]["cores_per_chip"].value
-    if not (isinstance(mesh, list) and len(mesh) == 2 and mesh[0] * mesh[1] >= cores):
-        raise TargetError(f"target {where}: system.mesh_shape must be [rows, cols] holding cores_per_chip cores")
+    if rows * cols < cores:
+        raise TargetError(f"target {where}: system.mesh_shape {rows}x{cols} holds {rows * cols} cores, fewer than "
+                          f"system.cores_per_chip ({cores})")
 
 
 def _parse_primitives(raw: Any, where: str) -> dict[str, Primitive]:

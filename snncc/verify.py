@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import values
 from .backends import backend, target_backends
 from .bundle import Bundle
 from .fidelity import compare_float_int
-from .inputs import load_inputs, random_inputs
+from .inputs import check_payloads, load_inputs, random_inputs, trace_values
 
 DEFAULT_SAMPLES = 8
 
@@ -103,18 +105,24 @@ def _first_mismatch(layer: str, what: str, xa: np.ndarray, xb: np.ndarray) -> di
             "a": int(xa[sample, step, neuron]), "b": int(xb[sample, step, neuron])}
 
 
-def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | None = None, samples: int = DEFAULT_SAMPLES,
+def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | Path | None = None, samples: int = DEFAULT_SAMPLES,
                   seed: int = 0, states: bool = True, skip: tuple[str, ...] = (),
                   min_output_agreement: float | None = None,
                   progress: Callable[[str], None] | None = None) -> VerifyResult:
     """Run the reference and every exact backend of the target (but those in ``skip``, and those needing a file the
     bundle lacks) on the same inputs and compare; also float vs integer fidelity."""
     say = progress or (lambda _m: None)
+    if min_output_agreement is not None:
+        min_output_agreement = values.share(min_output_agreement, "--min-output-agreement")
     if inputs is None:
-        x = random_inputs(bundle.encoding, bundle.n_inputs, samples, bundle.timesteps, seed)
+        values.check_memory(values.count(samples, "--samples"), bundle.timesteps, trace_values(bundle.graph),
+                            "verify")
+        x = random_inputs(bundle.encoding, bundle.n_inputs, samples, bundle.timesteps, values.seed(seed))
         kind = "random"
     else:
-        x = load_inputs(inputs) if isinstance(inputs, str) else np.asarray(inputs)
+        x = (load_inputs(inputs, bundle.n_inputs, bundle.encoding) if isinstance(inputs, (str, Path))
+             else check_payloads(inputs, bundle.n_inputs, bundle.encoding))
+        values.check_memory(len(x), x.shape[1], trace_values(bundle.graph), "verify")
         kind = "given"
     say(f"reference simulator on {len(x)} samples")
     ref = bundle.run(x, "reference", record_states=states)

@@ -39,7 +39,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("backends", ["snncc.backends", "snncc.families.*.runners"]),
     ("families", ["snncc.families", "snncc.nn"]),
     ("ir", ["snncc.ir", "snncc.inputs"]),
-    ("base", ["snncc.fixedpoint", "snncc.conv", "snncc.target", "snncc.targets", "snncc.errors", "snncc.compat"]),
+    ("base", ["snncc.fixedpoint", "snncc.conv", "snncc.target", "snncc.targets", "snncc.errors", "snncc.compat",
+              "snncc.values", "snncc.outputs"]),
     ("version", ["snncc._version"]),
 ]
 

@@ -69,7 +69,7 @@ def test_verify_fails_on_tampered_bundle(model_file, tmp_path):
     assert snncc("compile", model_file, "-o", out, "-q").returncode == 0
     (out / "graph.nir").write_bytes((out / "graph.nir").read_bytes()[:-10])
     assert_user_error(snncc("verify", out), "graph.nir does not match the manifest")
-    assert_user_error(snncc("verify", tmp_path / "nothing"), "is not an snncc bundle")
+    assert_user_error(snncc("verify", tmp_path / "nothing"), "nothing does not exist")
 
 
 def test_missing_and_corrupt_files(tmp_path):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from torch import nn
 
+from .. import values
+from ..errors import OptionError
 from ..ir import Graph, keys
 from .loading import LoadedModel, load_model
 from .nir_import import apply_time_semantics, read_nir_file
@@ -26,9 +28,11 @@ def import_model(
     if isinstance(source, Graph):
         return apply_time_semantics(source, dt, reset)
     if isinstance(source, nn.Module):
+        _torch_states_its_semantics(dt, reset)
         return _from_module(source, timesteps)
     loaded = load_model(source, allow_unsafe=allow_unsafe)
     if loaded.module is not None:
+        _torch_states_its_semantics(dt, reset)
         graph = _from_module(loaded.module, timesteps)
         graph.metadata[keys.SOURCE_FILE] = str(loaded.path)
         return graph
@@ -38,6 +42,16 @@ def import_model(
     return graph
 
 
+def _torch_states_its_semantics(dt: float | None, reset: str | None) -> None:
+    """--dt and --reset say what a NIR file cannot; a torch model's neurons state both, so either is an error
+    rather than silently ignored."""
+    for flag, value in (("--dt", dt), ("--reset", reset)):
+        if value is not None:
+            raise OptionError(f"{flag} applies to NIR files only; a torch model's neurons state their own time "
+                              f"step and reset", hint=f"drop {flag}")
+
+
 def _from_module(module: nn.Module, timesteps: int | None) -> Graph:
-    t = timesteps if timesteps is not None else getattr(module, "timesteps", None)
-    return trace_module(module, timesteps=int(t) if t is not None else None)
+    if timesteps is None and getattr(module, "timesteps", None) is not None:
+        timesteps = values.count(module.timesteps, "the model's 'timesteps' attribute")
+    return trace_module(module, timesteps=timesteps)

@@ -54,6 +54,7 @@ class _LegacyUnpickler(pickle.Unpickler):
 _LEGACY_PICKLE = types.SimpleNamespace(__name__="pickle", Unpickler=_LegacyUnpickler, load=pickle.load)
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
+LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # torch.save before 1.6
 TORCH_SUFFIXES = (".pt", ".pth")
 
 
@@ -69,11 +70,15 @@ class LoadedModel:
 
 def load_model(path: str | Path, allow_unsafe: bool = False) -> LoadedModel:
     """Load ``path`` (a pickled torch module or a NIR file), refusing to run code unless ``allow_unsafe``."""
+    if not str(path).strip():
+        raise ModelLoadError("the model file name is empty")
     p = Path(path)
     if not p.exists():
         raise ModelLoadError(f"model file {p} does not exist")
     if not p.is_file():
         raise ModelLoadError(f"{p} is not a file")
+    if p.stat().st_size == 0:
+        raise ModelLoadError(f"model file {p} is empty")
     if p.suffix.lower() in NIR_SUFFIXES or h5py.is_hdf5(p):
         from .nir_import import read_nir_file
 
@@ -85,8 +90,24 @@ def load_model(path: str | Path, allow_unsafe: bool = False) -> LoadedModel:
 
 
 def _load_torch(p: Path, allow_unsafe: bool) -> LoadedModel:
+    with open(p, "rb") as f:
+        legacy = f.read(len(LEGACY_MAGIC)) == LEGACY_MAGIC
+    if legacy and not allow_unsafe:
+        raise ModelLoadError(f"{p} was saved in torch's legacy (pre-1.6) format, which cannot be loaded without "
+                             "running code from the file",
+                             hint="re-save it with torch.save(model, path) in a current torch, or pass "
+                                  "--allow-unsafe-pickle if you trust it")
+    if legacy:
+        return _unsafe(p)
     if not zipfile.is_zipfile(p):
         raise ModelLoadError(f"{p} is not a PyTorch file (corrupt, truncated or another format)")
+    try:
+        with zipfile.ZipFile(p) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        raise ModelLoadError(f"{p} is not a PyTorch file (a damaged zip archive)") from None
+    if not any(n.endswith("/data.pkl") for n in names):
+        raise ModelLoadError(f"{p} is not a PyTorch file (a zip archive, but not one torch.save wrote)")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             obj = torch.load(p, map_location="cpu", weights_only=True)
@@ -95,16 +116,24 @@ def _load_torch(p: Path, allow_unsafe: bool) -> LoadedModel:
         blocked = _blocked_global(str(exc))
         if not allow_unsafe:
             raise ModelLoadError(
-                f"{p} needs {blocked or 'a class'} that is not in snncc's allow-list of torch.nn and snncc "
+                f"{p} needs {blocked or 'a class or function'} that is not in snncc's allow-list of torch.nn and snncc "
                 "modules; unpickling it could run code from the file",
                 hint="if you trust the file, pass --allow-unsafe-pickle (allow_unsafe=True)",
             ) from None
-        print(f"warning: loading {p} with full unpickling (--allow-unsafe-pickle): this runs code from the file",
-              file=sys.stderr)
-        obj = _unsafe_load(p)
-        unsafe = True
+        return _unsafe(p)
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise ModelLoadError(f"{p} could not be read as a PyTorch file: {_first_line(exc)}") from None
+        raise ModelLoadError(f"{p} could not be read as a PyTorch file (truncated or corrupt): "
+                             f"{_first_line(exc)}") from None
+    return _module(p, obj, unsafe)
+
+
+def _unsafe(p: Path) -> LoadedModel:
+    print(f"warning: loading {p} with full unpickling (--allow-unsafe-pickle): this runs code from the file",
+          file=sys.stderr)
+    return _module(p, _unsafe_load(p), unsafe=True)
+
+
+def _module(p: Path, obj: object, unsafe: bool) -> LoadedModel:
     if isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelLoadError(f"{p} holds a state dict (tensors only), not a model",
                              hint="save the whole module with torch.save(model, path)")
@@ -122,8 +151,8 @@ def _unsafe_load(p: Path) -> object:
 
 
 def _blocked_global(message: str) -> str | None:
-    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
-    return f"class {m.group(1)}" if m else None
+    m = re.search(r"GLOBAL ([\w.<>]+)", message)
+    return f"the global {m.group(1)}" if m else None
 
 
 def _first_line(exc: BaseException) -> str:

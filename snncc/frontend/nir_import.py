@@ -8,13 +8,16 @@ Norse 1e-3 s, Sinabs one step). snncc never guesses silently: the time step come
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import nir
 
+from .. import values
 from ..errors import GraphError, ModelLoadError, UnsupportedLayerError
 from ..families import REGISTRY
 from ..ir import Graph, keys, read_graph, type_name
+from ..ir.checks import check_nir_node
 from ..ir.nodes import RESET_MODES
 
 DT_HINT = "NIR stores no time step; pass --dt (snnTorch/SpikingJelly exports use 1e-4, Norse 1e-3, Sinabs 1)"
@@ -34,6 +37,11 @@ def read_nir_file(path: Path) -> Graph:
         if isinstance(node, nir.NIRNode) and not isinstance(node, SUPPORTED_NIR):
             raise UnsupportedLayerError(f"NIR node type {type_name(node)} is not supported", layer=name,
                                         hint="supported: " + ", ".join(c.__name__ for c in SUPPORTED_NIR))
+        if isinstance(node, nir.NIRNode):
+            try:
+                check_nir_node(name, node, REGISTRY.is_nir_neuron(node))
+            except GraphError as exc:
+                raise ModelLoadError(f"{path}: {exc}") from None
     return graph
 
 
@@ -41,9 +49,12 @@ def apply_time_semantics(graph: Graph, dt: float | None, reset: str | None) -> G
     """Return a copy of ``graph`` whose metadata states ``dt`` and the default reset mode explicitly."""
     g = graph.copy()
     if dt is not None:
-        if not dt > 0:
-            raise GraphError(f"dt must be positive, got {dt}")
-        g.metadata[keys.DT] = float(dt)
+        g.metadata[keys.DT] = values.positive(dt, "--dt")
+    elif keys.DT in g.metadata:
+        stored = g.metadata[keys.DT]
+        if isinstance(stored, bool) or not isinstance(stored, (int, float)) or not (stored > 0 and stored < math.inf):
+            raise GraphError(f"the file's metadata gives dt = {stored!r}, not a positive number of seconds",
+                             hint="pass --dt to set the time step")
     has_continuous = any(REGISTRY.is_nir_neuron(n) for n in g.nodes.values())
     if has_continuous and keys.DT not in g.metadata:
         raise GraphError("the graph's time step is unknown", hint=DT_HINT)

@@ -113,6 +113,18 @@ def trace_module(module: nn.Module, timesteps: int | None = None) -> Graph:
     return graph
 
 
+def check_tensors(mod: nn.Module, name: str) -> None:
+    """Every parameter and buffer of one module real and finite: a chip stores neither NaN, inf nor complex
+    values, and they would otherwise surface as nonsense integers passes later (a NaN weight as mantissa -2**63)."""
+    for what, tensor in [*mod.named_parameters(recurse=False), *mod.named_buffers(recurse=False)]:
+        if tensor.is_complex():
+            raise GraphError(f"{what} holds complex values ({tensor.dtype}); a chip takes real numbers", layer=name)
+        if tensor.is_floating_point():
+            bad = int((~torch.isfinite(tensor.detach())).sum())
+            if bad:
+                raise GraphError(f"{what} holds {bad} values that are not finite (NaN or inf)", layer=name)
+
+
 def layer_name(qualname: str, mod: nn.Module) -> str:
     name = qualname.replace(".", "_")
     return name if name and not name[0].isdigit() else f"{type(mod).__name__.lower()}_{name}"
@@ -124,10 +136,15 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
     x = values[node.args[0].name]
     name = layer_name(node.target, mod)
     source = f"{node.target} ({type(mod).__module__}.{type(mod).__name__})"
+    check_tensors(mod, name)
     if isinstance(mod, GradedInput):
         if not x.is_input:
             raise UnsupportedLayerError("GradedInput must be the first module, applied to the model input",
                                         layer=name)
+        levels = getattr(mod, "levels", None)
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= GradedInput.MAX_LEVELS:
+            raise GraphError(f"levels must be an integer in [1, {GradedInput.MAX_LEVELS}], got {levels!r}",
+                             layer=name)
         b.encoding = InputEncoding(kind="graded", scale=1.0 / mod.levels, max_value=mod.levels)
         return _Value(x.sources, x.shape, is_input=True)
     if isinstance(mod, PASS_THROUGH):
@@ -142,6 +159,9 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
         raise UnsupportedLayerError("max pooling has no synapse form on a neuromorphic core", layer=name,
                                     hint="train with nn.AvgPool2d instead (average pooling maps onto synapses)")
     if isinstance(mod, nn.Linear):
+        if mod.in_features < 1 or mod.out_features < 1:
+            raise GraphError(f"has {mod.in_features} inputs and {mod.out_features} outputs; a layer needs at least "
+                             "one of each", layer=name)
         if x.is_input:
             b.input_shape = (mod.in_features,)
         elif x.shape != (mod.in_features,):
@@ -162,10 +182,17 @@ def _neuron(b: _Builder, mod: nn.Module, x: _Value, name: str, source: str) -> _
     """A family's module: the IR nodes of its tracing rule, in a chain, the last one named after the module."""
     if isinstance(mod, SpikingModule) and (x.is_input or x.shape is None):
         raise UnsupportedLayerError("a neuron layer must follow a synapse layer (nn.Linear, nn.Conv2d)", layer=name)
+    shaped = [(n, p) for n, p in mod.named_parameters(recurse=False) if p.numel() != 1]
+    if shaped:
+        n, p = shaped[0]
+        raise GraphError(f"{n} holds {p.numel()} values; snncc's neuron modules take one scalar per layer",
+                         layer=name)
     try:
         nodes = mod.ir_nodes(int(np.prod(x.shape)) if x.shape else 0)
     except SnnccError as exc:
         raise name_layer(exc, name) from None
+    except (ValueError, TypeError) as exc:  # the family's node refused a value (a reset mode, a level count...)
+        raise GraphError(str(exc), layer=name) from None
     for suffix, node in nodes:
         note = node.metadata.pop(keys.SOURCE, None)
         node.metadata = {keys.SOURCE: f"{source}: {note}" if note else source, **node.metadata}
@@ -251,6 +278,11 @@ def _fold_batchnorm(b: _Builder, mod: nn.Module, x: _Value, name: str) -> _Value
     if mod.running_mean is None or mod.running_var is None:
         raise UnsupportedLayerError("batch norm without running statistics cannot be folded", layer=name,
                                     hint="use track_running_stats=True")
+    channels = np.asarray(node.weight).shape[0]
+    if mod.num_features != channels:
+        raise GraphError(f"normalises {mod.num_features} features but '{src}' gives {channels}", layer=name)
+    if bool((mod.running_var < 0).any()):
+        raise GraphError("running_var holds negative variances", layer=name)
     gain = (mod.weight.detach().double().numpy() if mod.weight is not None else 1.0) / np.sqrt(
         mod.running_var.detach().double().numpy() + mod.eps)
     shift = mod.bias.detach().double().numpy() if mod.bias is not None else 0.0

@@ -123,6 +123,10 @@ class Graph:
             return list(nx.lexicographical_topological_sort(self.to_networkx(), key=self._insertion_key))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(self.to_networkx())
+            path = " -> ".join([*(a for a, _ in cycle), cycle[0][0]])
+            if all(isinstance(self.nodes[a], SYNAPSE_TYPES) for a, _ in cycle):
+                raise GraphError(f"cycle {path} passes through no neuron layer: a loop needs a neuron to carry it "
+                                 "from one step to the next") from None
             raise GraphError(
                 "recurrent connections are not supported (only snncc's own lateral synapses may close a cycle): "
                 "cycle " + " -> ".join(a for a, _ in cycle)

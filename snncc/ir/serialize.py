@@ -17,6 +17,7 @@ import nir
 import numpy as np
 
 from ..errors import GraphError
+from .checks import check_stored_fields
 from .graph import Graph, type_name
 from .nodes import SnnccNode, node_type
 
@@ -51,9 +52,16 @@ def read_graph(path: str | Path) -> Graph:
         raise GraphError(f"{path} is not a NIR/snncc graph file: {exc}") from None
     if raw.get("type") != "NIRGraph":
         raise GraphError(f"{path}: the top-level node is {raw.get('type')!r}, not a NIRGraph")
-    nodes = {name: _node_from_dict(name, d) for name, d in raw.get("nodes", {}).items()}
-    edges_raw = raw.get("edges", np.zeros((0, 2)))
-    edges = [(_s(a), _s(b)) for a, b in np.asarray(edges_raw).reshape(-1, 2)]
+    stored = raw.get("nodes", {})
+    if not isinstance(stored, dict):
+        raise GraphError(f"{path}: 'nodes' must be a group of node groups")
+    nodes = {name: _node_from_dict(name, d) for name, d in stored.items()}
+    if "edges" not in raw:
+        raise GraphError(f"{path}: the graph has no 'edges' dataset (NIR stores the edges as (source, target) pairs)")
+    edges_raw = np.asarray(raw["edges"])
+    if edges_raw.size and (edges_raw.ndim != 2 or edges_raw.shape[1] != 2):
+        raise GraphError(f"{path}: 'edges' must be (source, target) pairs, got an array of shape {edges_raw.shape}")
+    edges = [(_s(a), _s(b)) for a, b in edges_raw.reshape(-1, 2)]
     meta = _decode_meta(raw.get("metadata", {}))
     meta.pop(FORMAT_KEY, None)
     order = meta.pop(ORDER_KEY, None)
@@ -76,8 +84,22 @@ def _node_dict(node: Any) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in ("input_type", "output_type") or type_name(node) == "Flatten"}
 
 
-def _node_from_dict(name: str, d: dict[str, Any]) -> Any:
+def _node_from_dict(name: str, d: Any) -> Any:
+    if not isinstance(d, dict):
+        raise GraphError(f"node '{name}' is stored as a dataset, not a group (NIR stores each node as a group of "
+                         "fields)")
     type_ = d.get("type")
+    if not isinstance(type_, str):
+        raise GraphError(f"node '{name}' has no 'type' field")
+    try:
+        return _build_node(name, type_, d)
+    except KeyError as exc:
+        raise GraphError(f"node '{name}' of type {type_} lacks the field {exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise GraphError(f"node '{name}' of type {type_}: {exc}") from None
+
+
+def _build_node(name: str, type_: str, d: dict[str, Any]) -> Any:
     meta = _decode_meta(d.get("metadata", {}))
     if isinstance(type_, str) and type_.startswith("snncc."):
         cls = node_type(type_)
@@ -93,6 +115,8 @@ def _node_from_dict(name: str, d: dict[str, Any]) -> Any:
         return node
     if type_ in ("Input", "Output"):
         shape = np.asarray(d["shape"])
+        if shape.dtype.kind not in "iu" or shape.ndim != 1 or shape.size == 0 or np.any(shape < 1):
+            raise GraphError(f"node '{name}' ({type_}): 'shape' must list positive integer sizes, got {shape!r}")
         key = "input_type" if type_ == "Input" else "output_type"
         return getattr(nir, type_)(**{key: {key.split("_")[0]: shape}}, metadata=meta)
     if type_ == "Flatten":
@@ -102,6 +126,7 @@ def _node_from_dict(name: str, d: dict[str, Any]) -> Any:
     if type_ not in nir.ir.__all_ir:
         raise GraphError(f"node '{name}' has unknown type {type_!r}")
     fields = {k: v for k, v in d.items() if k not in ("type", "metadata")}
+    check_stored_fields(name, fields)
     try:
         return nir.dict2NIRNode({"type": type_, **fields, "metadata": meta})
     except Exception as exc:  # nir raises assorted errors for malformed fields

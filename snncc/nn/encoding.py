@@ -23,11 +23,12 @@ class GradedInput(nn.Module):
     """
 
     LEGACY_PATHS: ClassVar[tuple[str, ...]] = ("snncc.neurons.encoding.GradedInput",)  # where snncc 0.1 pickled it
+    MAX_LEVELS: ClassVar[int] = 1 << 16
 
     def __init__(self, levels: int = 16) -> None:
         super().__init__()
-        if not 1 <= int(levels) <= (1 << 16):
-            raise ValueError(f"levels must lie in [1, 65536], got {levels}")
+        if not 1 <= int(levels) <= self.MAX_LEVELS:
+            raise ValueError(f"levels must lie in [1, {self.MAX_LEVELS}], got {levels}")
         self.levels = int(levels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

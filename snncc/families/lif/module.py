@@ -80,6 +80,8 @@ class LIF(SpikingModule):
         return s
 
     def ir_nodes(self, n: int) -> list[tuple[str, Any]]:
+        if not 0.0 <= float(self.current_decay) < 1.0:
+            raise ValueError(f"current_decay must lie in [0, 1), got {float(self.current_decay)}")
         return [("", LIFNeuron(decay_v=np.full(n, float(self.beta.detach().clamp(0.0, 1.0))),
                                decay_i=np.full(n, float(self.current_decay.detach())),
                                threshold=np.full(n, float(self.threshold.detach())), bias=np.zeros(n),
