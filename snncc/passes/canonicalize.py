@@ -95,8 +95,9 @@ def check_canonical(g: Graph, balanced: bool = True) -> None:
                 raise UnsupportedLayerError("two synapse layers in a row (e.g. a pooling that is not fused into the "
                                             "next layer) cannot be deployed", layer=name,
                                             hint="use pooling with stride == kernel and no padding before a conv or "
-                                                 "Linear, or put a neuron layer in between")
-            if len(succs) != 1 or not isinstance(g.nodes[succs[0]], FloatNeuron):
+                                                 "Linear (before a padded conv: a map the kernel divides), or put a "
+                                                 "neuron layer in between")
+            if len(succs) != 1 or not isinstance(g.nodes[succs[0]], (FloatNeuron, nir.Linear, nir.Conv2d)):
                 raise UnsupportedLayerError("a synapse layer must feed exactly one neuron layer; end the model "
                                             "with a spiking neuron layer (non-spiking readouts are not supported "
                                             "yet)", layer=name)

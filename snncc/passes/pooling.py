@@ -78,12 +78,12 @@ def fuse_pools(g: Graph, max_fan_in: int | None = None) -> dict[str, dict]:
             continue
         if isinstance(nxt, nir.Conv2d):
             ng = nir_geometry(nxt)
-            if ng.dilation != (1, 1) or (ng.padding != (0, 0) and (h % k[0] or w % k[1])):
-                continue
-            kernel = np.repeat(np.repeat(np.asarray(nxt.weight, np.float64), k[0], axis=2), k[1], axis=3)
+            if ng.padding != (0, 0) and (h % k[0] or w % k[1]):
+                continue  # the padding would sit beyond rows/columns the pooling drops, not next to the map
+            kernel = np.repeat(np.repeat(undilated(nxt.weight, ng.dilation), k[0], axis=2), k[1], axis=3)
             fused = with_weight(nxt, kernel * pool["weight"], input_shape=(h, w),
                                 stride=(ng.stride[0] * k[0], ng.stride[1] * k[1]),
-                                padding=(ng.padding[0] * k[0], ng.padding[1] * k[1]))
+                                padding=(ng.padding[0] * k[0], ng.padding[1] * k[1]), dilation=(1, 1))
             fused.bias = np.asarray(nxt.bias, np.float64) * np.ones(ng.out_channels)
         else:
             wt = np.asarray(nxt.weight, np.float64).reshape(-1, c, hp, wp)
@@ -97,12 +97,23 @@ def fuse_pools(g: Graph, max_fan_in: int | None = None) -> dict[str, dict]:
     return relays
 
 
+def undilated(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
+    """A dilated kernel as the dilation-1 kernel it spans, zeros between its taps: after a ``k`` pooling is fused
+    in, a tap reads a ``k x k`` block of the unpooled map ``d k`` apart, which no dilation of the input expresses."""
+    w = np.asarray(weight, np.float64)
+    (dy, dx), (ky, kx) = dilation, w.shape[2:]
+    out = np.zeros((*w.shape[:2], (ky - 1) * dy + 1, (kx - 1) * dx + 1))
+    out[:, :, ::dy, ::dx] = w
+    return out
+
+
 def _pool_fan_in(nxt: object, k: tuple[int, int]) -> tuple[int, int]:
-    """(fused, unfused) inputs of one neuron behind synapse ``nxt`` when a ``k`` pooling is / is not fused into it."""
+    """(fused, unfused) inputs of one neuron behind synapse ``nxt`` when a ``k`` pooling is / is not fused into it
+    (a fused dilated kernel spans its gaps, see :func:`undilated`)."""
     if isinstance(nxt, nir.Conv2d):
         ng = nir_geometry(nxt)
-        per_pixel = ng.weight_shape[1] * ng.kernel[0] * ng.kernel[1]
-        return per_pixel * k[0] * k[1], per_pixel
+        span = [(n - 1) * d + 1 for n, d in zip(ng.kernel, ng.dilation, strict=True)]
+        return ng.weight_shape[1] * span[0] * k[0] * span[1] * k[1], ng.weight_shape[1] * ng.kernel[0] * ng.kernel[1]
     n_in = int(np.asarray(nxt.weight).shape[-1])
     return n_in * k[0] * k[1], n_in
 

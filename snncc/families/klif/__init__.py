@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import nir
 import numpy as np
 
 from snncc.errors import GraphError
 from snncc.families.base import Family
+from snncc.families.klif import bounds
 from snncc.families.klif.nodes import KLIFNeuron
 from snncc.families.lif.nodes import LIFNeuron
 from snncc.ir import Graph
+from snncc.ir.synapses import with_weight
 
 
 class KLIFFamily(Family):
@@ -28,13 +29,14 @@ class KLIFFamily(Family):
 
     def lower(self, g: Graph, name: str, choices: dict[str, str]) -> dict | None:
         node: KLIFNeuron = g.nodes[name]
+        problem = bounds.k_problem(node.k, node.tau)  # the bound snncc.neurons.KLIF clamps k to
+        if problem:
+            raise GraphError(f"KLIF {problem}", layer=name,
+                             hint="keep k in [K_MIN, tau/(tau-1)] (snncc.neurons.KLIF clamps it)")
         beta, gamma = node.decay, node.gain
-        if not 0.0 < beta <= 1.0:
-            raise GraphError(f"KLIF decay k(1-1/tau) = {beta:g} is outside (0, 1]: k={node.k:g}, tau={node.tau:g}",
-                             layer=name, hint="keep k in (0, tau/(tau-1)] (snncc.neurons.KLIF clamps it)")
         for s in g.predecessors(name):
-            syn = g.nodes[s]
-            g.nodes[s] = nir.Linear(weight=np.asarray(syn.weight, np.float64) * gamma, metadata=syn.metadata)
+            syn = g.nodes[s]  # a convolution (or an identity shortcut's 1x1 one) keeps its geometry
+            g.nodes[s] = with_weight(syn, np.asarray(syn.weight, np.float64) * gamma)
         g.nodes[name] = LIFNeuron(decay_v=beta, decay_i=0.0, threshold=node.threshold, bias=node.bias * gamma,
                                   reset=node.reset, v_min=0.0, metadata=dict(node.metadata))
         return {"from": "KLIF", "to": "LIF with membrane floor", "exact": True}

@@ -12,9 +12,11 @@ Equivalently (§2.5), with ``beta = k (1 - 1/tau)`` and ``gamma = k / tau`` (``g
 0, which is how the compiler deploys it (read :attr:`KLIF.decay`, :attr:`KLIF.gain`, ``threshold``, ``reset``;
 the floor is ``v_min = 0``).
 
-``k`` is clamped in the forward pass to ``[K_MIN, tau / (tau - 1)]`` so that ``0 < beta <= 1`` (a negative ``k``
-would invert the ReLU, ``beta > 1`` is not a decay). The clamp is straight-through: a plain clamp has zero
-gradient outside the range, so one optimizer step past a bound would freeze ``k`` there for good.
+``k`` is clamped in the forward pass to ``[K_MIN, k_max(tau)]`` so that ``0 < beta <= 1`` (a negative ``k``
+would invert the ReLU, ``beta > 1`` is not a decay); ``k_max`` is ``tau / (tau - 1)`` on the float32 grid of the
+parameter (:mod:`snncc.families.klif.bounds`, the one definition the lowering checks too). The clamp is
+straight-through: a plain clamp has zero gradient outside the range, so one optimizer step past a bound would
+freeze ``k`` there for good.
 """
 
 from __future__ import annotations
@@ -25,15 +27,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from snncc.families.klif import bounds
+from snncc.families.klif.bounds import K_MIN
 from snncc.families.klif.nodes import KLIFNeuron
 from snncc.families.lif.module import deploy_params, deployed_step
 from snncc.nn.spiking import SpikingModule
 from snncc.nn.surrogate import clamp_ste, spike
 
 RESET_MODES = ("zero", "subtract")
-
-K_MIN = 1e-3
-"""Smallest effective ``k``: keeps ``beta`` and ``gamma`` strictly positive (a zero gain would silence the layer)."""
 
 
 class KLIF(SpikingModule):
@@ -58,10 +59,9 @@ class KLIF(SpikingModule):
             raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
         if not tau > 1.0:
             raise ValueError(f"tau must be > 1 (spikingjelly's KLIF requires it), got {tau}")
-        k_max = tau / (tau - 1.0)
-        if not K_MIN <= k <= k_max:
-            raise ValueError(f"k must lie in [{K_MIN}, tau/(tau-1) = {k_max:.6g}] so that 0 < k(1-1/tau) <= 1, "
-                             f"got {k}")
+        held = bounds.held_k(k, tau)  # k = tau/(tau-1) is held as k_max, its float32 rounded down
+        if bounds.k_problem(held, tau):
+            raise ValueError(f"KLIF: {bounds.k_problem(k, tau)}")
         if threshold <= 0:
             raise ValueError(f"threshold must be positive, got {threshold}")
         self.tau = float(tau)
@@ -69,7 +69,7 @@ class KLIF(SpikingModule):
         self.decay_input = bool(decay_input)
         self.surrogate_slope = float(surrogate_slope)
         self.detach_reset = bool(detach_reset)
-        self.k = nn.Parameter(torch.tensor(float(k)), requires_grad=learn_k)
+        self.k = nn.Parameter(torch.tensor(held), requires_grad=learn_k)
         self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=False)
         self.v: torch.Tensor | None = None
         self.u: torch.Tensor | None = None  # integer current in deploy-exact mode
@@ -77,23 +77,23 @@ class KLIF(SpikingModule):
 
     @property
     def k_max(self) -> float:
-        """Largest effective ``k``: the one giving ``beta = 1``."""
-        return self.tau / (self.tau - 1.0)
+        """Largest effective ``k``: ``tau/(tau-1)`` (``beta = 1``) on the parameter's float32 grid."""
+        return bounds.k_max(self.tau)
 
     def effective_k(self) -> torch.Tensor:
-        """``k`` clamped to ``[K_MIN, tau/(tau-1)]`` (the value the forward pass uses)."""
+        """``k`` clamped to ``[K_MIN, k_max]`` (the value the forward pass uses; a model saved with ``k`` one float32
+        step past ``tau/(tau-1)`` runs at the bound)."""
         return clamp_ste(self.k, K_MIN, self.k_max)
 
     @property
     def decay(self) -> float:
         """``beta = k (1 - 1/tau)``: the voltage retention of the equivalent LIF (in ``(0, 1]``)."""
-        return float(self.effective_k().detach()) * (1.0 - 1.0 / self.tau)
+        return bounds.decay(float(self.effective_k().detach()), self.tau)
 
     @property
     def gain(self) -> float:
         """``gamma``: the input gain of the equivalent LIF (``k / tau``, or ``k`` without decay_input)."""
-        k = float(self.effective_k().detach())
-        return k / self.tau if self.decay_input else k
+        return bounds.gain(float(self.effective_k().detach()), self.tau, self.decay_input)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.start_state(x)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from snncc.families.klif import bounds
 from snncc.ir.nodes import FloatNeuron, NeuronState, per_neuron, reset_mode, vec
 
 
@@ -37,11 +38,11 @@ class KLIFNeuron(FloatNeuron):
 
     @property
     def decay(self) -> float:
-        return self.k * (1.0 - 1.0 / self.tau)
+        return bounds.decay(self.k, self.tau)
 
     @property
     def gain(self) -> float:
-        return self.k / self.tau if self.decay_input else self.k
+        return bounds.gain(self.k, self.tau, self.decay_input)
 
     def float_step(self, state: NeuronState, x: np.ndarray) -> np.ndarray:
         xb = x + self.bias
