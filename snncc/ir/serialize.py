@@ -50,7 +50,9 @@ def read_graph(path: str | Path) -> Graph:
             raw = _read_group(root)
     except (OSError, KeyError) as exc:
         raise GraphError(f"{path} is not a NIR/snncc graph file: {exc}") from None
-    if raw.get("type") != "NIRGraph":
+    except Exception as exc:  # a damaged HDF5 file makes h5py fail in assorted ways while reading it
+        raise GraphError(f"{path} is a damaged HDF5 file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(raw.get("type"), str) or raw["type"] != "NIRGraph":
         raise GraphError(f"{path}: the top-level node is {raw.get('type')!r}, not a NIRGraph")
     stored = raw.get("nodes", {})
     if not isinstance(stored, dict):
@@ -162,7 +164,7 @@ def _read_group(group: h5py.Group) -> dict[str, Any]:
 
 
 def _s(x: Any) -> Any:
-    return x.decode("utf8") if isinstance(x, bytes) else x
+    return x.decode("utf8", errors="replace") if isinstance(x, bytes) else x
 
 
 def _encode_meta(meta: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from ..backends.reference import FloatSimulator
 from ..conv import conv2d, nir_geometry
 from ..errors import QuantizationError, SnnccError
 from ..families.quantization import effective_weights, weight_units
-from ..inputs import load_inputs
+from ..inputs import check_payloads, load_inputs
 from ..ir import FloatNeuron, Graph, InputEncoding, keys
 from .base import Pass, PassContext
 from .canonicalize import check_canonical
@@ -82,7 +82,7 @@ class Calibrate(Pass):
             raise QuantizationError(f"calibration percentile must lie in (0, 100], got {pct}")
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
-        data = self._data(ctx)
+        data = self._data(ctx, graph)
         method = self.method or ("search" if data is not None else "percentile" if self.percentile is not None
                                  else "max")
         if method == "search" and data is None:
@@ -105,10 +105,13 @@ class Calibrate(Pass):
                                   "percentile": pct, "layers": layers}
         return g
 
-    def _data(self, ctx: PassContext) -> np.ndarray | None:
+    def _data(self, ctx: PassContext, graph: Graph) -> np.ndarray | None:
         if self.data is None:
             return None
-        data = load_inputs(self.data) if isinstance(self.data, (str, Path)) else np.asarray(self.data)
+        n_in = int(np.prod(graph.nodes[graph.input_names[0]].input_type["input"]))
+        encoding = InputEncoding.from_metadata(graph.metadata)
+        data = (load_inputs(self.data, n_in, encoding) if isinstance(self.data, (str, Path))
+                else check_payloads(self.data, n_in, encoding, "calibration data"))
         ctx.say(f"calibration data: {len(data)} samples")
         return data
 

@@ -25,6 +25,9 @@ def _command(ws: Workspace, command: str, path: Path) -> list[str]:
         return ["verify", str(ws.bundle()), "--inputs", str(path), "--no-netx"]
     if command == "run":
         return ["run", str(ws.bundle()), "--inputs", str(path)]
+    if command == "calibrate":
+        return ["compile", str(ws.model()), "--calibrate", str(path), "-o", str(ws.out), "--timesteps", "4",
+                "--samples", "2"]
     return ["compile", str(ws.model()), "--inputs", str(path), "-o", str(ws.out), "--timesteps", "4"]
 
 
@@ -88,3 +91,10 @@ _payload_case("petabyte-header", _header((10**9, 10**6, N_IN)), "holds")
 _payload_case("truncated-data", _header((2, 4, N_IN), b"\0" * 40), "truncated")
 _payload_case("broken-header", lambda ws: ws.write("x.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': 'oops"), "x.npy",
               commands=("verify",))
+
+
+for _name, _make, _expect in (("wrong-width", _array(np.ones((2, 4, N_IN + 1), np.int64)), "(samples, timesteps, 6)"),
+                              ("nan", _array(np.where(ok > 0, np.nan, 0.0)), "finite"),
+                              ("above-levels", _array(ok * 9), "[0, 8]"),
+                              ("petabyte-header", _header((10**9, 10**6, N_IN)), "holds")):
+    _payload_case(f"{_name}-as-calibration", _make, _expect, commands=("calibrate",))
