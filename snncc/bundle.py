@@ -23,9 +23,11 @@ import numpy as np
 from .backends import backend as find_backend
 from .backends import target_backends
 from .errors import BundleError, GraphError, SnnccError, TargetError
+from .inputs import trace_values
 from .ir import Graph, InputEncoding, read_graph
 from .outputs import check_writable, created_parents, normal_permissions, os_error_text, remove_tree
 from .target import Target, parse_target
+from .values import check_memory
 
 MANIFEST = "manifest.json"
 GRAPH_FILE = "graph.nir"
@@ -81,6 +83,9 @@ class Bundle:
         reason = chosen.supports(self)
         if reason:
             raise BundleError(reason)
+        shape = np.shape(inputs)
+        if len(shape) == 3:  # before the backend allocates its traces
+            check_memory(shape[0], shape[1], trace_values(self.graph), f"the {backend} run")
         return chosen.run(self, inputs, record_states)
 
     @classmethod

@@ -9,6 +9,8 @@ natively (nested lists, None) are stored as JSON strings with a ``json:`` prefix
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +46,7 @@ def write_graph(path: str | Path, graph: Graph) -> None:
 
 def read_graph(path: str | Path) -> Graph:
     """Read a graph written by :func:`write_graph` or by ``nir.write`` (standard NIR files load too)."""
-    try:
-        with h5py.File(path, "r") as f:
-            root = f["node"]
-            raw = _read_group(root)
-    except (OSError, KeyError) as exc:
-        raise GraphError(f"{path} is not a NIR/snncc graph file: {exc}") from None
-    except Exception as exc:  # a damaged HDF5 file makes h5py fail in assorted ways while reading it
-        raise GraphError(f"{path} is a damaged HDF5 file ({type(exc).__name__}: {exc})") from None
+    raw = _read_isolated(Path(path))
     if not isinstance(raw.get("type"), str) or raw["type"] != "NIRGraph":
         raise GraphError(f"{path}: the top-level node is {raw.get('type')!r}, not a NIRGraph")
     stored = raw.get("nodes", {})
@@ -152,15 +147,80 @@ def _write_dict(group: h5py.Group, d: dict[str, Any]) -> None:
             group.create_dataset(k, data=v)
 
 
-def _read_group(group: h5py.Group) -> dict[str, Any]:
+def _read_group(group: h5py.Group, file_bytes: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in group.items():
         if isinstance(item, h5py.Group):
-            out[key] = _read_group(item)
+            out[key] = _read_group(item, file_bytes)
         else:
+            _check_stored_size(item, file_bytes)
             val = item[()]
             out[key] = _s(val) if isinstance(val, bytes) else val
     return out
+
+
+READ_SECONDS = 20.0  # a damaged HDF5 file can make the HDF5 library loop forever; no sound file takes this long
+READ_BYTES_PER_SECOND = 20e6
+
+
+def _read_isolated(path: Path) -> dict[str, Any]:
+    """The file's raw node tree, read in a forked child process: a damaged file that makes the HDF5 library loop or
+    crash (which no Python code can interrupt) then costs a timeout and a clear error, not a hung compiler."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return _read_raw(path)
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_read_in_child, args=(path, sender), daemon=True)
+    child.start()
+    sender.close()
+    limit = READ_SECONDS + path.stat().st_size / READ_BYTES_PER_SECOND
+    try:
+        if not receiver.poll(limit):
+            raise GraphError(f"{path}: reading it did not finish in {limit:.0f} s (a damaged HDF5 file)")
+        try:
+            ok, payload = receiver.recv()
+        except EOFError:
+            child.join()
+            raise GraphError(f"{path}: the HDF5 reader crashed on it (exit status {child.exitcode}); the file is "
+                             "damaged") from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    if not ok:
+        raise GraphError(payload)
+    return payload
+
+
+def _read_in_child(path: Path, sender: Any) -> None:
+    try:
+        message: tuple[bool, Any] = (True, _read_raw(path))
+    except GraphError as exc:
+        message = (False, str(exc))
+    sender.send(message)
+    sender.close()
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
+    try:
+        with h5py.File(path, "r") as f:
+            return _read_group(f["node"], os.path.getsize(path))
+    except GraphError:
+        raise
+    except (OSError, KeyError) as exc:
+        raise GraphError(f"{path} is not a NIR/snncc graph file: {exc}") from None
+    except Exception as exc:  # a damaged HDF5 file makes h5py fail in assorted ways while reading it
+        raise GraphError(f"{path} is a damaged HDF5 file ({type(exc).__name__}: {exc})") from None
+
+
+def _check_stored_size(item: h5py.Dataset, file_bytes: int) -> None:
+    """Refuse a dataset whose header claims more data than the file can hold (a damaged file would otherwise make
+    h5py read, or allocate, for as long as the claim says)."""
+    claimed = int(np.prod(item.shape or (), dtype=object)) * item.dtype.itemsize
+    limit = file_bytes if item.compression is None else 1 << 32
+    if claimed > limit:
+        raise GraphError(f"dataset '{item.name}' claims {claimed} bytes, more than the file can hold (damaged file)")
 
 
 def _s(x: Any) -> Any:

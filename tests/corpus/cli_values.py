@@ -12,16 +12,18 @@ def _compile(ws: Workspace, *flags: str) -> list[str]:
     return ["compile", str(ws.model()), "-o", str(ws.out), *flags]
 
 
-def _compile_case(name: str, flags: tuple[str, ...], *expect: str) -> None:
+def _flag_case(command: str, name: str, flags: tuple[str, ...], *expect: str) -> None:
     @case("cli-values", name, *expect)
     def build(ws: Workspace) -> list[str]:
-        return _compile(ws, *flags)
+        return _compile(ws, *flags) if command == "compile" else ["verify", str(ws.bundle()), *flags]
+
+
+def _compile_case(name: str, flags: tuple[str, ...], *expect: str) -> None:
+    _flag_case("compile", name, flags, *expect)
 
 
 def _verify_case(name: str, flags: tuple[str, ...], *expect: str) -> None:
-    @case("cli-values", name, *expect)
-    def build(ws: Workspace) -> list[str]:
-        return ["verify", str(ws.bundle()), *flags]
+    _flag_case("verify", name, flags, *expect)
 
 
 _compile_case("timesteps-zero", ("--timesteps", "0"), "--timesteps", "at least 1")

@@ -29,6 +29,12 @@ def _compile(path: Path, ws: Workspace, *extra: str) -> list[str]:
     return ["compile", str(path), "-o", str(ws.out), "--dt", "1e-4", "--reset", "zero", "--samples", "2", *extra]
 
 
+def _written(ws: Workspace, graph: nir.NIRGraph) -> Path:
+    path = ws.root / "model.nir"
+    nir.write(path, graph)
+    return path
+
+
 def _edited(ws: Workspace, edit: Callable[[h5py.File], None], graph: nir.NIRGraph | None = None) -> Path:
     """A valid NIR file, written by nir.write, then edited in place with h5py as a broken exporter would."""
     path = ws.root / "model.nir"
@@ -116,9 +122,7 @@ def _two_inputs(ws: Workspace) -> list[str]:
     g = valid_graph()
     g.nodes["input2"] = nir.Input(input_type={"input": np.array([3])})
     g.edges.append(("input2", "affine"))
-    path = ws.root / "model.nir"
-    nir.write(path, g)
-    return _compile(path, ws)
+    return _compile(_written(ws, g), ws)
 
 
 @case("nir-files", "no-output", "Output")
@@ -126,9 +130,7 @@ def _no_output(ws: Workspace) -> list[str]:
     g = valid_graph()
     del g.nodes["output"]
     g.edges.remove(("lif", "output"))
-    path = ws.root / "model.nir"
-    nir.write(path, g)
-    return _compile(path, ws)
+    return _compile(_written(ws, g), ws)
 
 
 @case("nir-files", "cycle-without-neuron", "cycle", "neuron")
@@ -143,25 +145,19 @@ def _cycle(ws: Workspace) -> list[str]:
                "output": nir.Output(output_type={"output": np.array([3])})},
         edges=[("input", "a"), ("a", "b"), ("b", "a"), ("a", "lif"), ("lif", "output")],
     )
-    path = ws.root / "model.nir"
-    nir.write(path, g)
-    return _compile(path, ws)
+    return _compile(_written(ws, g), ws)
 
 
 @case("nir-files", "self-edge", "lif")
 def _self_edge(ws: Workspace) -> list[str]:
     g = valid_graph()
     g.edges.append(("lif", "lif"))
-    path = ws.root / "model.nir"
-    nir.write(path, g)
-    return _compile(path, ws)
+    return _compile(_written(ws, g), ws)
 
 
 @case("nir-files", "empty-graph", "Input")
 def _empty(ws: Workspace) -> list[str]:
-    path = ws.root / "model.nir"
-    nir.write(path, nir.NIRGraph(nodes={}, edges=[]))
-    return _compile(path, ws)
+    return _compile(_written(ws, nir.NIRGraph(nodes={}, edges=[])), ws)
 
 
 @case("nir-files", "no-dt", "--dt")
