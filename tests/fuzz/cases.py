@@ -138,9 +138,11 @@ def compile_case(job: dict[str, Any]) -> dict[str, Any]:
             bundle = Bundle.load(out)
             result["netx"] = bool(bundle.manifest.get("netx", {}).get("file"))
             problem = float_mismatch(model, bundle)
-        except Exception as exc:  # loading the bundle or running its float model failed
+        except Exception as exc:  # a written bundle must load and run: any error here is a crash, never a refusal
             problem = None
-            result = {**outcome_of_exception(exc, desc.tags), "reason": "loading or running the compiled bundle"}
+            result = {"status": CRASHED, "reason": "loading or running the compiled bundle",
+                      "error_class": type(exc).__name__, "message": str(exc),
+                      "traceback": "".join(traceback.format_exception(exc))}
         if problem is not None:
             result = {"status": MISCOMPILED, "reason": "torch != float model", "message": problem}
     return {**result, "seconds": round(time.perf_counter() - start, 3), "bundle": str(out),
@@ -154,10 +156,11 @@ def verify_case(job: dict[str, Any]) -> dict[str, Any]:
 
     start = time.perf_counter()
     try:
-        result = verify_bundle(Bundle.load(job["bundle"]), samples=int(job.get("samples", 2)), seed=int(job["seed"]))
+        result = verify_bundle(Bundle.load(job["bundle"]), samples=int(job.get("samples", 3)), seed=int(job["seed"]))
         compared = {f"{c.a} vs {c.b}": bool(c.equal) for c in result.comparisons}
-        out = {"status": "bit-exact" if result.bit_exact and compared else "mismatch", "compared": compared,
-               "message": None if result.bit_exact else result.render()}
+        exact = result.bit_exact and bool(compared)  # nothing compared is no verification
+        out = {"status": "bit-exact" if exact else "mismatch", "compared": compared,
+               "message": None if exact else result.render()}
     except Exception as exc:
         out = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
                "traceback": "".join(traceback.format_exception(exc))}

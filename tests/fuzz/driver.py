@@ -97,7 +97,10 @@ class WorkerPool:
 
     def close(self) -> None:
         for w in self.workers:
-            w.kill() if w.job is not None else w.stop()
+            if w.job is not None:  # interrupted mid-job
+                w.kill()
+            else:
+                w.stop()
 
     def run(self, jobs: Iterable[dict[str, Any]], timeout: float = 60.0,
             on_result: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
