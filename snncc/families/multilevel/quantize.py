@@ -38,13 +38,23 @@ def quantize_multilevel(g: Graph, name: str, node: MultiLevelNeuron, enc: InputE
     a_limit, a_int32 = qz.input_limits(nfmt)
     while e > sfmt.weight_exp_min and qz.shifted(worst, e) >= a_int32 and p + e > 0:
         e -= 1
+    level_bits = int(np.ceil(np.log2(node.levels + 1)))
+
+    def unrepresentable(e: int) -> bool:  # the top level's voltage or a bias beyond the neuron's formats
+        return (p + e + nfmt.act_shift + level_bits > nfmt.state_bits - 1
+                or qz.bias_encoding(node.bias * mant_scale * 2.0**e, nfmt, resolution) is None)
+
+    # a threshold far above the weights (or a large bias) needs a coarser voltage unit: a negative weight
+    # exponent gives it, as in the LIF rule (the quantum stays >= one weight unit: p + e >= 0)
+    while e > sfmt.weight_exp_min and p + e > 0 and unrepresentable(e):
+        e -= 1
     if e < 0 and inputs.has_conv:  # coarser mantissas instead of a negative exponent (Lava's Conv has none)
         p, e = p + e, 0
         mant_scale = 2.0**p / q
         mantissas = inputs.mantissas(mant_scale, sfmt)
         worst = inputs.worst_case(mantissas)
     k = p + e + nfmt.act_shift
-    if k + int(np.ceil(np.log2(node.levels + 1))) > nfmt.state_bits - 1:
+    if k + level_bits > nfmt.state_bits - 1:
         raise QuantizationError(f"{node.levels} levels of quantum 2**{k} overflow the {nfmt.state_bits}-bit "
                                 "voltage", layer=name, hint="fewer levels, or a threshold closer to the weights")
     qz.check_input_range(name, qz.shifted(worst, e), nfmt, ctx.warn)
