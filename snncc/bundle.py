@@ -9,11 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from .backends import target_backends
 from .errors import BundleError, GraphError, SnnccError, TargetError
 from .inputs import trace_values
 from .ir import Graph, InputEncoding, read_graph
-from .outputs import check_writable, created_parents, normal_permissions, os_error_text, remove_tree
+from .outputs import check_writable, created_parents, normal_permissions, os_error_text, remove_tree, signals_held
 from .target import Target, parse_target
 from .values import check_memory
 
@@ -210,7 +207,7 @@ def write_atomically(dest: Path, fill: Callable[[Path], None], force: bool = Fal
             except OSError as exc:
                 raise BundleError(f"cannot write the bundle {dest}: {os_error_text(exc)}") from None
             normal_permissions(tmp)
-            with _signals_held():
+            with signals_held():
                 old = None
                 if dest.exists():
                     old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
@@ -226,20 +223,6 @@ def write_atomically(dest: Path, fill: Callable[[Path], None], force: bool = Fal
         except BaseException:
             remove_tree(tmp)
             raise
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends (the main thread only; elsewhere it is a no-op)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def write_json(path: Path, data: Any) -> None:

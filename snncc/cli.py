@@ -76,15 +76,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .backends import backend
     from .bundle import Bundle
     from .fidelity import logical_spikes
-    from .inputs import load_inputs, trace_values
-    from .values import check_memory
+    from .inputs import load_inputs
 
     if args.output:
         check_writable(args.output, "-o file", OptionError)
     bundle = Bundle.load(args.bundle)
-    x = load_inputs(args.inputs, bundle.n_inputs, bundle.encoding)
-    check_memory(len(x), x.shape[1], trace_values(bundle.graph), "run")
-    result = bundle.run(x, args.backend)
+    result = bundle.run(load_inputs(args.inputs, bundle.n_inputs, bundle.encoding), args.backend)  # memory-guarded
     graph = bundle.float_graph if backend(args.backend).runs_float else bundle.graph
     out = result.output_layers[0]
     counts = logical_spikes(graph, out, result.layers[out].spikes).sum(axis=1)

@@ -168,8 +168,7 @@ def _activity_inputs(opts: Options, bundle: Bundle, timesteps: int) -> tuple[np.
         x = load_inputs(opts.inputs, bundle.n_inputs, bundle.encoding)
     else:
         x = check_payloads(opts.inputs, bundle.n_inputs, bundle.encoding, "Options.inputs")
-    values.check_memory(len(x), x.shape[1], trace_values(bundle.graph), "the activity measurement of the compile")
-    return x, "given"
+    return x, "given"  # bundle.run guards the memory its traces take
 
 
 def _report(bundle: Bundle, x: np.ndarray, activity: str, source: Any, ctx: PassContext, lowered: LoweringGraphs,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -330,8 +331,11 @@ def _parse_primitives(raw: Any, where: str) -> dict[str, Primitive]:
         raise TargetError(f"target {where}: missing section 'primitives'")
     out = {}
     for name, spec in raw.items():
-        if not isinstance(spec, dict) or spec.get("kind") not in PRIMITIVE_KINDS or not spec.get("lava"):
-            raise TargetError(f"target {where}: primitive '{name}' needs kind (stock|custom) and lava (process path)")
+        lava = spec.get("lava") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or spec.get("kind") not in PRIMITIVE_KINDS or not (
+                isinstance(lava, str) and re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", lava)):
+            raise TargetError(f"target {where}: primitive '{name}' needs kind (stock|custom) and lava (a dotted "
+                              f"process path), got {spec!r}")
         out[name] = Primitive(name=name, kind=spec["kind"], lava=spec["lava"])
     for name in REQUIRED_PRIMITIVES:
         if name not in out:

@@ -25,7 +25,6 @@ from tests.fuzz.cases import (
     COMPILED,
     CRASHED,
     HUNG,
-    KNOWN_BUG,
     REFUSED,
     UNDOCUMENTED,
     classify_refusal,
@@ -34,7 +33,7 @@ from tests.fuzz.cases import (
 )
 from tests.fuzz.driver import TARGETS, fuzz, run_jobs
 from tests.fuzz.generate import generate
-from tests.fuzz.limitations import KNOWN_BUGS, LIMITATIONS
+from tests.fuzz.limitations import LIMITATIONS
 from tests.fuzz.neurons import FAMILIES
 from tests.fuzz.report import summary
 
@@ -90,24 +89,20 @@ def test_every_known_limitation_is_documented_with_why():
         assert lim.name in sections, f"{lim.name} is not in docs/limitations.md"
         assert len(sections[lim.name].split()) > 20, f"{lim.name}: say why"
     assert len({lim.name for lim in LIMITATIONS}) == len(LIMITATIONS)
-    for bug in KNOWN_BUGS:  # a bug being fixed is not a limitation
-        assert bug.name not in sections
 
 
-def test_refusals_are_classified_by_the_table_and_known_bugs_only_in_their_shape():
+def test_refusals_are_classified_by_the_table():
     graded = nn.Sequential(N.GradedInput(4), nn.Linear(3, 2), N.LIF())
     with pytest.raises(SnnccError) as exc:
         snncc.compile(graded, "loihi", None, snncc.Options(timesteps=2, samples=1))
-    assert outcome_of_exception(exc.value, set()) | {"message": ""} == {
+    assert outcome_of_exception(exc.value) | {"message": ""} == {
         "status": REFUSED, "reason": "graded-input-without-graded-spikes", "error_class": "UnsupportedLayerError",
         "message": ""}
-    assert classify_refusal("UnsupportedLayerError", "layer 'x': something nobody documented", set()) == {
+    assert classify_refusal("UnsupportedLayerError", "layer 'x': something nobody documented") == {
         "status": UNDOCUMENTED, "reason": None}
-    bug = KNOWN_BUGS[0]
     message = "in pass 'lower-neurons': shape mismatch on edge (input -> conv2d_1): input gives (36,), takes (1,)"
-    assert classify_refusal("GraphError", message, {bug.tag})["status"] == KNOWN_BUG
-    assert classify_refusal("GraphError", message, set())["status"] == UNDOCUMENTED  # another shape: a failure
-    crash = outcome_of_exception(ZeroDivisionError("boom"), set())
+    assert classify_refusal("GraphError", message)["status"] == UNDOCUMENTED  # a wrongful refusal: a failure
+    crash = outcome_of_exception(ZeroDivisionError("boom"))
     assert crash["status"] == CRASHED and "ZeroDivisionError: boom" in crash["traceback"]
 
 

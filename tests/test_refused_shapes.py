@@ -164,3 +164,16 @@ def test_avgpool_before_dilated_conv2d_compiles_and_verifies(tmp_path):
         fused = bundle.graph.nodes["conv2d_4"]
         assert "avgpool2d_3" not in bundle.graph.nodes
         assert tuple(fused.weight.shape) == (3, 2, 10, 10) and fused.dilation == (1, 1) and fused.stride == (2, 2)
+
+
+def test_avgpool_dropping_rows_before_padded_conv2d_compiles_and_verifies(tmp_path):
+    """A fifth shape, found by the fuzz of valid models: AvgPool2d(2) over a 5x5 map drops its last row and column,
+    and the padded conv after it zero-pads the 2x2 pooled map, where the 5x5 map still has those rows: fused as
+    one dense matrix (each conv column spread over the window it averages, zero on the dropped rows)."""
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Unflatten(1, (1, 5, 5)), positive(nn.Conv2d(1, 2, 1, bias=False), 0.8),
+                          N.LIF(beta=0.875, threshold=0.5), nn.AvgPool2d(2),
+                          positive(nn.Conv2d(2, 2, 3, padding=1, bias=False), 0.5), N.LIF(beta=0.875, threshold=0.3))
+    bundles = compile_and_verify(model, tmp_path, 25)
+    for bundle in bundles.values():
+        assert "avgpool2d_3" not in bundle.graph.nodes  # fused, not a synapse layer of its own

@@ -11,7 +11,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..conv import nir_geometry, pair
+from ..conv import conv_matrix, nir_geometry, pair
 from ..errors import UnsupportedLayerError
 from ..families.relay import graded_relay
 from ..ir import FloatNeuron, Graph, keys
@@ -76,10 +76,10 @@ def fuse_pools(g: Graph, max_fan_in: int | None = None) -> dict[str, dict]:
             relays[name] = _pool_relay(g, name, succs[0], pool)
             relays[name].update(fused_fan_in=fused, input_axons=max_fan_in)
             continue
-        if isinstance(nxt, nir.Conv2d):
+        if isinstance(nxt, nir.Conv2d) and nir_geometry(nxt).padding != (0, 0) and (h % k[0] or w % k[1]):
+            fused = _pooled_conv_matrix(name, node, nxt, pool["weight"])
+        elif isinstance(nxt, nir.Conv2d):
             ng = nir_geometry(nxt)
-            if ng.padding != (0, 0) and (h % k[0] or w % k[1]):
-                continue  # the padding would sit beyond rows/columns the pooling drops, not next to the map
             kernel = np.repeat(np.repeat(undilated(nxt.weight, ng.dilation), k[0], axis=2), k[1], axis=3)
             fused = with_weight(nxt, kernel * pool["weight"], input_shape=(h, w),
                                 stride=(ng.stride[0] * k[0], ng.stride[1] * k[1]),
@@ -95,6 +95,29 @@ def fuse_pools(g: Graph, max_fan_in: int | None = None) -> dict[str, dict]:
         g.nodes[succs[0]] = fused
         rewire_out(g, name)
     return relays
+
+
+DENSE_FUSION_ENTRIES = 1 << 25  # the largest dense matrix a pooling and a padded conv are fused into (256 MiB)
+
+
+def _pooled_conv_matrix(pool_name: str, pool: nir.Conv2d, conv: nir.Conv2d, weight: float) -> nir.Affine:
+    """A pooling that drops rows or columns (the map is not a multiple of its kernel) fused into a padded
+    convolution, as one dense matrix: the conv's zero padding sits next to the *pooled* map, where the unpooled map
+    still has the dropped rows, so no single convolution of the unpooled map computes it. Exact, at the cost of
+    weight sharing: each column of the conv's matrix spread over the window it averages, zero on dropped rows."""
+    pg, cg = nir_geometry(pool), nir_geometry(conv)
+    (c, h, w), (_, hp, wp), (ky, kx) = pg.in_shape, pg.out_shape, pg.kernel
+    entries = cg.in_size ** 2 + cg.out_size * pg.in_size
+    if entries > DENSE_FUSION_ENTRIES:
+        raise UnsupportedLayerError(
+            f"pooling a {h}x{w} map by {ky}x{kx} drops rows or columns, and the padded convolution after it can "
+            f"then only be fused as a dense matrix, here of {entries} entries (more than {DENSE_FUSION_ENTRIES})",
+            layer=pool_name, hint="pool a map whose size is a multiple of the kernel, or drop the conv's padding")
+    columns = conv_matrix(np.asarray(conv.weight, np.float64), cg).reshape(cg.out_size, c, hp, wp)
+    up = np.zeros((cg.out_size, c, h, w))
+    up[:, :, :hp * ky, :wp * kx] = np.repeat(np.repeat(columns, ky, axis=2), kx, axis=3) * weight
+    bias = np.repeat(np.asarray(conv.bias, np.float64) * np.ones(cg.out_channels), cg.out_size // cg.out_channels)
+    return nir.Affine(weight=up.reshape(cg.out_size, -1), bias=bias, metadata=dict(conv.metadata))
 
 
 def undilated(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:

@@ -107,3 +107,5 @@ def _missing(ws: Workspace) -> list[str]:
 def _directory(ws: Workspace) -> list[str]:
     (ws.root / "tgt.yaml").mkdir()
     return _compile(ws, str(ws.root / "tgt.yaml"))
+_target_case("primitive-lava-not-text", lambda d: d["primitives"]["dense"].__setitem__("lava", [1, 2]), "dense",
+             "dotted")

@@ -2,8 +2,8 @@
 
 A case compiles ``generate(seed)`` the way its description says (the module through ``snncc.compile``, a saved
 ``.pt`` through ``snncc.compile``, or a saved ``.pt`` through ``snncc.cli.main``) and returns a plain dict (it
-crosses a pipe): ``compiled``; ``refused`` (an SnnccError matching a documented limitation), ``known-bug`` (one of
-the shapes being fixed elsewhere), ``undocumented`` (any other SnnccError); ``crashed`` (any other exception, with
+crosses a pipe): ``compiled``; ``refused`` (an SnnccError matching a documented limitation), ``undocumented`` (any
+other SnnccError); ``crashed`` (any other exception, with
 its traceback); ``miscompiled`` (it compiled, but the bundle's float model does not compute what torch computes).
 The driver adds ``hung``. A verification case runs ``snncc.verify.verify_bundle`` on a written bundle: the
 reference simulator against Lava (and netx where written), bit for bit.
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-COMPILED, REFUSED, KNOWN_BUG, UNDOCUMENTED, CRASHED, HUNG, MISCOMPILED = (
-    "compiled", "refused", "known-bug", "undocumented", "crashed", "hung", "miscompiled")
+COMPILED, REFUSED, UNDOCUMENTED, CRASHED, HUNG, MISCOMPILED = (
+    "compiled", "refused", "undocumented", "crashed", "hung", "miscompiled")
 FAILURES = (UNDOCUMENTED, CRASHED, HUNG, MISCOMPILED)  # outcomes that fail a fuzz run
-STATUSES = (COMPILED, REFUSED, KNOWN_BUG, UNDOCUMENTED, CRASHED, HUNG, MISCOMPILED)
+STATUSES = (COMPILED, REFUSED, UNDOCUMENTED, CRASHED, HUNG, MISCOMPILED)
 
 
 def resolve(name: str) -> Callable[..., Any]:
@@ -36,27 +36,24 @@ def resolve(name: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), func)
 
 
-def classify_refusal(error_class: str, message: str, tags: set[str] | frozenset[str]) -> dict[str, Any]:
-    """What a refusal (an SnnccError of class ``error_class``) of a model tagged ``tags`` counts as."""
-    from tests.fuzz.limitations import known_bug, limitation
+def classify_refusal(error_class: str, message: str) -> dict[str, Any]:
+    """What a refusal (an SnnccError of class ``error_class``) of a valid model counts as."""
+    from tests.fuzz.limitations import limitation
 
     text = f"{error_class}: {message}"
     lim = limitation(text)
     if lim is not None:
         return {"status": REFUSED, "reason": lim}
-    bug = known_bug(text, tags)
-    if bug is not None:
-        return {"status": KNOWN_BUG, "reason": bug}
     return {"status": UNDOCUMENTED, "reason": None}
 
 
-def outcome_of_exception(exc: BaseException, tags: set[str] | frozenset[str]) -> dict[str, Any]:
+def outcome_of_exception(exc: BaseException) -> dict[str, Any]:
     """An SnnccError is a refusal (classified); anything else is a crash, with its traceback."""
     from snncc.errors import SnnccError
 
     if isinstance(exc, SnnccError):
         return {"error_class": type(exc).__name__, "message": str(exc),
-                **classify_refusal(type(exc).__name__, str(exc), tags)}
+                **classify_refusal(type(exc).__name__, str(exc))}
     return {"status": CRASHED, "reason": None, "error_class": type(exc).__name__, "message": str(exc),
             "traceback": "".join(traceback.format_exception(exc))}
 
@@ -85,7 +82,7 @@ def snncc_compile(model: torch.nn.Module, desc: Any, target: str, out: Path) -> 
         return None
     message = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else f"exit status {code}"
     message = message.removeprefix("snncc: error: ")
-    return {"error_class": "SnnccError(cli)", "message": message, **classify_refusal("SnnccError", message, desc.tags)}
+    return {"error_class": "SnnccError(cli)", "message": message, **classify_refusal("SnnccError", message)}
 
 
 def float_mismatch(model: torch.nn.Module, bundle: Any, samples: int = 2, seed: int = 0) -> str | None:
@@ -132,7 +129,7 @@ def compile_case(job: dict[str, Any]) -> dict[str, Any]:
         if refused is not None:
             result = refused
     except Exception as exc:  # everything else is a crash of the compiler: classified, never raised
-        result = outcome_of_exception(exc, desc.tags)
+        result = outcome_of_exception(exc)
     if result["status"] == COMPILED:
         try:
             bundle = Bundle.load(out)

@@ -8,8 +8,8 @@ projection shortcut), binary or graded (``GradedInput``) input, and a neuron of 
 Sizes stay small (a compile takes a fraction of a second) but the values roam the constructors' whole legal
 ranges (:mod:`tests.fuzz.neurons`) and the weights are sometimes tiny or huge, the fan-in sometimes wide and a
 layer sometimes a single neuron. The description says what was drawn and carries tags for what the driver
-reports by feature (``graded``, ``pool``, ``residual-sew``...), among them the shapes of known bugs
-(``klif-after-conv``...).
+reports by feature (``graded``, ``pool``, ``residual-sew``...), among them the shapes earlier fuzz runs found
+wrongly refused (``klif-after-conv``...).
 """
 
 from __future__ import annotations

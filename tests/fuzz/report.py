@@ -7,7 +7,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from tests.fuzz.cases import FAILURES, KNOWN_BUG, REFUSED, STATUSES
+from tests.fuzz.cases import FAILURES, REFUSED, STATUSES
 from tests.fuzz.driver import FuzzRun
 
 
@@ -35,14 +35,13 @@ def summary(run: FuzzRun) -> str:
         by_target[c["job"]["target"]].append(c)
     for target, cases in by_target.items():
         lines.append(f"  {target}: {len(cases)} models: {counts_line(cases)}")
-    lines.append("refusals by reason (documented limitations and known bugs), per target:")
-    reasons: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    lines.append("refusals by documented limitation, per target:")
+    reasons: dict[str, Counter] = defaultdict(Counter)
     for c in run.cases:
-        if c["status"] in (REFUSED, KNOWN_BUG):
-            reasons[(c["status"], c["reason"])][c["job"]["target"]] += 1
-    for (status, reason), per in sorted(reasons.items(), key=lambda kv: (kv[0][0], -sum(kv[1].values()))):
-        label = "limitation" if status == REFUSED else "KNOWN BUG "
-        lines.append(f"  {label} {reason:<36} " + ", ".join(f"{t} {n}" for t, n in sorted(per.items())))
+        if c["status"] == REFUSED:
+            reasons[c["reason"]][c["job"]["target"]] += 1
+    for reason, per in sorted(reasons.items(), key=lambda kv: -sum(kv[1].values())):
+        lines.append(f"  {reason:<36} " + ", ".join(f"{t} {n}" for t, n in sorted(per.items())))
     lines.append("per family (models holding a layer of it): " + ", ".join(STATUSES))
     families: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in run.cases:

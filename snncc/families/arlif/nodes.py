@@ -13,7 +13,9 @@ from snncc.ir.nodes import FloatNeuron, IntegerNeuron, NeuronState, per_neuron, 
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    """torch's sigmoid in float64; exp overflows to inf for very negative x, which gives the exact limit 0."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 @dataclass(eq=False)
