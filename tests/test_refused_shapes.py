@@ -1,4 +1,4 @@
-"""Four valid model shapes a fuzz run found refused by ``snncc compile`` (both targets), compiled and verified here.
+"""Five valid model shapes fuzz runs found refused by ``snncc compile`` (both targets), compiled and verified here.
 
 1. a KLIF right after a Conv2d: the KLIF lowering rebuilt every input synapse as a dense ``nir.Linear``, so the
    convolution lost its geometry ("shape mismatch on edge (input -> conv2d_1)");
@@ -8,7 +8,8 @@
    bound (tau = 4: 1.33333337 > 4/3), so the lowering refused ``beta = 1.00000003``; the bound is now defined once
    (:mod:`snncc.families.klif.bounds`) and the module holds and clamps ``k`` onto it;
 4. an AvgPool2d before a dilated Conv2d: the pooling was fused only into undilated convolutions, leaving two synapse
-   layers in a row; a pooled dilated kernel is now fused as the undilated kernel it spans.
+   layers in a row; a pooled dilated kernel is now fused as the undilated kernel it spans;
+5. an AvgPool2d over a map that is not a multiple of its kernel before a padded Conv2d: fused as one dense matrix.
 
 Each model is saved whole, compiled from the file for loihi2 and loihi, and checked: the bundle verifies bit-exact
 (reference == Lava, and netx where the target writes it), every layer fires (so the comparisons are not vacuous),
