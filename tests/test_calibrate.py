@@ -13,7 +13,7 @@ import torch
 
 import snncc
 from snncc.cli import main as cli_main
-from snncc.errors import QuantizationError
+from snncc.errors import QuantizationError, VerificationError
 from snncc.fidelity import compare_float_int
 from snncc.ir import QDense
 from snncc.ir.keys import WEIGHT_CLIP as CLIP_KEY
@@ -118,7 +118,8 @@ def test_bad_calibration_input_is_a_named_error():
         _compile(model, method="search")
     with pytest.raises(QuantizationError, match="method must be one of"):
         _compile(model, payloads(4, 0), method="best")
-    with pytest.raises(QuantizationError, match="calibration data do not fit"):
+    with pytest.raises(VerificationError, match=r"calibration data: payloads must be shaped \(samples, timesteps, "
+                                                 rf"{SIZES[0]}\)"):
         _compile(model, np.zeros((4, 10, SIZES[0] + 1), np.int64))
 
 

@@ -96,7 +96,7 @@ def test_unsafe_pickle_needs_opt_in(tmp_path):
     subprocess.run([sys.executable, "-c", "import torch, mynet; torch.save(mynet.Net(), 'c.pt')"], cwd=tmp_path,
                    check=True)
     assert_user_error(snncc("compile", tmp_path / "c.pt", "-o", tmp_path / "o", cwd=tmp_path),
-                      "class mynet.Net", "not in snncc's allow-list", "--allow-unsafe-pickle")
+                      "needs the global mynet.Net", "not in snncc's allow-list", "--allow-unsafe-pickle")
     assert not (tmp_path / "o").exists()
     proc = snncc("compile", tmp_path / "c.pt", "-o", tmp_path / "o", "--allow-unsafe-pickle", "-q", cwd=tmp_path)
     assert proc.returncode == 0 and "runs code from the file" in proc.stderr

@@ -38,7 +38,7 @@ import numpy as np
 from .. import fixedpoint as fx
 from ..backends.reference import FloatSimulator
 from ..conv import conv2d, nir_geometry
-from ..errors import QuantizationError, SnnccError
+from ..errors import QuantizationError
 from ..families.quantization import effective_weights, weight_units
 from ..inputs import check_payloads, load_inputs
 from ..ir import FloatNeuron, Graph, InputEncoding, keys
@@ -123,10 +123,8 @@ class Calibrate(Pass):
 
 
 def _float_run(g: Graph, data: np.ndarray):
-    try:
-        return FloatSimulator(g).run(np.asarray(data), record_states=True)
-    except SnnccError as exc:
-        raise QuantizationError(f"calibration data do not fit the model: {exc}") from exc
+    """The float network on the calibration data (already checked against the graph's input by ``_data``)."""
+    return FloatSimulator(g).run(np.asarray(data), record_states=True)
 
 
 def _layer_inputs(g: Graph, name: str, data: np.ndarray, run) -> dict[str, np.ndarray]:
