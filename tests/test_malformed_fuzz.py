@@ -10,7 +10,9 @@ import pytest
 from tests.corpus.mutations import MUTATIONS, run_mutation
 from tests.test_malformed import valid_bundle  # noqa: F401  (the shared fixture)
 
-SEEDS = range(0, 20 * len(MUTATIONS))
+FOUND = (557, 965, 8287, 8671, 9295)  # seeds of the large runs that failed once (a non-text primitive path, modules
+#                                      missing attributes or tables, a torch warning on stderr): kept as regressions
+SEEDS = [*range(0, 20 * len(MUTATIONS)), *FOUND]
 
 
 @pytest.mark.parametrize("seed", SEEDS)

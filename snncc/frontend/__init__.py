@@ -7,7 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from .. import values
-from ..errors import OptionError
+from ..errors import ModelLoadError, OptionError
 from ..ir import Graph, keys
 from .loading import LoadedModel, load_model
 from .nir_import import apply_time_semantics, read_nir_file
@@ -33,7 +33,11 @@ def import_model(
     loaded = load_model(source, allow_unsafe=allow_unsafe)
     if loaded.module is not None:
         _torch_states_its_semantics(dt, reset)
-        graph = _from_module(loaded.module, timesteps)
+        try:
+            graph = _from_module(loaded.module, timesteps)
+        except AttributeError as exc:  # a module whose saved state lacks what its class sets: a damaged file
+            raise ModelLoadError(f"{loaded.path} is damaged or was saved by an incompatible version: a module lacks "
+                                 f"an attribute ({exc})") from None
         graph.metadata[keys.SOURCE_FILE] = str(loaded.path)
         return graph
     assert loaded.graph is not None

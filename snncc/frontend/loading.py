@@ -13,6 +13,7 @@ import pickle
 import re
 import sys
 import types
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,9 @@ def _load_torch(p: Path, allow_unsafe: bool) -> LoadedModel:
         raise ModelLoadError(f"{p} is not a PyTorch file (a zip archive, but not one torch.save wrote)")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            obj = torch.load(p, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's deprecation notes would break the one-line error output
+                warnings.simplefilter("ignore")
+                obj = torch.load(p, map_location="cpu", weights_only=True)
         unsafe = False
     except pickle.UnpicklingError as exc:
         blocked = _blocked_global(str(exc))
@@ -140,8 +143,23 @@ def _module(p: Path, obj: object, unsafe: bool) -> LoadedModel:
                              hint="save the whole module with torch.save(model, path)")
     if not isinstance(obj, nn.Module):
         raise ModelLoadError(f"{p} holds a {type(obj).__name__}, not a torch.nn.Module")
+    _check_intact(p, obj)
     obj.eval()
     return LoadedModel(path=p, module=obj, unsafe=unsafe)
+
+
+def _check_intact(p: Path, module: nn.Module, where: str = "the model") -> None:
+    """Every module of the tree has the tables torch.nn.Module keeps: a damaged file can unpickle into modules
+    missing them, which would fail far from the load with an AttributeError."""
+    state = vars(module)
+    for table in ("_parameters", "_buffers", "_modules"):
+        if not isinstance(state.get(table), dict):
+            raise ModelLoadError(f"{p} is damaged: {where} ({type(module).__name__}) lacks its {table} table")
+    for name, child in state["_modules"].items():
+        if child is not None and not isinstance(child, nn.Module):
+            raise ModelLoadError(f"{p} is damaged: {where}.{name} is a {type(child).__name__}, not a module")
+        if child is not None:
+            _check_intact(p, child, f"{where}.{name}")
 
 
 def _unsafe_load(p: Path) -> object:
