@@ -71,6 +71,13 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).strip().splitlines() if part.strip())
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none): what a one-line error quotes of
+    a library's failure."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def name_layer(exc: SnnccError, layer: str) -> SnnccError:
     """``exc`` again, naming ``layer`` (for an error raised by code that did not know the layer's name)."""
     if exc.layer is not None:

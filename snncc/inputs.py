@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import VerificationError
+from .errors import VerificationError, first_line
 from .ir import Graph, InputEncoding
 from .ir.graph import node_shapes
-from .values import physical_memory
+from .values import physical_memory, size_text
 
 SPIKE_RATE = 0.2  # firing probability of random binary input
 
@@ -39,9 +39,9 @@ def trace_values(graph: Graph) -> int:
     return max(total, 1)
 
 
-def load_inputs(path: str | Path, n_in: int | None = None, encoding: InputEncoding | None = None) -> np.ndarray:
-    """Payloads from ``.npy`` (an array) or ``.npz`` (its ``inputs`` array, or its only array); checked against
-    ``n_in`` and ``encoding`` when given (every error names the file)."""
+def load_inputs(path: str | Path, n_in: int, encoding: InputEncoding) -> np.ndarray:
+    """Payloads from ``.npy`` (an array) or ``.npz`` (its ``inputs`` array, or its only array), checked against
+    ``n_in`` and ``encoding`` (every error names the file)."""
     p = Path(path)
     if not p.exists():
         raise VerificationError(f"input file {p} does not exist")
@@ -50,8 +50,6 @@ def load_inputs(path: str | Path, n_in: int | None = None, encoding: InputEncodi
     if p.stat().st_size == 0:
         raise VerificationError(f"input file {p} is empty")
     data = _load_npz(p) if is_zip(p) else _load_npy(p)
-    if n_in is None or encoding is None:
-        return np.asarray(data)
     return check_payloads(data, n_in, encoding, where=str(p))
 
 
@@ -97,7 +95,7 @@ def _load_npy(p: Path) -> np.ndarray:
         try:
             shape, dtype = _header(f)
         except Exception as exc:  # numpy's header parser fails in assorted ways on damaged text
-            raise VerificationError(f"{p} is not a numpy .npy/.npz file: {_first_line(exc)}") from None
+            raise VerificationError(f"{p} is not a numpy .npy/.npz file: {first_line(exc)}") from None
         header_end = f.tell()
     _check_size(p, shape, dtype, available=p.stat().st_size - header_end)
     if dtype.hasobject:
@@ -105,7 +103,7 @@ def _load_npy(p: Path) -> np.ndarray:
     try:
         return np.load(p, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
-        raise VerificationError(f"{p} could not be read as a numpy array: {_first_line(exc)}") from None
+        raise VerificationError(f"{p} could not be read as a numpy array: {first_line(exc)}") from None
 
 
 def _load_npz(p: Path) -> np.ndarray:
@@ -127,7 +125,7 @@ def _load_npz(p: Path) -> np.ndarray:
     except VerificationError:
         raise
     except Exception as exc:  # a damaged archive or header fails in assorted ways
-        raise VerificationError(f"{p} is not a numpy .npy/.npz file: {_first_line(exc)}") from None
+        raise VerificationError(f"{p} is not a numpy .npy/.npz file: {first_line(exc)}") from None
 
 
 def is_zip(path: Path) -> bool:
@@ -151,7 +149,7 @@ def _check_size(p: Path, shape: tuple[int, ...], dtype: np.dtype, available: int
     """Refuse a header whose array the file does not hold, or that would not fit in this machine's memory."""
     need = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if need > physical_memory():
-        raise VerificationError(f"{p}: its header says it holds an array of shape {shape} ({need / 2**30:.3g} GiB), "
+        raise VerificationError(f"{p}: its header says it holds an array of shape {shape} ({size_text(need)}), "
                                 "more than this machine's memory")
     if need > available:
         raise VerificationError(f"{p} is truncated: its header promises {need} bytes of data ({shape} {dtype}), "
@@ -160,8 +158,3 @@ def _check_size(p: Path, shape: tuple[int, ...], dtype: np.dtype, available: int
 
 def _number(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

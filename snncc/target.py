@@ -76,7 +76,6 @@ FIGURE_RULES: dict[str, dict[str, Rule]] = {
                "barrier_time": COST},
     "paper_convention": {"ac": COST, "mac": COST},
 }
-REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {section: tuple(rules) for section, rules in FIGURE_RULES.items()}
 # section -> key -> (rule, default) for figures a target may leave out (older target files keep loading)
 OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
     "memory_model": {

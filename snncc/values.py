@@ -67,7 +67,7 @@ def check_memory(samples: int, timesteps: int, values_per_step: int, what: str) 
     if need > have:
         raise ResourceError(
             f"{what}: {samples} samples x {timesteps} time steps x {values_per_step} recorded values need about "
-            f"{_size(need)} of memory, more than the {_size(have)} this machine can spare",
+            f"{size_text(need)} of memory, more than the {size_text(have)} this machine can spare",
             hint="use fewer samples (--samples, or a smaller --inputs file) or fewer time steps (--timesteps)")
 
 
@@ -79,7 +79,8 @@ def physical_memory() -> int:
         return 16 << 30
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
+    """Bytes as words: '715.3 GiB'."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -22,7 +22,7 @@ import h5py
 import torch
 from torch import nn
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, first_line
 from ..families import REGISTRY
 from ..inputs import is_zip
 from ..ir import Graph
@@ -127,7 +127,7 @@ def _load_torch(p: Path, allow_unsafe: bool) -> LoadedModel:
         return _unsafe(p)
     except Exception as exc:  # damaged data fails inside torch's reader in assorted ways; no code from it ran
         raise ModelLoadError(f"{p} could not be read as a PyTorch file (truncated or corrupt): "
-                             f"{_first_line(exc)}") from None
+                             f"{first_line(exc)}") from None
     return _module(p, obj, unsafe)
 
 
@@ -166,14 +166,9 @@ def _unsafe_load(p: Path) -> object:
     try:
         return torch.load(p, map_location="cpu", weights_only=False, pickle_module=_LEGACY_PICKLE)
     except Exception as exc:  # arbitrary code ran; report whatever it raised as a load failure
-        raise ModelLoadError(f"{p} could not be unpickled: {_first_line(exc)}") from None
+        raise ModelLoadError(f"{p} could not be unpickled: {first_line(exc)}") from None
 
 
 def _blocked_global(message: str) -> str | None:
     m = re.search(r"GLOBAL ([\w.<>]+)", message)
     return f"the global {m.group(1)}" if m else None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -30,6 +30,11 @@ from snncc.nn.surrogate import spike
 RESET_MODES = ("zero", "subtract")
 
 
+def _check_current_decay(value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"current_decay must lie in [0, 1), got {value}")
+
+
 class LIF(SpikingModule):
     """Leaky integrate-and-fire neuron layer (current-based when ``current_decay > 0``)."""
 
@@ -52,8 +57,7 @@ class LIF(SpikingModule):
             raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
         if not 0.0 <= beta <= 1.0:
             raise ValueError(f"beta must lie in [0, 1], got {beta}")
-        if not 0.0 <= current_decay < 1.0:
-            raise ValueError(f"current_decay must lie in [0, 1), got {current_decay}")
+        _check_current_decay(current_decay)
         if threshold <= 0:
             raise ValueError(f"threshold must be positive, got {threshold}")
         self.reset = reset
@@ -80,8 +84,7 @@ class LIF(SpikingModule):
         return s
 
     def ir_nodes(self, n: int) -> list[tuple[str, Any]]:
-        if not 0.0 <= float(self.current_decay) < 1.0:
-            raise ValueError(f"current_decay must lie in [0, 1), got {float(self.current_decay)}")
+        _check_current_decay(float(self.current_decay))  # a saved model's value may not be the constructor's
         return [("", LIFNeuron(decay_v=np.full(n, float(self.beta.detach().clamp(0.0, 1.0))),
                                decay_i=np.full(n, float(self.current_decay.detach())),
                                threshold=np.full(n, float(self.threshold.detach())), bias=np.zeros(n),
