@@ -33,10 +33,15 @@ def _progress(quiet: bool):
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from .compiler import Options, compile_model, summary
+    from .frontend import SemanticsRequest
 
     passes = {dest[len(PASS_DEST):]: value for dest, value in vars(args).items()
               if dest.startswith(PASS_DEST) and value is not None}
-    options = Options(timesteps=args.timesteps, dt=args.dt, reset=args.reset,
+    semantics = SemanticsRequest(library=args.library, dt=args.dt,
+                                 reset=None if args.reset is None else args.reset.replace("-", "_"),
+                                 fire_at_threshold=None if args.threshold is None else args.threshold == "ge",
+                                 discretization=args.discretization)
+    options = Options(timesteps=args.timesteps, semantics=semantics,
                       allow_unsafe_pickle=args.allow_unsafe_pickle, inputs=args.inputs, samples=args.samples,
                       seed=args.seed, dump_ir=args.dump_ir, force=args.force, passes=passes)
     bundle = compile_model(args.model, args.target, args.output, options, pipeline=args.passes,
@@ -114,6 +119,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .frontend.libraries import NAMES as LIBRARIES
+
     p = _Parser(prog="snncc", description="Compile spiking neural networks for neuromorphic chips.")
     p.add_argument("--version", action="version", version=f"snncc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -123,8 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default="loihi2", help="built-in target name or a target .yaml (default loihi2)")
     c.add_argument("-o", "--output", default="build", help="bundle folder to write (default build/)")
     c.add_argument("--timesteps", type=int, help="time steps per inference (default: the model's, else 16)")
+    c.add_argument("--from", dest="library", metavar="LIBRARY", choices=LIBRARIES,
+                   help="the library that exported the NIR file (" + ", ".join(LIBRARIES) + "): its time step, "
+                        "reset, threshold test and integration scheme, and repairs of its known export bugs")
     c.add_argument("--dt", type=float, help="seconds per step for NIR files (NIR stores none)")
-    c.add_argument("--reset", choices=("zero", "subtract"), help="reset semantics of NIR neurons (default zero)")
+    c.add_argument("--reset", choices=("zero", "subtract", "subtract-after-leak"),
+                   help="what a NIR neuron's spike does to v: set it to 0, subtract the threshold, or subtract it "
+                        "after the next step's leak (snnTorch)")
+    c.add_argument("--threshold", choices=("gt", "ge"), help="NIR neurons fire on v > threshold (gt) or v >= (ge)")
+    c.add_argument("--discretization", choices=("euler", "exact"),
+                   help="NIR's ODEs stepped by forward Euler (decay 1 - dt/tau) or exactly (decay exp(-dt/tau))")
     c.add_argument("--inputs", help=".npy/.npz payloads (samples, T, n_in) for the activity and fidelity figures")
     c.add_argument("--samples", type=int, default=16, help="random samples when --inputs is not given")
     c.add_argument("--seed", type=int, default=0)

@@ -36,7 +36,7 @@ from .bundle import (
 )
 from .errors import PipelineError
 from .fidelity import compare_float_int, measure_lowerings
-from .frontend import import_model
+from .frontend import SemanticsRequest, import_model
 from .inputs import check_payloads, load_inputs, random_inputs, trace_values
 from .ir import Graph, InputEncoding, IntegerNeuron, keys, write_graph
 from .outputs import remove_tree
@@ -69,8 +69,7 @@ class Options:
     the option), or on the pipeline given to :func:`compile_model`."""
 
     timesteps: int | None = None  # steps per inference (default: the model's, else 16)
-    dt: float | None = None  # seconds per step of a NIR file's continuous neurons (NIR stores none)
-    reset: str | None = None  # reset semantics of a NIR file's neurons (zero | subtract)
+    semantics: SemanticsRequest = field(default_factory=SemanticsRequest)  # how a NIR file's neurons step
     allow_unsafe_pickle: bool = False  # load a .pt file needing classes outside the allow-list (runs its code)
     inputs: np.ndarray | str | Path | None = None  # payloads for the activity and fidelity figures (else random)
     samples: int = ACTIVITY_SAMPLES  # random samples when ``inputs`` is None
@@ -85,8 +84,8 @@ class Options:
             values.count(self.timesteps, "--timesteps")
         values.count(self.samples, "--samples")
         values.seed(self.seed)
-        if self.dt is not None:
-            values.positive(self.dt, "--dt")
+        if self.semantics.dt is not None:
+            values.positive(self.semantics.dt, "--dt")
 
 
 def compile_model(
@@ -113,7 +112,7 @@ def compile_model(
     target_backends(tgt)  # before any work: a bad name in the target's lists is its file's error
     chosen = target_exporters(tgt)
     say(f"target {tgt.name} ({tgt.path})")
-    graph = import_model(source, allow_unsafe=opts.allow_unsafe_pickle, dt=opts.dt, reset=opts.reset,
+    graph = import_model(source, allow_unsafe=opts.allow_unsafe_pickle, semantics=opts.semantics,
                          timesteps=opts.timesteps)
     t_steps = int(opts.timesteps or graph.metadata.get(keys.TIMESTEPS) or DEFAULT_TIMESTEPS)
     if opts.inputs is None:

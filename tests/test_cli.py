@@ -170,9 +170,10 @@ def test_compile_a_nir_file(tmp_path):
         nir.Output(output_type={"output": np.array([3])}),
     )
     nir.write(tmp_path / "net.nir", graph)
-    assert_user_error(snncc("compile", tmp_path / "net.nir", "-o", tmp_path / "b"), "time step is unknown", "--dt")
-    proc = snncc("compile", tmp_path / "net.nir", "-o", tmp_path / "b", "--dt", "1e-4", "--reset", "subtract",
-                 "--timesteps", "10", "--dump-ir")
+    assert_user_error(snncc("compile", tmp_path / "net.nir", "-o", tmp_path / "b"), "unknown time step", "--from",
+                      "--dt")
+    proc = snncc("compile", tmp_path / "net.nir", "-o", tmp_path / "b", "--from", "nir", "--dt", "1e-4", "--reset",
+                 "subtract", "--timesteps", "10", "--dump-ir")
     assert proc.returncode == 0, proc.stderr
     dumps = sorted(p.name for p in (tmp_path / "b" / "ir").iterdir())
     assert dumps[0] == "00-input.nir" and "01-canonicalize.txt" in dumps and "07-place.txt" in dumps

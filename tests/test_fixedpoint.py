@@ -32,12 +32,12 @@ def test_voltage_saturates():
 
 def test_lif_step_hard_and_soft_reset():
     u, v = np.zeros(2, np.int64), np.zeros(2, np.int64)
-    u1, v1, s = lif_step(u, v, np.array([2, 1]), du=4095, dv=0, vth=100, bias=np.zeros(2), soft_reset=False)
+    u1, v1, s = lif_step(u, v, np.array([2, 1]), du=4095, dv=0, vth=100, bias=np.zeros(2), reset="zero")
     # a << 6 = 128 and 64; vth << 6 = 6400: no spike yet
     assert u1.tolist() == [128, 64] and v1.tolist() == [128, 64] and s.tolist() == [False, False]
-    u2, v2, s2 = lif_step(u, np.array([6400, 6401]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), False)
+    u2, v2, s2 = lif_step(u, np.array([6400, 6401]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), "zero")
     assert s2.tolist() == [False, True] and v2.tolist() == [6400, 0]  # strict >
-    _, v3, s3 = lif_step(u, np.array([6401, 10]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), True)
+    _, v3, s3 = lif_step(u, np.array([6401, 10]), np.array([0, 0]), 4095, 0, 100, np.zeros(2), "subtract")
     assert s3.tolist() == [True, False] and v3.tolist() == [1, 10]  # soft reset subtracts vth << 6
 
 

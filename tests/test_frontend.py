@@ -12,7 +12,7 @@ from snncc import neurons as N
 from snncc.backends.reference import FloatSimulator
 from snncc.errors import GraphError, ModelLoadError, UnsupportedLayerError
 from snncc.families.lif.nodes import LIFNeuron
-from snncc.frontend import import_model, load_model, trace_module
+from snncc.frontend import SemanticsRequest, import_model, load_model, trace_module
 from snncc.passes import Canonicalize, PassContext, PassManager
 from snncc.target import load_target
 from tests.models import mlp
@@ -118,9 +118,11 @@ def _nir_graph(reset_value=0.0):
 def test_nir_import_needs_dt_and_discretizes(tmp_path):
     path = tmp_path / "g.nir"
     nir.write(path, _nir_graph())
-    with pytest.raises(GraphError, match="time step is unknown.*--dt"):
+    with pytest.raises(GraphError, match="unknown time step, reset rule, threshold test .* --dt, --reset"):
         import_model(path)
-    g = canonical(import_model(path, dt=1e-4, reset="subtract"))
+    with pytest.raises(GraphError, match=r"unknown threshold test \(> or >=\), integration scheme .* --threshold"):
+        import_model(path, semantics=SemanticsRequest(dt=1e-4, reset="subtract"))
+    g = canonical(import_model(path, semantics=SemanticsRequest(library="nir", dt=1e-4, reset="subtract")))
     lif = g.nodes["lif"]
     assert lif.reset == "subtract" and lif.decay_v[0] == pytest.approx(0.9)
     # forward Euler: input gain dt*r/tau = 1 folded into the weights; the Affine bias moved into the neuron
@@ -132,4 +134,4 @@ def test_nir_nonzero_reset_is_unsupported(tmp_path):
     path = tmp_path / "g.nir"
     nir.write(path, _nir_graph(reset_value=0.3))
     with pytest.raises(UnsupportedLayerError, match="non-zero v_reset"):
-        canonical(import_model(path, dt=1e-4))
+        canonical(import_model(path, semantics=SemanticsRequest(library="nir", dt=1e-4)))

@@ -22,6 +22,7 @@ from snncc.families.lif.nodes import QLIF
 from snncc.families.multilevel.nodes import QMultiLevel
 from snncc.ir import Graph, QDense
 from snncc.ir.keys import RECURRENT as RECURRENT_KEY
+from snncc.ir.nodes import RESET_MODES
 from tests.graphs import lava_runner
 
 EXAMPLES = 15  # per randomized test; each condition a test counts occurs in >= 58% of examples (measured)
@@ -54,7 +55,7 @@ def dense(rng: np.random.Generator, n_out: int, n_in: int, lo: int = -128, hi: i
 
 
 def random_qlif(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QLIF:
-    """A QLIF that needs snncc's custom LIF most of the time (floor, initial voltage, soft reset)."""
+    """A QLIF that needs snncc's custom LIF most of the time (floor, initial voltage, the resets, v >= vth)."""
     vth = int(rng.integers(1, 1 << draw(st.integers(1, 12))))
     floor = draw(st.sampled_from(["none", "zero", "negative", "positive"]))
     v_min = {"none": None, "zero": 0, "negative": -int(rng.integers(1, 40 * (vth << 6))),
@@ -65,8 +66,8 @@ def random_qlif(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QLIF:
     return QLIF(du=draw(st.sampled_from([-1, 0, 4095, int(rng.integers(0, 4096))])),
                 dv=draw(st.sampled_from([0, 4096, int(rng.integers(0, 4097))])), vth=vth,
                 bias_mant=rng.integers(-(1 << bm_bits) // 2, max((1 << bm_bits) // 2, 1), size=n),
-                bias_exp=rng.integers(0, 8, size=n), reset=draw(st.sampled_from(["zero", "subtract"])),
-                v_min=v_min, v_init=v_init)
+                bias_exp=rng.integers(0, 8, size=n), reset=draw(st.sampled_from(RESET_MODES)),
+                v_min=v_min, v_init=v_init, fire_at_threshold=draw(st.booleans()))
 
 
 def random_multilevel(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QMultiLevel:
@@ -165,9 +166,28 @@ def test_custom_lif_bit_exact() -> None:
                 if np.any(node.v_init):
                     seen.note("v_init, sample > 0", ref.batch > 1)
                 seen.note("soft reset spike", node.reset == "subtract" and ref.layers[name].spikes.any())
+                spiked_twice = ref.layers[name].spikes.sum(axis=1).max() > 1
+                seen.note("reset after the leak, 2 spikes", node.reset == "subtract_after_leak" and spiked_twice)
+                seen.note("v >= vth spike", node.fire_at_threshold and ref.layers[name].spikes.any())
 
     run_examples(check, qlif_cases())
-    seen.check("custom", "floor hit", "v_init, sample > 0", "soft reset spike")
+    seen.check("custom", "floor hit", "v_init, sample > 0", "soft reset spike", "reset after the leak, 2 spikes",
+               "v >= vth spike")
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("reset", RESET_MODES)
+def test_voltage_exactly_at_threshold(reset: str) -> None:
+    """A bias of exactly ``vth << 6`` per step puts v on the threshold at the first step: a neuron with
+    ``fire_at_threshold`` fires there, the other not; Lava's process agrees with the reference in every step."""
+    vth = 10
+    layers = {f"lif{i}": QLIF(du=4095, dv=0, vth=vth, bias_mant=np.full(2, vth), bias_exp=np.full(2, 6),
+                              reset=reset, fire_at_threshold=bool(i)) for i in range(2)}
+    graph = build(2, layers, [(f"d{i}", "input", f"lif{i}", QDense(weight=np.zeros((2, 2), np.int64)))
+                              for i in range(2)])
+    ref = run_both(graph, np.zeros((1, 4, 2)))
+    strict, inclusive = ref.layers["lif0"].spikes[0, :, 0], ref.layers["lif1"].spikes[0, :, 0]
+    assert not strict[0] and inclusive[0] and strict[1]
 
 
 @pytest.mark.lava

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from snncc.errors import UnsupportedLayerError
 from snncc.ir import Graph, InputEncoding
+from snncc.ir.semantics import NeuronSemantics
 from snncc.target import Target
 
 
@@ -92,8 +93,8 @@ class Family:
         return tuple(getattr(part, "MODULES", ())) if part is not None else ()
 
     # ---- canonicalize ---------------------------------------------------------------------------------------
-    def from_nir(self, node: Any, dt: float, reset: str, name: str) -> Any:
-        """The discrete-time float node of a continuous NIR neuron of ``nir_types``."""
+    def from_nir(self, node: Any, sem: NeuronSemantics, name: str) -> Any:
+        """The discrete-time float node of a continuous NIR neuron of ``nir_types``, stepping by ``sem``."""
         raise NotImplementedError
 
     def canonicalize(self, g: Graph, name: str) -> None:

@@ -1,68 +1,115 @@
-"""Import NIR files (standard nodes) and make their time step and reset semantics explicit.
+"""Import NIR files (standard nodes) and decide what NIR leaves open: time step, reset, threshold test, scheme.
 
-NIR stores no ``dt`` and only reset-to-value, and every exporter assumes its own (snnTorch and SpikingJelly 1e-4 s,
-Norse 1e-3 s, Sinabs one step). snncc never guesses silently: the time step comes from the file's
-``metadata['dt']`` (written by snncc) or from the user (``--dt``), and the reset mode from ``--reset``
-(NIR's documented semantics, ``zero``, by default). Both are recorded in the graph metadata.
+Every exporter assumes its own answers (snnTorch and SpikingJelly 1e-4 s, Norse 1e-3 s, Sinabs one step; resets
+by subtraction that NIR cannot write; ``>=`` tests). snncc never guesses: each answer comes from a flag, from the
+library preset the user names (``--from``), or from the file's metadata (snncc writes it); a graph with NIR neurons
+whose answer is still open is a one-line error naming the flag. The preset, every choice and who made it, and the
+repairs applied are recorded in the graph (``keys.SEMANTICS``) for the bundle and its report.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import nir
 
-from .. import values
 from ..errors import GraphError, ModelLoadError, UnsupportedLayerError
 from ..families import REGISTRY
 from ..ir import Graph, keys, read_graph, type_name
 from ..ir.checks import check_nir_node
-from ..ir.nodes import RESET_MODES
+from ..ir.semantics import FIELDS, FLAGS, METADATA_KEYS, NeuronSemantics, problem_with
+from .libraries import NAMES, Preset, preset
+from .nir_shapes import SUPPORTED_STRUCTURE, normalise
 
-DT_HINT = "NIR stores no time step; pass --dt (snnTorch/SpikingJelly exports use 1e-4, Norse 1e-3, Sinabs 1)"
-SUPPORTED_NIR = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Flatten, *REGISTRY.nir_types())
+SUPPORTED_NIR = (*SUPPORTED_STRUCTURE, *REGISTRY.nir_types())
+
+
+@dataclass(frozen=True)
+class SemanticsRequest:
+    """What the user asked for: a library preset and any of the four choices (None: not given)."""
+
+    library: str | None = None
+    dt: float | None = None
+    reset: str | None = None
+    fire_at_threshold: bool | None = None
+    discretization: str | None = None
+
+    def given(self) -> list[str]:
+        """The flags given (a torch model refuses them all)."""
+        return ["--from" if f.name == "library" else FLAGS[f.name] for f in fields(self)
+                if getattr(self, f.name) is not None]
 
 
 def read_nir_file(path: Path) -> Graph:
-    """Read a NIR (or snncc IR) file; nested subgraphs and unsupported node types are reported by name."""
+    """Read a NIR (or snncc IR) file; unsupported node types are reported by name."""
     try:
         graph = read_graph(path)
     except GraphError as exc:
         raise ModelLoadError(f"{path}: {exc}") from None
     for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            raise UnsupportedLayerError("nested NIR subgraphs are not supported yet", layer=name,
-                                        hint="flatten the subgraph into the top-level graph")
-        if isinstance(node, nir.NIRNode) and not isinstance(node, SUPPORTED_NIR):
+        if isinstance(node, nir.NIRNode) and not isinstance(node, (*SUPPORTED_NIR, nir.NIRGraph)):
             raise UnsupportedLayerError(f"NIR node type {type_name(node)} is not supported", layer=name,
                                         hint="supported: " + ", ".join(c.__name__ for c in SUPPORTED_NIR))
-        if isinstance(node, nir.NIRNode):
-            try:
-                check_nir_node(name, node, REGISTRY.is_nir_neuron(node))
-            except GraphError as exc:
-                raise ModelLoadError(f"{path}: {exc}") from None
     return graph
 
 
-def apply_time_semantics(graph: Graph, dt: float | None, reset: str | None) -> Graph:
-    """Return a copy of ``graph`` whose metadata states ``dt`` and the default reset mode explicitly."""
+def decide_semantics(graph: Graph, request: SemanticsRequest | None = None) -> Graph:
+    """A copy of ``graph`` with the library's repairs applied, NIR's shapes normalised and the neurons' semantics
+    decided and recorded; GraphError naming the flag for an answer nobody gave."""
+    request = request or SemanticsRequest()
     g = graph.copy()
-    if dt is not None:
-        g.metadata[keys.DT] = values.positive(dt, "--dt")
-    elif keys.DT in g.metadata:
-        stored = g.metadata[keys.DT]
-        if isinstance(stored, bool) or not isinstance(stored, (int, float)) or not (stored > 0 and stored < math.inf):
-            raise GraphError(f"the file's metadata gives dt = {stored!r}, not a positive number of seconds",
-                             hint="pass --dt to set the time step")
-    has_continuous = any(REGISTRY.is_nir_neuron(n) for n in g.nodes.values())
-    if has_continuous and keys.DT not in g.metadata:
-        raise GraphError("the graph's time step is unknown", hint=DT_HINT)
-    if reset is not None:
-        if reset not in RESET_MODES:
-            raise GraphError(f"reset must be one of {RESET_MODES}, got {reset!r}")
-        g.metadata[keys.RESET] = reset
-    g.metadata.setdefault(keys.RESET, "zero")
+    chosen = preset(request.library) if request.library is not None else None
+    choices = _choices(g, request, chosen)
+    for f, (value, by) in choices.items():
+        problem = problem_with(f, value)
+        if problem:
+            raise GraphError(f"{problem} (given by {by})")
+    repairs: list[str] = []
+    if chosen is not None:
+        dt = choices.get("dt", (None,))[0]
+        for repair in chosen.repairs:
+            repairs += [f"{repair.name}: {line}" for line in repair.apply(g, dt)]
+    g = normalise(g)
+    for name, node in g.nodes.items():
+        if isinstance(node, nir.NIRNode):
+            check_nir_node(name, node, REGISTRY.is_nir_neuron(node))
+    if any(REGISTRY.is_nir_neuron(n) for n in g.nodes.values()):
+        missing = [f for f in FIELDS if f not in choices]
+        if missing:
+            raise GraphError(
+                f"unknown {', '.join(_WHAT[f] for f in missing)} of the graph's neurons: NIR files do not record "
+                f"{'it' if len(missing) == 1 else 'them'}",
+                hint=f"pass --from <library> ({', '.join(NAMES)}) or {', '.join(FLAGS[f] for f in missing)}")
+        g.metadata.update(NeuronSemantics(*(choices[f][0] for f in FIELDS)).to_metadata())
+    g.metadata[keys.SEMANTICS] = _record(chosen, choices, repairs)
     g.metadata.setdefault(keys.SOURCE_KIND, "nir")
     g.validate()
     return g
+
+
+_WHAT = {"dt": "time step", "reset": "reset rule", "fire_at_threshold": "threshold test (> or >=)",
+         "discretization": "integration scheme"}
+
+
+def _choices(g: Graph, request: SemanticsRequest, chosen: Preset | None) -> dict[str, tuple[Any, str]]:
+    """field -> (value, who chose it): a flag over the preset over the file's own metadata."""
+    out: dict[str, tuple[Any, str]] = {}
+    for f in FIELDS:
+        if getattr(request, f) is not None:
+            out[f] = (getattr(request, f), FLAGS[f])
+        elif chosen is not None and chosen.choice(f) is not None:
+            out[f] = (chosen.choice(f), f"--from {chosen.name}")
+        elif METADATA_KEYS[f] in g.metadata:
+            out[f] = (g.metadata[METADATA_KEYS[f]], "the file's metadata")
+    return out
+
+
+def _record(chosen: Preset | None, choices: dict[str, tuple[Any, str]], repairs: list[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {"preset": chosen.name if chosen else None,
+                              "library": chosen.library if chosen else None, "repairs": repairs, "choices": {}}
+    for f, (value, by) in choices.items():
+        why = chosen.why.get(f, "") if chosen is not None and by.startswith("--from") else ""
+        record["choices"][f] = {"value": value, "by": by, "why": why}
+    return record

@@ -27,7 +27,10 @@ PRIMITIVE = "snncc.primitive"  # lower-primitives: {"name", "kind", "lava"}: the
 
 # ---- graph metadata --------------------------------------------------------------------------------------------
 DT = "dt"  # seconds per step of the discrete model (torch models: one step)
-RESET = "reset"  # the reset mode of the graph's continuous NIR neurons (zero | subtract)
+RESET = "reset"  # the reset mode of the graph's continuous NIR neurons (snncc.ir.nodes.RESET_MODES)
+FIRE_AT_THRESHOLD = "fire_at_threshold"  # NIR neurons fire on v >= threshold (true) or v > threshold (false)
+DISCRETIZATION = "discretization"  # how NIR's ODEs become steps (snncc.ir.semantics.DISCRETIZATIONS)
+SEMANTICS = "semantics"  # frontend: {"preset", "choices": {field: {"value", "by"}}, "repairs": [...]} (the record)
 TIMESTEPS = "timesteps"  # steps per inference
 INPUT = "input"  # the input encoding, see snncc.ir.encoding
 SOURCE_KIND = "source"  # where the graph came from: torch | nir

@@ -21,7 +21,11 @@ import numpy as np
 
 from .. import fixedpoint as fx
 
-RESET_MODES = ("zero", "subtract")
+# What a spike does to the voltage: ``zero`` sets it to 0; ``subtract`` subtracts the threshold at once;
+# ``subtract_after_leak`` subtracts it from the next step's leaked voltage (snnTorch's default). A family lists
+# the ones it implements (``reset_mode``'s ``allowed``).
+RESET_MODES = ("zero", "subtract", "subtract_after_leak")
+BASIC_RESETS = RESET_MODES[:2]
 _NODE_TYPES: dict[str, type[SnnccNode]] = {}
 
 
@@ -309,10 +313,11 @@ def per_neuron(x: Any, shape: tuple[int, ...], dtype: Any = np.float64) -> np.nd
     return np.broadcast_to(vec(x, dtype), shape).copy()
 
 
-def reset_mode(reset: str | bytes) -> str:
+def reset_mode(reset: str | bytes, allowed: tuple[str, ...] = BASIC_RESETS) -> str:
+    """``reset`` checked against the modes a family implements (``allowed``)."""
     reset = reset.decode() if isinstance(reset, bytes) else reset
-    if reset not in RESET_MODES:
-        raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
+    if reset not in allowed:
+        raise ValueError(f"reset must be one of {allowed}, got {reset!r}")
     return reset
 
 

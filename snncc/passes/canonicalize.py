@@ -32,6 +32,7 @@ from ..errors import GraphError, UnsupportedLayerError
 from ..families import REGISTRY
 from ..families.relay import graded_relays
 from ..ir import FloatNeuron, Graph, InputEncoding, keys
+from ..ir.semantics import FIELDS, FLAGS, METADATA_KEYS, NeuronSemantics
 from ..ir.synapses import FLOAT_SYNAPSES, as_affine, identity_synapse, with_weight
 from .base import Pass, PassContext
 from .pooling import POOLS, fuse_pools, is_pool, pools_to_conv, rewire_out
@@ -52,9 +53,11 @@ class Canonicalize(Pass):
                     nir_geometry(node)
                 except ValueError as exc:
                     raise UnsupportedLayerError(f"convolution geometry: {exc}", layer=name) from None
-            if REGISTRY.is_nir_neuron(node) and keys.DT not in graph.metadata:
-                raise GraphError("continuous-time NIR neuron but the graph states no dt", layer=name,
-                                 hint="pass --dt")
+            if REGISTRY.is_nir_neuron(node):
+                missing = [FLAGS[f] for f in FIELDS if METADATA_KEYS[f] not in graph.metadata]
+                if missing:
+                    raise GraphError("continuous-time NIR neuron but the graph does not state how it steps",
+                                     layer=name, hint="pass --from <library> or " + ", ".join(missing))
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
@@ -133,12 +136,13 @@ def _remove_flatten(g: Graph) -> None:
 
 
 def _discretize(g: Graph) -> None:
-    """Continuous-time NIR neurons -> their family's discrete-time float nodes, with the graph's dt and reset."""
-    dt = float(g.metadata.get(keys.DT, 1.0))
-    reset = g.metadata.get(keys.RESET, "zero")
+    """Continuous-time NIR neurons -> their family's discrete-time float nodes, by the graph's semantics."""
+    if not any(REGISTRY.is_nir_neuron(node) for node in g.nodes.values()):
+        return
+    sem = NeuronSemantics.of(g.metadata)
     for name, node in list(g.nodes.items()):
         if REGISTRY.is_nir_neuron(node):
-            g.nodes[name] = REGISTRY.of(node, name).from_nir(node, dt, reset, name)
+            g.nodes[name] = REGISTRY.of(node, name).from_nir(node, sem, name)
 
 
 def _identity_synapses(g: Graph) -> None:

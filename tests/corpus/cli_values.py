@@ -35,6 +35,9 @@ _compile_case("samples-billion", ("--samples", "1000000000"), "memory")
 _compile_case("seed-negative", ("--seed", "-1"), "--seed", "0")
 _compile_case("dt-on-torch-model", ("--dt", "1e-3"), "--dt", "NIR")
 _compile_case("reset-on-torch-model", ("--reset", "subtract"), "--reset", "NIR")
+_compile_case("from-on-torch-model", ("--from", "snntorch"), "--from", "NIR")
+_compile_case("from-unknown-library", ("--from", "keras"), "--from", "keras")
+_compile_case("threshold-on-torch-model", ("--threshold", "ge"), "--threshold", "NIR")
 _compile_case("reset-unknown", ("--reset", "sometimes"), "--reset", "sometimes")
 _compile_case("unknown-flag", ("--turbo",), "--turbo")
 _compile_case("pipeline-unknown-pass", ("--passes", "canonicalize,teleport"), "teleport")
@@ -65,7 +68,7 @@ def _backend(ws: Workspace) -> list[str]:
 def _nir_memory(ws: Workspace) -> list[str]:
     path = ws.root / "model.nir"
     nir.write(path, valid_graph())
-    return ["compile", str(path), "--dt", "1e-4", "--reset", "zero", "-o", str(ws.out), "--timesteps", "100000000",
+    return ["compile", str(path), "--from", "nir", "--dt", "1e-4", "-o", str(ws.out), "--timesteps", "100000000",
             "--samples", "100000"]
 
 

@@ -89,7 +89,7 @@ def nir_fields(ws: Workspace, rng: random.Random) -> list[str]:
                 f[name] = rng.choice([rng.choice(NASTY[1:4]), np.full(rng.randint(0, 4), np.nan),
                                       np.ones((rng.randint(1, 3), rng.randint(1, 3))), np.array(-1),
                                       np.array([1 + 2j]), np.zeros((0,))])
-    return ["compile", str(path), "-o", str(ws.out), "--dt", "1e-4", "--reset", "zero", "--samples", "2"]
+    return ["compile", str(path), "-o", str(ws.out), "--from", "nir", "--dt", "1e-4", "--samples", "2"]
 
 
 def _damaged(data: bytes, rng: random.Random) -> bytes:
@@ -111,7 +111,7 @@ def nir_bytes(ws: Workspace, rng: random.Random) -> list[str]:
     path = ws.root / "model.nir"
     nir.write(path, valid_graph())
     path.write_bytes(_damaged(path.read_bytes(), rng))
-    return ["compile", str(path), "-o", str(ws.out), "--dt", "1e-4", "--reset", "zero", "--samples", "2"]
+    return ["compile", str(path), "-o", str(ws.out), "--from", "nir", "--dt", "1e-4", "--samples", "2"]
 
 
 def payload(ws: Workspace, rng: random.Random) -> list[str]:

@@ -26,7 +26,7 @@ def valid_graph(**lif: np.ndarray) -> nir.NIRGraph:
 
 
 def _compile(path: Path, ws: Workspace, *extra: str) -> list[str]:
-    return ["compile", str(path), "-o", str(ws.out), "--dt", "1e-4", "--reset", "zero", "--samples", "2", *extra]
+    return ["compile", str(path), "-o", str(ws.out), "--from", "nir", "--dt", "1e-4", "--samples", "2", *extra]
 
 
 def _written(ws: Workspace, graph: nir.NIRGraph) -> Path:
@@ -164,7 +164,8 @@ def _empty(ws: Workspace) -> list[str]:
 def _no_dt(ws: Workspace) -> list[str]:
     path = ws.root / "model.nir"
     nir.write(path, valid_graph())
-    return ["compile", str(path), "-o", str(ws.out), "--reset", "zero"]
+    return ["compile", str(path), "-o", str(ws.out), "--reset", "zero", "--threshold", "gt",
+            "--discretization", "euler"]
 
 
 def _dt_case(name: str, dt: str) -> None:
@@ -172,7 +173,7 @@ def _dt_case(name: str, dt: str) -> None:
     def build(ws: Workspace) -> list[str]:
         path = ws.root / "model.nir"
         nir.write(path, valid_graph())
-        return ["compile", str(path), "-o", str(ws.out), "--reset", "zero", "--dt", dt]
+        return ["compile", str(path), "-o", str(ws.out), "--from", "nir", "--dt", dt]
 
 
 _dt_case("dt-flag-zero", "0")

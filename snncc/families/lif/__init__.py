@@ -18,6 +18,7 @@ from snncc.families.lif.nir import NIR_TYPES, from_nir
 from snncc.families.lif.nodes import QLIF, LIFNeuron
 from snncc.families.lif.quantize import quantize_lif
 from snncc.ir import Graph, InputEncoding, timing
+from snncc.ir.semantics import NeuronSemantics
 
 NETX_BIAS_EXP = 6  # netx always sets bias_exp = 6 for CUBA neurons
 LAVA_INT16 = (-(1 << 15), (1 << 15) - 1)  # Lava's fixed-point LIF stores bias_mant as int16
@@ -31,8 +32,8 @@ class LIFFamily(Family):
     netx_neurons: ClassVar[bool] = True
     relay: ClassVar[str | None] = "binary"
 
-    def from_nir(self, node: Any, dt: float, reset: str, name: str) -> LIFNeuron:
-        return from_nir(node, dt, reset, name)
+    def from_nir(self, node: Any, sem: NeuronSemantics, name: str) -> LIFNeuron:
+        return from_nir(node, sem, name)
 
     def relay_neuron(self, n: int, levels: int | None, metadata: dict, out_scale: float) -> LIFNeuron:
         """An IF neuron without memory (decays 0, threshold 1/2, hard reset): it fires exactly when its input
@@ -49,7 +50,8 @@ class LIFFamily(Family):
         # inside it, which needs snncc's custom process (see docs/semantics.md, Timing)
         if node.stock and name not in timing.windowed_layers(g):
             return "lif_hard_reset"
-        return "lif_soft_reset" if node.v_min is None and not np.any(node.v_init) else "lif_custom"
+        plain_soft = node.reset == "subtract" and not node.fire_at_threshold
+        return "lif_soft_reset" if plain_soft and node.v_min is None and not np.any(node.v_init) else "lif_custom"
 
     def lava_storage(self, node: QLIF) -> dict[str, tuple[Any, int]]:
         return {"bias_mant": (node.bias_mant, 16), "bias_exp": (node.bias_exp, 16), "v_init": (node.v_init, 32),
@@ -65,6 +67,9 @@ class LIFFamily(Family):
         if np.any(node.v_init):
             raise UnsupportedLayerError("netx's CUBA neurons start every sample from v = 0; a non-zero v_init is "
                                         "not expressible", layer=name)
+        if node.fire_at_threshold:
+            raise UnsupportedLayerError("netx's CUBA neurons fire on v > threshold; a neuron that fires at "
+                                        "v = threshold is not expressible", layer=name)
         return {"bias": _netx_bias(node, name), "iDecay": node.du + 1, "vDecay": node.dv, "vThMant": node.vth}
 
 

@@ -1,8 +1,14 @@
-"""The LIF family's integer rule: the compartment's sub-threshold step, then a strict threshold and a reset.
+"""The LIF family's integer rule: the compartment's sub-threshold step, then the threshold test and a reset.
 
 Written once against :class:`snncc.fixedpoint.ExactArithmetic`: the reference simulator and snncc's custom Lava LIF
 run it on int64 arrays, the torch deploy-exact mode on float64 tensors (:class:`snncc.nn.arith.DeployArithmetic`).
-Lava's stock ``LIFReset`` implements the same rule with a hard reset (tested bit for bit).
+Lava's stock ``LIFReset`` implements the same rule with a hard reset and the strict test (tested bit for bit).
+
+The test is ``v > vth << 6``, or ``v >= vth << 6`` (``fire_at_threshold``), which in integers is
+``v > (vth << 6) - 1``: exact, no rounding. Resets (:data:`snncc.ir.nodes.RESET_MODES`): ``zero`` sets ``v = 0``;
+``subtract`` subtracts ``vth << 6`` at once; ``subtract_after_leak`` (snnTorch's) keeps ``v`` and subtracts
+``vth << 6`` from the next step's leaked voltage. That needs no extra state: the voltage stored after the spike is
+the one the test saw, so the next step repeats the test on it.
 """
 
 from __future__ import annotations
@@ -11,28 +17,42 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 
+SUBTRACT_AFTER_LEAK = "subtract_after_leak"
 
-def lif_fire(v: np.ndarray, vth: int, soft_reset: bool, fmt: fx.NeuronFormat = fx.DEFAULT_FORMAT,
-             v_min: int | None = None, ar: fx.ExactArithmetic = fx.EXACT) -> tuple[np.ndarray, np.ndarray]:
+
+def lif_threshold(vth: int, fmt: fx.NeuronFormat, fire_at_threshold: bool) -> int:
+    """The value ``v`` must exceed to spike: ``vth << act_shift``, one less when a neuron at it fires."""
+    return (int(vth) << fmt.act_shift) - int(bool(fire_at_threshold))
+
+
+def lif_fire(v: np.ndarray, vth: int, reset: str, fmt: fx.NeuronFormat = fx.DEFAULT_FORMAT,
+             v_min: int | None = None, ar: fx.ExactArithmetic = fx.EXACT,
+             fire_at_threshold: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The spike and reset after the sub-threshold step; returns ``(v, spikes)``.
 
-    ``v_min`` (snncc's custom LIF only) floors ``v`` before the spike test (KLIF's ReLU); the test is strict,
-    ``v > vth << 6``; a spike sets ``v = 0`` (hard reset) or subtracts ``vth << 6`` (soft reset).
+    ``v_min`` (snncc's custom LIF only) floors ``v`` before the spike test (KLIF's ReLU).
     """
     if v_min is not None:
         v = ar.maximum(v, v_min)
-    vth_e = int(vth) << fmt.act_shift
-    s = ar.above(v, vth_e)
-    return ar.release(v, s, vth_e if soft_reset else v), s
+    s = ar.above(v, lif_threshold(vth, fmt, fire_at_threshold))
+    if reset == "zero":
+        return ar.release(v, s, v), s
+    if reset == "subtract":
+        return ar.release(v, s, int(vth) << fmt.act_shift), s
+    return v, s
 
 
 def lif_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: int, dv: int, vth: int, bias: np.ndarray,
-             soft_reset: bool, fmt: fx.NeuronFormat = fx.DEFAULT_FORMAT, v_min: int | None = None,
-             ar: fx.ExactArithmetic = fx.EXACT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             reset: str, fmt: fx.NeuronFormat = fx.DEFAULT_FORMAT, v_min: int | None = None,
+             ar: fx.ExactArithmetic = fx.EXACT,
+             fire_at_threshold: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One time step of the fixed-point CUBA LIF; returns the new ``(u, v, spikes)``.
 
     ``a_in`` is the summed synaptic input of this step (already shifted by each synapse's exponent).
     """
+    carried = ar.above(v, lif_threshold(vth, fmt, fire_at_threshold)) if reset == SUBTRACT_AFTER_LEAK else None
     u, v = fx.compartment_update(u, v, a_in, du, dv, bias, fmt, ar)
-    v, s = lif_fire(v, vth, soft_reset, fmt, v_min, ar)
+    if carried is not None:
+        v = ar.release(v, carried, int(vth) << fmt.act_shift)
+    v, s = lif_fire(v, vth, reset, fmt, v_min, ar, fire_at_threshold)
     return u, v, s

@@ -118,6 +118,9 @@ class IF(LIF):
 def deploy_params(node: Any, gain: float, neuron_format: Any) -> dict:
     """What a module needs to run the integer LIF ``node`` (a QLIF): plain numbers, so a saved model stays safe to
     load. ``gain``: float input -> voltage units (``2**act_shift * scale`` times the family's own input gain)."""
+    if node.reset not in RESET_MODES or node.fire_at_threshold:
+        raise ValueError(f"snncc's torch LIF resets by {RESET_MODES} and fires on v > threshold; the layer resets "
+                         f"by {node.reset!r}{' and fires at the threshold' if node.fire_at_threshold else ''}")
     return {"gain": float(gain), "du": node.du, "dv": node.dv, "soft_reset": node.reset == "subtract",
             "vth": node.vth, "v_min": node.v_min, **format_fields(neuron_format)}
 
@@ -126,7 +129,8 @@ def deployed_step(p: dict, u: torch.Tensor, v: torch.Tensor, x: torch.Tensor,
                   slope: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`lif_step` in torch (the bias is carried in ``x``); returns ``(u, v, spikes)``."""
     require_float64(x)
-    return lif_step(u, v, x, p["du"], p["dv"], p["vth"], 0.0, p["soft_reset"], format_of(p), p["v_min"],
+    return lif_step(u, v, x, p["du"], p["dv"], p["vth"], 0.0, "subtract" if p["soft_reset"] else "zero",
+                    format_of(p), p["v_min"],
                     ar=DeployArithmetic(p["gain"], slope))
 
 

@@ -8,8 +8,9 @@ from typing import ClassVar
 import numpy as np
 
 from snncc import fixedpoint as fx
-from snncc.families.lif.integer import lif_step
+from snncc.families.lif.integer import SUBTRACT_AFTER_LEAK, lif_step
 from snncc.ir.nodes import (
+    RESET_MODES,
     CubaFloatNeuron,
     CubaIntegerNeuron,
     NeuronState,
@@ -26,8 +27,10 @@ class LIFNeuron(CubaFloatNeuron):
     """Discrete-time current-based LIF; one step (time index t, input x from the synapses):
 
     ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
-    spike ``s = v > threshold`` (strict); reset: ``zero`` sets ``v = 0``, ``subtract`` sets ``v -= threshold``;
-    ``i`` is never reset. An IF neuron is ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
+    spike ``s = v > threshold`` (``v >= threshold`` with ``fire_at_threshold``); reset: ``zero`` sets ``v = 0``,
+    ``subtract`` sets ``v -= threshold``, ``subtract_after_leak`` subtracts it from the next step's
+    ``decay_v * v + i + bias`` instead (snnTorch's order); ``i`` is never reset. An IF neuron is
+    ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
     """
 
     TYPE: ClassVar[str] = "snncc.LIF"
@@ -37,26 +40,35 @@ class LIFNeuron(CubaFloatNeuron):
     bias: np.ndarray
     reset: str = "zero"
     v_min: float | None = None
+    fire_at_threshold: bool = False
 
     def __post_init__(self) -> None:
         self.threshold = vec(self.threshold)
         n = self.threshold.shape
         self.decay_v, self.decay_i, self.bias = (per_neuron(x, n) for x in (self.decay_v, self.decay_i, self.bias))
-        self.reset = reset_mode(self.reset)
+        self.reset = reset_mode(self.reset, RESET_MODES)
         self.v_min = optional(self.v_min, float)
+        self.fire_at_threshold = bool(self.fire_at_threshold)
+
+    def fires(self, v: np.ndarray) -> np.ndarray:
+        return v >= self.threshold if self.fire_at_threshold else v > self.threshold
 
     def float_step(self, state: NeuronState, x: np.ndarray) -> np.ndarray:
+        carried = self.fires(state.v) if self.reset == SUBTRACT_AFTER_LEAK else None
         state.u = self.decay_i * state.u + x
         v = self.decay_v * state.v + state.u + self.bias
+        if carried is not None:
+            v = v - carried * self.threshold
         if self.v_min is not None:
             v = np.maximum(v, self.v_min)
-        s = v > self.threshold
-        state.v = np.where(s, 0.0, v) if self.reset == "zero" else v - s * self.threshold
+        s = self.fires(v)
+        state.v = np.where(s, 0.0, v) if self.reset == "zero" else v - s * self.threshold if (
+            self.reset == "subtract") else v
         return s.astype(np.float64)
 
     def summary(self) -> str:
         return (f"decay_v={value_range(self.decay_v)} decay_i={value_range(self.decay_i)} "
-                f"thr={value_range(self.threshold)} reset={self.reset}")
+                f"thr={value_range(self.threshold)} reset={self.reset}{_at_threshold(self.fire_at_threshold)}")
 
 
 @dataclass(eq=False)
@@ -64,9 +76,9 @@ class QLIF(CubaIntegerNeuron):
     """Integer CUBA LIF with Lava's parameters (the step: :func:`snncc.families.lif.integer.lif_step`).
 
     ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
-    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` (snncc's custom SnnccLIF). ``v_min`` (a floor on
-    ``v`` after the update, None for none) and a non-zero ``v_init`` (the voltage each sample starts from) also
-    need snncc's custom LIF.
+    ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` / ``subtract_after_leak`` (snncc's custom SnnccLIF).
+    ``v_min`` (a floor on ``v`` after the update, None for none), a non-zero ``v_init`` (the voltage each sample
+    starts from) and ``fire_at_threshold`` (``v >= vth << 6``) also need snncc's custom LIF.
     """
 
     TYPE: ClassVar[str] = "snncc.QLIF"
@@ -79,20 +91,23 @@ class QLIF(CubaIntegerNeuron):
     reset: str = "zero"
     v_min: int | None = None
     v_init: np.ndarray | None = None
+    fire_at_threshold: bool = False
 
     def __post_init__(self) -> None:
         self.du, self.dv, self.vth = int(self.du), int(self.dv), int(self.vth)
         self.bias_mant = vec(self.bias_mant, np.int64)
         self.bias_exp = per_neuron(self.bias_exp, self.bias_mant.shape, np.int64)
-        self.reset = reset_mode(self.reset)
+        self.reset = reset_mode(self.reset, RESET_MODES)
         self.v_min = optional(self.v_min, int)
+        self.fire_at_threshold = bool(self.fire_at_threshold)
         self.v_init = (np.zeros(self.bias_mant.shape, np.int64) if self.v_init is None
                        else per_neuron(self.v_init, self.bias_mant.shape, np.int64))
 
     @property
     def stock(self) -> bool:
         """True when Lava's stock LIFReset implements this layer (hard reset, no floor, zero initial voltage)."""
-        return self.reset == "zero" and self.v_min is None and not np.any(self.v_init)
+        return (self.reset == "zero" and self.v_min is None and not np.any(self.v_init)
+                and not self.fire_at_threshold)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -111,8 +126,12 @@ class QLIF(CubaIntegerNeuron):
 
     def integer_step(self, state: NeuronState, a: np.ndarray, fmt: fx.NeuronFormat) -> np.ndarray:
         state.u, state.v, s = lif_step(state.u, state.v, a, self.du, self.dv, self.vth, state.bias,
-                                       self.reset == "subtract", fmt, v_min=self.v_min)
+                                       self.reset, fmt, v_min=self.v_min, fire_at_threshold=self.fire_at_threshold)
         return s
 
     def summary(self) -> str:
-        return f"du={self.du} dv={self.dv} vth={self.vth} reset={self.reset}"
+        return f"du={self.du} dv={self.dv} vth={self.vth} reset={self.reset}{_at_threshold(self.fire_at_threshold)}"
+
+
+def _at_threshold(fire_at_threshold: bool) -> str:
+    return " fires at v >= thr" if fire_at_threshold else ""

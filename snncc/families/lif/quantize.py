@@ -69,6 +69,7 @@ def quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx: 
     v_min = None if node.v_min is None else int(round(v_unit * node.v_min))
     stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QLIF(du=du, dv=dv, vth=vth, bias_mant=bias[0], bias_exp=bias[1], reset=node.reset,
+                         fire_at_threshold=node.fire_at_threshold,
                          v_min=v_min, metadata=q.neuron_metadata(node, name, scale))
     bias_float = fx.bias_value(bias[0], bias[1]) / v_unit
     return {

@@ -20,7 +20,7 @@ from snncc import fixedpoint as fx
 from snncc.compat.lava import import_lava
 from snncc.errors import GraphError
 from snncc.families.lava_clock import ResetClock, check_clock
-from snncc.families.lif.integer import lif_fire
+from snncc.families.lif.integer import SUBTRACT_AFTER_LEAK, lif_fire, lif_threshold
 
 import_lava()
 
@@ -37,21 +37,22 @@ LAVA_FORMAT = fx.NeuronFormat()  # Lava's fixed-point LIF: 24-bit state, 12-bit 
 
 
 class SnnccLIF(AbstractLIF):
-    """CUBA LIF with periodic reset to ``v_init``, hard or soft reset, optional floor ``v_min`` (a ``QLIF``).
+    """CUBA LIF with periodic reset to ``v_init``, any ``QLIF`` reset, optional floor ``v_min`` (a ``QLIF``).
 
-    ``LIFReset``'s Vars and ports plus ``v_init`` (per neuron); ``soft_reset``, ``v_min`` (None for no floor),
-    ``reset_interval``, ``reset_offset`` and ``window`` are process parameters.
+    ``LIFReset``'s Vars and ports plus ``v_init`` (per neuron); ``reset``, ``fire_at_threshold``, ``v_min`` (None
+    for no floor), ``reset_interval``, ``reset_offset`` and ``window`` are process parameters.
     """
 
     def __init__(self, *, shape: tuple[int, ...], du: int, dv: int, vth: int, bias_mant: np.ndarray | int,
-                 bias_exp: np.ndarray | int, reset_interval: int, reset_offset: int, soft_reset: bool = False,
+                 bias_exp: np.ndarray | int, reset_interval: int, reset_offset: int, reset: str = "zero",
                  v_min: int | None = None, v_init: np.ndarray | int = 0, window: int | None = None,
-                 name: str | None = None) -> None:
+                 fire_at_threshold: bool = False, name: str | None = None) -> None:
         check_clock(reset_interval, reset_offset, window)
         super().__init__(shape=shape, u=0, v=v_init, du=du, dv=dv, bias_mant=bias_mant, bias_exp=bias_exp,
                          name=name, log_config=None, vth=vth, reset_interval=reset_interval,
-                         reset_offset=reset_offset, soft_reset=bool(soft_reset),
-                         v_min=None if v_min is None else int(v_min), window=window)
+                         reset_offset=reset_offset, reset=str(reset),
+                         v_min=None if v_min is None else int(v_min), window=window,
+                         fire_at_threshold=bool(fire_at_threshold))
         self.vth = Var(shape=(1,), init=vth)
         self.v_init = Var(shape=shape, init=v_init)
 
@@ -68,7 +69,8 @@ class PySnnccLIFModelFixed(AbstractPyLifModelFixed):
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
-        self.soft_reset = bool(proc_params["soft_reset"])
+        self.reset = proc_params["reset"]
+        self.fire_at_threshold = proc_params["fire_at_threshold"]
         self.v_min = proc_params["v_min"]
         self.clock = ResetClock(proc_params)
 
@@ -83,8 +85,13 @@ class PySnnccLIFModelFixed(AbstractPyLifModelFixed):
         self.scale_bias()
         if not self.isthrscaled:
             self.scale_threshold()
+        threshold = lif_threshold(int(self.vth), LAVA_FORMAT, self.fire_at_threshold)
+        carried = self.v > threshold if self.reset == SUBTRACT_AFTER_LEAK else None
         self.subthr_dynamics(activation_in=a_in_data)
-        v, s_out = lif_fire(self.v.astype(np.int64), int(self.vth), self.soft_reset, LAVA_FORMAT, self.v_min)
+        if carried is not None:
+            self.v[:] = self.v - carried * (int(self.vth) << LAVA_FORMAT.act_shift)
+        v, s_out = lif_fire(self.v.astype(np.int64), int(self.vth), self.reset, LAVA_FORMAT, self.v_min,
+                            fire_at_threshold=self.fire_at_threshold)
         self.v[:] = v
         self.s_out.send(s_out if self.clock.sends(self.time_step) else np.zeros_like(s_out))
 
@@ -96,7 +103,7 @@ def build(node: Any, name: str, process: type, clock: Any) -> Any:
            "bias_exp": node.bias_exp.astype(np.int32), "reset_interval": clock.interval,
            "reset_offset": clock.offset}
     if issubclass(process, SnnccLIF):
-        return process(vth=node.vth, soft_reset=node.reset == "subtract", v_min=node.v_min,
+        return process(vth=node.vth, reset=node.reset, fire_at_threshold=node.fire_at_threshold, v_min=node.v_min,
                        v_init=node.v_init.astype(np.int32), window=clock.window, name=f"lif:{name}", **lif)
     if clock.windowed or not node.stock:
         raise GraphError(f"{process.__name__} cannot run this layer (it needs a send window, a soft reset, a floor "

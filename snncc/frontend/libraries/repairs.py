@@ -1,0 +1,103 @@
+"""Repairs of known NIR export bugs, each detecting the bug from the file itself so that a repaired (or newer)
+export is left alone; where the file cannot tell, the repair refuses instead of guessing."""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+
+from ...errors import GraphError
+from ...ir import Graph
+from .base import Repair
+
+TAU_FIELDS = {nir.LIF: ("tau",), nir.LI: ("tau",), nir.CubaLIF: ("tau_mem", "tau_syn"), nir.CubaLI: ("tau_mem",
+                                                                                                     "tau_syn")}
+
+
+def strip_batch_dimension(g: Graph, dt: float) -> list[str]:
+    """Input/Output shapes with a leading batch dimension of 1 (exports through nirtorch's ``extract_nir_graph``
+    without ``ignore_dims``) lose it: NIR shapes never hold the batch. Only a dimension the node's neighbour
+    cannot take is removed (a dense layer takes 1-D input, a convolution (C, H, W))."""
+    changed = []
+    for name, node in list(g.nodes.items()):
+        if isinstance(node, nir.Input):
+            shape, port, near = np.asarray(node.input_type["input"]), "input", g.successors(name)
+        elif isinstance(node, nir.Output):
+            shape, port, near = np.asarray(node.output_type["output"]), "output", g.predecessors(name)
+        else:
+            continue
+        rank = max((_rank_of(g.nodes[n]) for n in near), default=None)
+        if rank is None or len(shape) <= rank or shape[0] != 1:
+            continue
+        new = shape[len(shape) - rank:] if np.all(shape[:len(shape) - rank] == 1) else shape
+        if len(new) == len(shape):
+            continue
+        kind = nir.Input if port == "input" else nir.Output
+        key = "input_type" if port == "input" else "output_type"
+        g.nodes[name] = kind(**{key: {port: np.array(new)}}, metadata=dict(node.metadata))
+        changed.append(f"{name}: shape {list(shape)} -> {list(new)} (batch dimension removed)")
+    return changed
+
+
+def _rank_of(node: object) -> int | None:
+    """The input rank a node takes (None: any)."""
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        return 1
+    if isinstance(node, nir.Conv2d):
+        return 3
+    if isinstance(node, (*TAU_FIELDS, nir.IF)):
+        return max(int(np.ndim(getattr(node, "v_threshold", getattr(node, "r", 0)))), 1)
+    return None
+
+
+def norse_time_constants(g: Graph, dt: float) -> list[str]:
+    """Norse 1.1 writes ``tau = dt / tau_inv = dt * tau`` (norse#411): every time constant is then below ``dt``,
+    which no sound graph has (its decay would be negative). Such constants are divided by ``dt``."""
+    found = [(name, f) for name, node in g.nodes.items() for t, fields in TAU_FIELDS.items()
+             if isinstance(node, t) for f in fields]
+    if not found:
+        return []
+    below = {(n, f): bool(np.all(np.asarray(getattr(g.nodes[n], f)) < dt)) for n, f in found}
+    if not any(below.values()):
+        return []
+    if not all(below.values()):
+        bad = ", ".join(f"{n}.{f}" for (n, f), b in below.items() if not b)
+        raise GraphError(f"some time constants are below dt={dt:g} (Norse's tau = dt * tau_mem bug) and others "
+                         f"({bad}) are not: the file mixes repaired and unrepaired layers",
+                         hint="repair the file by hand, or pass --from nir with the right --dt")
+    changed = []
+    for name, f in found:
+        old = np.asarray(getattr(g.nodes[name], f), np.float64)
+        setattr(g.nodes[name], f, old / dt)
+        changed.append(f"{name}.{f}: {_range(old)} -> {_range(old / dt)} s (tau = dt * tau_mem, norse#411)")
+    return changed
+
+
+def norse_current_jump(g: Graph, dt: float) -> list[str]:
+    """Norse's current-based LIF adds its input to the current at once (``i += I``), which in NIR's forward Euler
+    is ``w_in = tau_syn / dt``; Norse 1.1 writes ``w_in = 1``. Run after the time-constant repair."""
+    changed = []
+    for name, node in g.nodes.items():
+        if isinstance(node, nir.CubaLIF):
+            w_in = np.asarray(node.w_in, np.float64)
+            jump = np.asarray(node.tau_syn, np.float64) / dt
+            if np.allclose(w_in, jump):
+                continue
+            if not np.all(w_in == 1):
+                raise GraphError(f"w_in is {_range(w_in)}, neither Norse's 1 nor tau_syn/dt", layer=name,
+                                 hint="pass --from nir if the file is not a Norse export")
+            node.w_in = np.broadcast_to(jump, np.shape(node.tau_syn)).copy()
+            changed.append(f"{name}.w_in: 1 -> {_range(jump)} (Norse's current jump)")
+    return changed
+
+
+def _range(a: np.ndarray) -> str:
+    lo, hi = float(np.min(a)), float(np.max(a))
+    return f"{lo:.6g}" if lo == hi else f"[{lo:.6g}, {hi:.6g}]"
+
+
+BATCH_DIMENSION = Repair("batch-dimension", "Input/Output shapes keep the batch dimension (nirtorch#18, NIR#69)",
+                         strip_batch_dimension)
+NORSE_TAU = Repair("norse-tau", "tau is written as dt * tau_mem (norse#411)", norse_time_constants)
+NORSE_JUMP = Repair("norse-current-jump", "CubaLIF w_in = 1 stands for an input jump (w_in = tau_syn / dt)",
+                    norse_current_jump)
