@@ -198,6 +198,7 @@ def _report(bundle: Bundle, x: np.ndarray, activity: str, source: Any, ctx: Pass
         "fidelity": compare_float_int(float_graph, float_run, final, int_run),
         "lowering": lowering,
         "primitives": _primitives(final),
+        "semantics": float_graph.metadata.get(keys.SEMANTICS),
         "warnings": list(ctx.warnings),
         "pass_timings": {k: round(v, 6) for k, v in timings.seconds.items()},
     }

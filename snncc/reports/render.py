@@ -30,6 +30,7 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"{_j(e['paper_convention']['ann_energy_j'])}",
              *(f"- {label}: {report[name]['status']}" for name, label in _exports(report).items()),
              f"- activity measured on {e['activity']['samples']} {report['activity_inputs']} samples", ""]
+    lines += _semantics_section(report.get("semantics"))
     lines += ["## Layers", "", "| layer | neurons | fan-in | cores | binding limit | vth | weight exp | reset | "
               "primitive |", "|---|---|---|---|---|---|---|---|---|"]
     for name, lay in r["layers"].items():
@@ -137,6 +138,8 @@ def render_summary(report: dict[str, Any]) -> str:
              f"{r['totals']['neurons']} neurons, {r['cores_used']} cores (lower bound {r['cores_lower_bound']})"]
     for name, lay in r["layers"].items():
         lines.append(f"  {name:<14} {lay['neurons']:>6} neurons  fan-in {lay['fan_in']:>5}  {lay['cores']} core(s)")
+    if report.get("semantics") and report["semantics"]["choices"]:
+        lines.append("NIR neurons: " + _semantics_line(report["semantics"]))
     tm = e["target_model"]
     lines.append(f"energy per inference: {_j(tm['total_j'])} = dynamic {_j(tm['dynamic_total_j'])} + static "
                  f"{_j(tm['static_j'])} over {tm['latency_s'] * 1e6:.0f} us (target model; assumptions marked in "
@@ -163,3 +166,33 @@ def _exports(report: dict) -> dict[str, str]:
     if "exports" in report:
         return report["exports"]
     return {"netx": "netx HDF5"} if "netx" in report else {}
+
+
+_SEMANTICS_LABELS = {"dt": "dt", "reset": "reset", "fire_at_threshold": "fires at v = threshold",
+                     "discretization": "integration"}
+
+
+def _semantics_line(sem: dict[str, Any]) -> str:
+    """One line: each choice, with who made it where that is not the preset, and the repairs applied."""
+    preset = f"--from {sem['preset']}" if sem["preset"] else None
+    parts = []
+    for f, c in sem["choices"].items():
+        value = ({True: "spike on v >= threshold", False: "spike on v > threshold"}[c["value"]]
+                 if f == "fire_at_threshold" else f"{_SEMANTICS_LABELS[f]} {c['value']}")
+        parts.append(value if c["by"] == preset else f"{value} ({c['by']})")
+    if sem["repairs"]:
+        parts.append(f"{len(sem['repairs'])} export repair(s) (report.md)")
+    return (f"({preset}) " if preset else "") + ", ".join(parts)
+
+
+def _semantics_section(sem: dict[str, Any] | None) -> list[str]:
+    """What the NIR file left open and who decided it (the preset's reason where the preset did)."""
+    if not sem or not sem["choices"]:
+        return []
+    head = f"preset **{sem['preset']}** ({sem['library']})" if sem["preset"] else "no library preset"
+    lines = ["## NIR semantics", "", f"The file does not state how its neurons step; {head}:", "",
+             "| choice | value | decided by | why |", "|---|---|---|---|"]
+    lines += [f"| {_SEMANTICS_LABELS[f]} | {c['value']} | {c['by']} | {c['why']} |" for f, c in sem["choices"].items()]
+    if sem["repairs"]:
+        lines += ["", "Export bugs repaired:", ""] + [f"- {r}" for r in sem["repairs"]]
+    return lines + [""]

@@ -15,9 +15,9 @@ TAU_FIELDS = {nir.LIF: ("tau",), nir.LI: ("tau",), nir.CubaLIF: ("tau_mem", "tau
 
 
 def strip_batch_dimension(g: Graph, dt: float) -> list[str]:
-    """Input/Output shapes with a leading batch dimension of 1 (exports through nirtorch's ``extract_nir_graph``
-    without ``ignore_dims``) lose it: NIR shapes never hold the batch. Only a dimension the node's neighbour
-    cannot take is removed (a dense layer takes 1-D input, a convolution (C, H, W))."""
+    """Input/Output shapes with a leading batch dimension (exports through nirtorch's ``extract_nir_graph``
+    without ``ignore_dims`` keep the sample's) lose it: NIR shapes never hold the batch. Only dimensions the
+    node's neighbour cannot take are removed (a dense layer takes 1-D input, a convolution (C, H, W))."""
     changed = []
     for name, node in list(g.nodes.items()):
         if isinstance(node, nir.Input):
@@ -27,11 +27,9 @@ def strip_batch_dimension(g: Graph, dt: float) -> list[str]:
         else:
             continue
         rank = max((_rank_of(g.nodes[n]) for n in near), default=None)
-        if rank is None or len(shape) <= rank or shape[0] != 1:
+        if rank is None or len(shape) <= rank:
             continue
-        new = shape[len(shape) - rank:] if np.all(shape[:len(shape) - rank] == 1) else shape
-        if len(new) == len(shape):
-            continue
+        new = shape[len(shape) - rank:]
         kind = nir.Input if port == "input" else nir.Output
         key = "input_type" if port == "input" else "output_type"
         g.nodes[name] = kind(**{key: {port: np.array(new)}}, metadata=dict(node.metadata))

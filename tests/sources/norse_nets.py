@@ -1,0 +1,70 @@
+"""Norse 1.1: LIFBoxCell (LIF) and LIFCell (CubaLIF) networks exported raw by ``norse.torch.to_nir``, with the
+export's three bugs left in: the batch dimension in Input/Output, ``tau = dt * tau_mem`` (norse#411) and the
+CubaLIF ``w_in = 1`` that stands for Norse's current jump. Norse 1.1 exports no pooling and no Flatten, so the
+conv case is conv -> LIF -> conv -> LIF. Scalar parameters make files ``nir.write`` cannot write (h5py refuses
+gzip on scalars), so parameters are per neuron. The raw conv export can be neither written (``input_shape=None``)
+nor type-inferred with its batch dimension; as a user must, it is exported from one unbatched sample and its types
+inferred before ``nir.write``. The LIFCell cases' synapses have no (or a zero) bias: a bias into a decaying
+current is not deployable yet (docs/limitations.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import torch
+from norse.torch import LIFBoxCell, LIFBoxParameters, LIFCell, LIFParameters, SequentialState, to_nir
+
+from .case import LibraryCase, bernoulli, quiet, seeded, time_major_to_batch_major
+
+
+def _cell(cuba: bool, tau_mem: float, shape: tuple[int, ...]) -> torch.nn.Module:
+    def full(v: float) -> torch.Tensor:
+        return torch.full(shape, v)
+    if cuba:
+        return LIFCell(LIFParameters(tau_mem_inv=full(1 / tau_mem), tau_syn_inv=full(1 / 5e-3), v_leak=full(0.0),
+                                     v_th=full(1.0), v_reset=full(0.0)))
+    return LIFBoxCell(LIFBoxParameters(tau_mem_inv=full(1 / tau_mem), v_leak=full(0.0), v_th=full(1.0),
+                                       v_reset=full(0.0)))
+
+
+def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    state, out = None, []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            z, state = net(x[t], state)
+            out.append(z)
+    return torch.stack(out)
+
+
+@quiet
+def build(tmp: Path, kind: str, cuba: bool) -> LibraryCase:
+    seeded(2)
+    if kind == "dense":
+        net = SequentialState(torch.nn.Linear(8, 16, bias=not cuba), _cell(cuba, 5e-3, (16,)),
+                              torch.nn.Linear(16, 4, bias=not cuba), _cell(cuba, 1e-2, (4,)))
+        x, gain = bernoulli((8,)), 20.0 if not cuba else 4.0
+    else:
+        net = SequentialState(torch.nn.Conv2d(1, 4, 3), _cell(cuba, 5e-3, (4, 6, 6)), torch.nn.Conv2d(4, 2, 3),
+                              _cell(cuba, 1e-2, (2, 4, 4)))
+        x, gain = bernoulli((1, 8, 8)), 12.0 if not cuba else 4.0
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                m.weight.mul_(gain)
+                if cuba and m.bias is not None:  # Norse cannot export a Conv2d without bias: a zero one
+                    m.bias.zero_()
+    spikes = _run(net, x)
+    if kind == "dense":
+        graph = to_nir(net, x[0])
+    else:
+        graph = to_nir(net, x[0, 0])
+        graph.infer_types()
+    path = tmp / f"norse_{kind}_{'cuba' if cuba else 'box'}.nir"
+    nir.write(path, graph)
+    return LibraryCase("norse", f"{kind}-{'lifcell' if cuba else 'lifbox'}", path, time_major_to_batch_major(x),
+                       time_major_to_batch_major(spikes))
+
+
+CASES = {f"{kind}-{'lifcell' if cuba else 'lifbox'}": (lambda tmp, k=kind, c=cuba: build(tmp, k, c))
+         for kind in ("dense", "conv") for cuba in (False, True)}

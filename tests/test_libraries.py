@@ -1,0 +1,31 @@
+"""Networks trained in (built with) the SNN libraries, exported by the libraries' own NIR export, compiled with
+``--from <library>``: snncc's float simulation must reproduce the library's own output spikes exactly; the integer
+(deployed) agreement is printed."""
+
+from __future__ import annotations
+
+import pytest
+
+import snncc
+from snncc.frontend import SemanticsRequest
+from tests.sources import norse_nets, snntorch_nets
+
+SOURCES = {"snntorch": snntorch_nets, "norse": norse_nets}
+CASES = [(lib, name) for lib, module in SOURCES.items() for name in module.CASES]
+
+
+@pytest.mark.parametrize(("library", "name"), CASES, ids=[f"{lib}-{name}" for lib, name in CASES])
+def test_library_spikes_reproduced(tmp_path, library: str, name: str) -> None:
+    case = SOURCES[library].CASES[name](tmp_path)
+    assert 0 < case.spikes.mean() < 0.9, f"the library's output layer fires at rate {case.spikes.mean():.3f}"
+    semantics = SemanticsRequest(library=library, **case.flags)
+    bundle = snncc.compile(case.nir_path, "loihi2", None,
+                           snncc.Options(timesteps=case.inputs.shape[1], samples=2, semantics=semantics))
+    out = bundle.run(case.payloads, "float")
+    got = out.layers[list(out.layers)[-1]].spikes
+    mismatches = int((got != case.spikes).sum())
+    deployed = bundle.run(case.payloads, "reference")
+    agreement = float((deployed.layers[list(deployed.layers)[-1]].spikes == case.spikes).mean())
+    print(f"{library} {name}: {int(case.spikes.sum())} library spikes, float mismatches {mismatches}, "
+          f"integer agreement {agreement:.1%}")
+    assert mismatches == 0
