@@ -8,16 +8,17 @@ import pytest
 
 import snncc
 from snncc.frontend import SemanticsRequest
-from tests.sources import norse_nets, snntorch_nets
+from tests.sources import norse_nets, sinabs_nets, snntorch_nets, spikingjelly_nets
 
-SOURCES = {"snntorch": snntorch_nets, "norse": norse_nets}
+SOURCES = {"snntorch": snntorch_nets, "norse": norse_nets, "sinabs": sinabs_nets, "spikingjelly": spikingjelly_nets}
 CASES = [(lib, name) for lib, module in SOURCES.items() for name in module.CASES]
 
 
 @pytest.mark.parametrize(("library", "name"), CASES, ids=[f"{lib}-{name}" for lib, name in CASES])
 def test_library_spikes_reproduced(tmp_path, library: str, name: str) -> None:
     case = SOURCES[library].CASES[name](tmp_path)
-    assert 0 < case.spikes.mean() < 0.9, f"the library's output layer fires at rate {case.spikes.mean():.3f}"
+    rate = float(case.spikes.mean())
+    assert 0.01 < rate < 0.9, f"the library's output layer fires at rate {rate:.3f}"
     semantics = SemanticsRequest(library=library, **case.flags)
     bundle = snncc.compile(case.nir_path, "loihi2", None,
                            snncc.Options(timesteps=case.inputs.shape[1], samples=2, semantics=semantics))

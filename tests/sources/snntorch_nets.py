@@ -39,7 +39,7 @@ def build(tmp: Path, kind: str, reset: str) -> LibraryCase:
     with torch.no_grad():
         for m in net:
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
-                m.weight.mul_(3.0)
+                m.weight.mul_(3.0 if kind == "dense" else 5.0)
     spikes = _run(net, x)
     path = tmp / f"snntorch_{kind}_{reset}.nir"
     nir.write(path, export_to_nir(net, x[0], ignore_dims=[0]))
