@@ -8,9 +8,10 @@ import pytest
 
 import snncc
 from snncc.frontend import SemanticsRequest
-from tests.sources import norse_nets, sinabs_nets, snntorch_nets, spikingjelly_nets
+from tests.sources import norse_nets, rockpool_nets, sinabs_nets, snntorch_nets, spikingjelly_nets
 
-SOURCES = {"snntorch": snntorch_nets, "norse": norse_nets, "sinabs": sinabs_nets, "spikingjelly": spikingjelly_nets}
+SOURCES = {"snntorch": snntorch_nets, "norse": norse_nets, "sinabs": sinabs_nets, "spikingjelly": spikingjelly_nets,
+           "rockpool": rockpool_nets}
 CASES = [(lib, name) for lib, module in SOURCES.items() for name in module.CASES]
 
 

@@ -10,7 +10,7 @@ from importlib import import_module
 from ...errors import OptionError
 from .base import Preset, Repair
 
-NAMES = ("nir", "snntorch", "norse", "sinabs", "spikingjelly")
+NAMES = ("nir", "snntorch", "norse", "sinabs", "spikingjelly", "rockpool")
 
 
 def preset(name: str) -> Preset:

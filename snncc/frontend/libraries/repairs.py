@@ -99,3 +99,29 @@ BATCH_DIMENSION = Repair("batch-dimension", "Input/Output shapes keep the batch 
 NORSE_TAU = Repair("norse-tau", "tau is written as dt * tau_mem (norse#411)", norse_time_constants)
 NORSE_JUMP = Repair("norse-current-jump", "CubaLIF w_in = 1 stands for an input jump (w_in = tau_syn / dt)",
                     norse_current_jump)
+
+
+def rockpool_synaptic_gain(g: Graph, dt: float) -> list[str]:
+    """Rockpool's LIFTorch adds its input to the synaptic current before the current decays (``isyn = beta *
+    (isyn + x)``), so the input reaches the current with gain ``beta = exp(-dt/tau_syn)``; its export writes
+    ``r = tau_mem * exp(-dt/tau_mem) / dt`` and ``w_in = 1``, which NIR's exact step reads as another gain. Where a
+    CubaLIF carries exactly those values, ``w_in`` is set so that the exact step gives Rockpool's gain."""
+    changed = []
+    for name, node in g.nodes.items():
+        if not isinstance(node, nir.CubaLIF):
+            continue
+        tau_mem, tau_syn = np.asarray(node.tau_mem, np.float64), np.asarray(node.tau_syn, np.float64)
+        alpha, beta = np.exp(-dt / tau_mem), np.exp(-dt / tau_syn)
+        written = tau_mem * alpha / dt
+        r, w_in = np.asarray(node.r, np.float64), np.asarray(node.w_in, np.float64)
+        if not (np.allclose(r, written, rtol=1e-6) and np.all(w_in == 1)):
+            raise GraphError(f"r is {_range(r)} and w_in {_range(w_in)}, not what Rockpool's export writes for "
+                             f"dt={dt:g} (r = tau_mem exp(-dt/tau_mem) / dt, w_in = 1)", layer=name,
+                             hint="pass the --dt the model was trained with, or --from nir")
+        node.w_in = np.broadcast_to(beta / ((1.0 - alpha) * (1.0 - beta) * r), np.shape(node.tau_syn)).copy()
+        changed.append(f"{name}.w_in: 1 -> {_range(node.w_in)} (input gain exp(-dt/tau_syn) of LIFTorch)")
+    return changed
+
+
+ROCKPOOL_GAIN = Repair("rockpool-synaptic-gain", "LIFTorch's input gain exp(-dt/tau_syn) is written as r and w_in "
+                       "that NIR's step reads differently", rockpool_synaptic_gain)

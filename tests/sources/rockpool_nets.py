@@ -1,0 +1,45 @@
+"""Rockpool 3.1: LinearTorch + LIFTorch networks exported by ``rockpool.nn.modules.to_nir`` (CubaLIF), with
+``max_spikes_per_dt=1`` (binary spikes: NIR cannot say more). Rockpool has no convolution layer that its NIR
+export knows, so its second case is a deeper dense network with heterogeneous time constants per layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import torch
+from rockpool.nn.combinators import Sequential
+from rockpool.nn.modules import LIFTorch, LinearTorch, to_nir
+
+from .case import LibraryCase, bernoulli, quiet, seeded, time_major_to_batch_major
+
+
+def _lif(n: int, tau_mem: float, tau_syn: float) -> LIFTorch:
+    return LIFTorch(n, tau_mem=torch.full((n,), tau_mem), tau_syn=torch.full((n,), tau_syn),
+                    threshold=torch.ones(n), max_spikes_per_dt=torch.tensor(1.0), dt=1e-3)
+
+
+@quiet
+def build(tmp: Path, kind: str) -> LibraryCase:
+    seeded(5)
+    if kind == "dense":
+        sizes, taus = (8, 16, 4), ((2e-2, 5e-3), (4e-2, 1e-2))
+    else:
+        sizes, taus = (8, 12, 10, 4), ((1e-2, 4e-3), (3e-2, 6e-3), (2e-2, 8e-3))
+    layers = []
+    for (n_in, n_out), (tm, ts) in zip(zip(sizes[:-1], sizes[1:], strict=True), taus, strict=True):
+        lin = LinearTorch((n_in, n_out), has_bias=False)
+        with torch.no_grad():
+            lin.weight.mul_(6.0)
+        layers += [lin, _lif(n_out, tm, ts)]
+    net = Sequential(*layers)
+    x = bernoulli((8,))
+    with torch.no_grad():
+        out, _, _ = net(x.transpose(0, 1))  # rockpool takes (batch, T, n)
+    path = tmp / f"rockpool_{kind}.nir"
+    nir.write(path, to_nir(net, x[0, :1]))
+    return LibraryCase("rockpool", kind, path, time_major_to_batch_major(x),
+                       time_major_to_batch_major(out.transpose(0, 1)))
+
+
+CASES = {kind: (lambda tmp, k=kind: build(tmp, k)) for kind in ("dense", "deep")}
