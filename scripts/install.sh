@@ -31,7 +31,17 @@ PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check)
 step "torch 2.13.0 (CPU)" "${PIP[@]}" torch==2.13.0
 step "pinned dependencies" "${PIP[@]}" -r requirements/runtime.txt -r requirements/test.txt
 step "lava-nc 0.10.0 and lava-dl 0.6.0" "${PIP[@]}" --no-deps --ignore-requires-python -r requirements/lava.txt
+step "SNN libraries (test extras, no dependencies)" "${PIP[@]}" --no-deps -r requirements/libraries.txt
 step "snncc (editable)" "${PIP[@]}" --no-deps -e .
+"$VENV/bin/python" - <<'PY' || { echo "[install] an SNN library replaced the CPU torch or does not import" >&2; exit 1; }
+import importlib, warnings
+import torch
+assert torch.__version__ == "2.13.0+cpu", f"torch is {torch.__version__}, not the CPU build 2.13.0+cpu"
+warnings.simplefilter("ignore")
+for name in ("snntorch", "norse.torch", "sinabs", "spikingjelly.activation_based.nir_exchange.to_nir",
+             "rockpool.nn.modules", "nirtorch"):
+    importlib.import_module(name)
+PY
 "$VENV/bin/python" -c "from snncc.compat.lava import import_netx; import_netx()" || {
   echo "[install] lava-dl netx does not import" >&2; exit 1; }
 echo "$want" >"$STAMP"

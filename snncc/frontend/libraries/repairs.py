@@ -55,11 +55,11 @@ def norse_time_constants(g: Graph, dt: float) -> list[str]:
              if isinstance(node, t) for f in fields]
     if not found:
         return []
-    below = {(n, f): bool(np.all(np.asarray(getattr(g.nodes[n], f)) < dt)) for n, f in found}
-    if not any(below.values()):
+    below = {(n, f): np.asarray(getattr(g.nodes[n], f)) < dt for n, f in found}
+    if not any(b.any() for b in below.values()):
         return []
-    if not all(below.values()):
-        bad = ", ".join(f"{n}.{f}" for (n, f), b in below.items() if not b)
+    if not all(b.all() for b in below.values()):
+        bad = ", ".join(f"{n}.{f}" for (n, f), b in below.items() if not b.all())
         raise GraphError(f"some time constants are below dt={dt:g} (Norse's tau = dt * tau_mem bug) and others "
                          f"({bad}) are not: the file mixes repaired and unrepaired layers",
                          hint="repair the file by hand, or pass --from nir with the right --dt")
