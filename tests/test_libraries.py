@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import snncc
+from snncc import cli
 from snncc.frontend import SemanticsRequest
 from tests.sources import norse_nets, rockpool_nets, sinabs_nets, snntorch_nets, spikingjelly_nets
 
@@ -31,3 +33,20 @@ def test_library_spikes_reproduced(tmp_path, library: str, name: str) -> None:
     print(f"{library} {name}: {int(case.spikes.sum())} library spikes, float mismatches {mismatches}, "
           f"integer agreement {agreement:.1%}")
     assert mismatches == 0
+
+
+FIRST = [(lib, next(iter(module.CASES))) for lib, module in SOURCES.items()]
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize(("library", "name"), FIRST, ids=[f"{lib}-{name}" for lib, name in FIRST])
+def test_library_bundle_verifies_on_lava(tmp_path, capsys, library: str, name: str) -> None:
+    """The deployed network of each library's export: the reference simulator and Lava agree bit for bit on the
+    library's own inputs (``snncc verify``)."""
+    case = SOURCES[library].CASES[name](tmp_path)
+    np.save(tmp_path / "x.npy", case.payloads)
+    flags = [f"--{k}={v}" for k, v in case.flags.items()]
+    assert cli.main(["compile", str(case.nir_path), "--from", library, *flags, "-o", str(tmp_path / "b"), "-q",
+                     "--timesteps", str(case.inputs.shape[1])]) == 0
+    assert cli.main(["verify", str(tmp_path / "b"), "--inputs", str(tmp_path / "x.npy"), "-q"]) == 0
+    assert "reference vs lava: BIT-EXACT" in capsys.readouterr().out

@@ -49,22 +49,28 @@ def read_graph(path: str | Path) -> Graph:
     raw = _read_isolated(Path(path))
     if not isinstance(raw.get("type"), str) or raw["type"] != "NIRGraph":
         raise GraphError(f"{path}: the top-level node is {raw.get('type')!r}, not a NIRGraph")
-    stored = raw.get("nodes", {})
-    if not isinstance(stored, dict):
-        raise GraphError(f"{path}: 'nodes' must be a group of node groups")
-    nodes = {name: _node_from_dict(name, d) for name, d in stored.items()}
-    if "edges" not in raw:
-        raise GraphError(f"{path}: the graph has no 'edges' dataset (NIR stores the edges as (source, target) pairs)")
-    edges_raw = np.asarray(raw["edges"])
-    if edges_raw.size and (edges_raw.ndim != 2 or edges_raw.shape[1] != 2):
-        raise GraphError(f"{path}: 'edges' must be (source, target) pairs, got an array of shape {edges_raw.shape}")
-    edges = [(_s(a), _s(b)) for a, b in edges_raw.reshape(-1, 2)]
+    nodes, edges = _nodes_and_edges(raw, str(path))
     meta = _decode_meta(raw.get("metadata", {}))
     meta.pop(FORMAT_KEY, None)
     order = meta.pop(ORDER_KEY, None)
     if order and set(order) == set(nodes):
         nodes = {name: nodes[name] for name in order}
     return Graph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def _nodes_and_edges(raw: dict[str, Any], where: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The nodes and edges of a stored (sub)graph; ``where`` names it in errors."""
+    stored = raw.get("nodes", {})
+    if not isinstance(stored, dict):
+        raise GraphError(f"{where}: 'nodes' must be a group of node groups")
+    nodes = {name: _node_from_dict(name, d) for name, d in stored.items()}
+    if "edges" not in raw:
+        raise GraphError(f"{where}: the graph has no 'edges' dataset (NIR stores the edges as (source, target) "
+                         "pairs)")
+    edges_raw = np.asarray(raw["edges"])
+    if edges_raw.size and (edges_raw.ndim != 2 or edges_raw.shape[1] != 2):
+        raise GraphError(f"{where}: 'edges' must be (source, target) pairs, got an array of shape {edges_raw.shape}")
+    return nodes, [(_s(a), _s(b)) for a, b in edges_raw.reshape(-1, 2)]
 
 
 def is_standard(graph: Graph) -> bool:
@@ -116,6 +122,9 @@ def _build_node(name: str, type_: str, d: dict[str, Any]) -> Any:
             raise GraphError(f"node '{name}' ({type_}): 'shape' must list positive integer sizes, got {shape!r}")
         key = "input_type" if type_ == "Input" else "output_type"
         return getattr(nir, type_)(**{key: {key.split("_")[0]: shape}}, metadata=meta)
+    if type_ == "NIRGraph":  # a nested graph: read like the top level; the frontend flattens it
+        nodes, edges = _nodes_and_edges(d, f"nested graph '{name}'")
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
     if type_ == "Flatten":
         it = d.get("input_type")
         it = it if isinstance(it, dict) else {"input": it}
