@@ -1,4 +1,4 @@
-"""Norse 1.1 (``norse.torch.to_nir``): LIFBoxCell -> LIF, LIFCell -> CubaLIF, forward Euler at dt = 1e-3, with
+"""Norse 1.1 (``norse.torch.to_nir``): box and current-based cells, forward Euler at dt = 1e-3, with
 three export bugs repaired (batch dimension, tau = dt * tau_mem, the current jump's w_in)."""
 
 from .base import Preset
@@ -7,7 +7,7 @@ from .repairs import BATCH_DIMENSION, NORSE_JUMP, NORSE_TAU
 PRESET = Preset(
     name="norse", library="Norse 1.1.0", dt=1e-3, reset="zero", fire_at_threshold=False, discretization="euler",
     why={"dt": "to_nir's default dt = 1e-3",
-         "reset": "LIF parameters' default method reset_value: v = v_reset after a spike",
+         "reset": "the cells' default method reset_value: v = v_reset after a spike",
          "fire_at_threshold": "z = heaviside(v - v_th) with heaviside(0) = 0",
          "discretization": "v += dt * tau_mem_inv * ((v_leak - v) + i)"},
     repairs=(BATCH_DIMENSION, NORSE_TAU, NORSE_JUMP))

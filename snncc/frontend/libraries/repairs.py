@@ -10,8 +10,7 @@ from ...errors import GraphError
 from ...ir import Graph
 from .base import Repair
 
-TAU_FIELDS = {nir.LIF: ("tau",), nir.LI: ("tau",), nir.CubaLIF: ("tau_mem", "tau_syn"), nir.CubaLI: ("tau_mem",
-                                                                                                     "tau_syn")}
+TAU_FIELDS = ("tau", "tau_mem", "tau_syn")  # the time-constant fields of NIR's neuron primitives
 
 
 def strip_batch_dimension(g: Graph, dt: float) -> list[str]:
@@ -43,16 +42,16 @@ def _rank_of(node: object) -> int | None:
         return 1
     if isinstance(node, nir.Conv2d):
         return 3
-    if isinstance(node, (*TAU_FIELDS, nir.IF)):
-        return max(int(np.ndim(getattr(node, "v_threshold", getattr(node, "r", 0)))), 1)
+    if hasattr(node, "r"):  # a neuron primitive: its parameters have the layer's shape
+        return max(int(np.ndim(getattr(node, "v_threshold", node.r))), 1)
     return None
 
 
 def norse_time_constants(g: Graph, dt: float) -> list[str]:
     """Norse 1.1 writes ``tau = dt / tau_inv = dt * tau`` (norse#411): every time constant is then below ``dt``,
     which no sound graph has (its decay would be negative). Such constants are divided by ``dt``."""
-    found = [(name, f) for name, node in g.nodes.items() for t, fields in TAU_FIELDS.items()
-             if isinstance(node, t) for f in fields]
+    found = [(name, f) for name, node in g.nodes.items() if isinstance(node, nir.NIRNode) for f in TAU_FIELDS
+             if hasattr(node, f)]
     if not found:
         return []
     below = {(n, f): np.asarray(getattr(g.nodes[n], f)) < dt for n, f in found}
@@ -76,7 +75,7 @@ def norse_current_jump(g: Graph, dt: float) -> list[str]:
     is ``w_in = tau_syn / dt``; Norse 1.1 writes ``w_in = 1``. Run after the time-constant repair."""
     changed = []
     for name, node in g.nodes.items():
-        if isinstance(node, nir.CubaLIF):
+        if hasattr(node, "w_in") and hasattr(node, "v_threshold"):  # NIR's current-based spiking neuron
             w_in = np.asarray(node.w_in, np.float64)
             jump = np.asarray(node.tau_syn, np.float64) / dt
             if np.allclose(w_in, jump):
@@ -108,7 +107,7 @@ def rockpool_synaptic_gain(g: Graph, dt: float) -> list[str]:
     CubaLIF carries exactly those values, ``w_in`` is set so that the exact step gives Rockpool's gain."""
     changed = []
     for name, node in g.nodes.items():
-        if not isinstance(node, nir.CubaLIF):
+        if not (hasattr(node, "w_in") and hasattr(node, "v_threshold")):  # NIR's current-based spiking neuron
             continue
         tau_mem, tau_syn = np.asarray(node.tau_mem, np.float64), np.asarray(node.tau_syn, np.float64)
         alpha, beta = np.exp(-dt / tau_mem), np.exp(-dt / tau_syn)
