@@ -15,11 +15,15 @@ import numpy as np
 from snncc.errors import GraphError, UnsupportedLayerError
 from snncc.families.lif.nodes import LIFNeuron
 from snncc.ir import keys
+from snncc.ir.nodes import RESET_MODES
 
 NIR_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
 
 
 def from_nir(node: Any, dt: float, reset: str, name: str) -> LIFNeuron:
+    reset = node.metadata.get(keys.NODE_RESET, reset)  # what snncc's export recorded for the layer wins
+    if reset not in RESET_MODES:
+        raise GraphError(f"metadata {keys.NODE_RESET} = {reset!r} is not one of {RESET_MODES}", layer=name)
     thr = np.asarray(node.v_threshold, np.float64).reshape(-1)
     v_reset = np.asarray(node.v_reset if node.v_reset is not None else 0.0, np.float64)
     if np.any(v_reset != 0):
