@@ -3,8 +3,9 @@
 The inverse of :func:`snncc.families.lif.nir.from_nir`: forward Euler with the export's ``dt``, ``tau = dt/(1 -
 decay)``, and ``r`` (CubaLIF: ``w_in``) chosen so that the input gain is exactly 1, as snnTorch and SpikingJelly
 write it; a NIR tool that follows the forward-Euler contract then computes snncc's step. Every parameter is moved
-by whole ulps until ``from_nir`` gives back the layer's own decays, gain and bias bit for bit, so snncc's re-import
-is the same float graph. What NIR cannot say about the layer is a row of ``FEATURES``.
+by whole ulps towards the value for which ``from_nir`` gives back the layer's own decays, gain and bias bit for bit,
+so snncc's re-import is the same float graph (within an ulp where no single float value does it). What NIR cannot
+say about the layer is a row of ``FEATURES``.
 """
 
 from __future__ import annotations
