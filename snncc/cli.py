@@ -1,4 +1,4 @@
-"""The ``snncc`` command: compile, verify, run, report, targets.
+"""The ``snncc`` command: compile, verify, run, report, export, targets.
 
 User-caused failures (:class:`SnnccError`) print one ``snncc: error: ...`` line and exit with status 2; no
 traceback. ``verify`` exits 0 only when every bit-exact comparison holds (1 otherwise), so it can be a CI step.
@@ -23,6 +23,7 @@ from .errors import BundleError, OptionError, SnnccError, one_line
 from .outputs import check_writable, os_error_text
 
 PASS_DEST = "pass:"  # argparse destination prefix of a pass option: "pass:quantize.bias_resolution"
+EXPORT_DEST = "export:"  # argparse destination prefix of an export format's file and options: "export:nir.dt"
 
 
 def _progress(quiet: bool):
@@ -109,6 +110,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import FORMATS, export_bundle
+
+    chosen = [f for f in FORMATS.values() if getattr(args, f"{EXPORT_DEST}{f.name}") is not None]
+    if len(chosen) != 1:
+        flags = " or ".join(f.flag for f in FORMATS.values())
+        raise OptionError(f"name one file to write: {flags}" if not chosen else
+                          f"one format at a time: {', '.join(f.flag for f in chosen)}")
+    fmt = chosen[0]
+    options = {}
+    for f in FORMATS.values():
+        for o in f.options:
+            value = getattr(args, f"{EXPORT_DEST}{f.name}.{o.name}")
+            if f is fmt:
+                options[o.name] = value
+            elif value not in (None, False):
+                raise OptionError(f"{o.flag} is an option of {f.flag}, not of {fmt.flag}")
+    warn = lambda msg: print(f"snncc: warning: {msg}", file=sys.stderr)  # noqa: E731
+    path = export_bundle(args.bundle, fmt.name, getattr(args, f"{EXPORT_DEST}{fmt.name}"), force=args.force,
+                         warn=warn, **options)
+    print(f"wrote {fmt.name}: {path}")
+    return 0
+
+
 def cmd_targets(args: argparse.Namespace) -> int:
     from .target import builtin_targets, load_target
 
@@ -184,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--markdown", action="store_true", help="the full Markdown report instead of the summary")
     rep.set_defaults(func=cmd_report)
 
+    e = sub.add_parser("export", help="write a bundle in another tool's format (--nir: standard NIR)")
+    e.add_argument("bundle")
+    _export_options(e)
+    e.add_argument("--force", action="store_true", help="replace the file even when it is not of the format")
+    e.set_defaults(func=cmd_export)
+
     t = sub.add_parser("targets", help="list the built-in targets")
     t.set_defaults(func=cmd_targets)
     return p
@@ -204,6 +235,18 @@ def _pass_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=f"{PASS_DEST}{name}.{f.name}", default=None, choices=allowed,
                                 type=None if allowed else scalar_type(tp), metavar=None if allowed else f.name.upper(),
                                 help=f"{f.metadata['help']} [{name}.{f.name}]")
+
+
+def _export_options(parser: argparse.ArgumentParser) -> None:
+    """One file flag per export format (``snncc.export.FORMATS``) and the flags of its options."""
+    from .export import FORMATS
+
+    for f in FORMATS.values():
+        parser.add_argument(f.flag, dest=f"{EXPORT_DEST}{f.name}", metavar="FILE", help=f.help)
+        for o in f.options:
+            kwargs = {"metavar": o.name.upper(), **o.kwargs} if "action" not in o.kwargs else o.kwargs
+            parser.add_argument(o.flag, dest=f"{EXPORT_DEST}{f.name}.{o.name}", help=f"{o.help} [{f.flag}]",
+                                **kwargs)
 
 
 def _backend_names() -> list[str]:

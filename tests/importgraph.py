@@ -27,10 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # simulators. A family's own backend runners (``families/<f>/runners.py``) plug into the backends and so sit at
 # their layer, while the rest of the family sits below every consumer. A module's layer is the one of its longest
 # matching pattern (``fnmatch`` patterns; ``p`` matches the module ``p`` and everything under it, ``=p`` only ``p``).
+# Export reads compiled bundles (the driver's Bundle) and writes other tools' formats, so it sits above the driver;
+# only the command line uses it.
 LAYERS: list[tuple[str, list[str]]] = [
     ("cli", ["snncc.cli"]),
     ("api", ["=snncc", "snncc.neurons"]),
     ("training", ["snncc.training"]),
+    ("export", ["snncc.export"]),
     ("driver", ["snncc.compiler", "snncc.bundle", "snncc.verify", "snncc.testing"]),
     ("reports", ["snncc.reports", "snncc.fidelity"]),
     ("frontend", ["snncc.frontend"]),

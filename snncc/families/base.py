@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar, Protocol
@@ -46,6 +47,25 @@ class RuleContext(Protocol):
     def record_lowering(self, layer: str, note: dict[str, Any], level: str, against: str | None = None) -> None: ...
 
 
+EXPRESSED, METADATA, REFUSED = "expressed", "metadata", "refused"  # the verdicts of a NIR export feature
+
+
+@dataclass(frozen=True)
+class NirFeature:
+    """One row of the NIR export table (``snncc.export.nir.feature_table``): what standard NIR makes of a feature.
+
+    ``verdict``: ``expressed`` (a standard field says it: ``how``), ``metadata`` (no standard field; written to the
+    node's metadata ``record(node)``, which only snncc reads back, and only when the user allows it) or ``refused``
+    (``how`` says why). ``applies(node)`` says whether a layer uses the feature (None: informational row)."""
+
+    node: str  # the IR type name the row is about (``snncc.LIF``), or a graph-level subject
+    feature: str
+    verdict: str
+    how: str
+    applies: Callable[[Any], bool] | None = None
+    record: Callable[[Any], dict[str, Any]] | None = None
+
+
 @dataclass(frozen=True)
 class Clock:
     """When a layer's Lava process resets its state and may send: every ``interval`` steps at 1-based step
@@ -70,6 +90,7 @@ class Family:
     # backend name -> "module:Class" of a runner for the graphs this family claims (a clock of its own)
     graph_runners: ClassVar[dict[str, str]] = {}
     relay: ClassVar[str | None] = None  # the kind of relay its neurons make ("binary", "graded"; see relay.py)
+    nir_features: ClassVar[tuple[NirFeature, ...]] = ()  # its rows of the NIR export table (to_nir)
 
     def claims_graph(self, graph: Graph) -> bool:
         """Whether ``graph`` must run on this family's ``graph_runners`` (it is on the family's clock)."""
@@ -155,6 +176,14 @@ class Family:
     def lava_state_vars(self, node: Any) -> dict[str, str]:
         """The Lava Vars recorded as a layer's ``u`` and ``v`` traces."""
         return {"u": "u", "v": "v"}
+
+    # ---- export (snncc export --nir) ----------------------------------------------------------------------
+    def to_nir(self, node: Any, dt: float, name: str, shape: tuple[int, ...], synapse_bias: bool) -> Any:
+        """Float layer ``name`` as a standard NIR neuron with time step ``dt`` and parameter arrays of ``shape``:
+        a ``(nir_node, bias)`` pair, ``bias`` (or None) being what the exporter must add to the layer's input synapse
+        (allowed when ``synapse_bias``). Only called after the rows of ``nir_features`` have been applied."""
+        raise UnsupportedLayerError(f"standard NIR has no neuron for the {self.name} family's "
+                                    f"{type(node).__name__} (it is snncc's own)", layer=name)
 
     def netx_neuron(self, node: Any, name: str) -> dict[str, Any]:
         """The netx neuron fields (``iDecay``, ``vDecay``, ``vThMant``, ``bias``) of integer layer ``name``, or

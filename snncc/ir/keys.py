@@ -23,6 +23,9 @@ DEPLOY_EXACT = "snncc.deploy_exact"  # frontend: the layer was trained in deploy
 WEIGHT_CLIP = "snncc.weight_clip"  # calibrate: the |weight| the largest mantissa stands for (a list: per neuron)
 DECAY_INT = "snncc.decay_int"  # calibrate: rounding-corrected integer decays {"du": int, "dv": int}
 POPULATION = "snncc.population"  # lower-primitives: {"neurons": n, "members": N}; member r of neuron i is i*N + r
+NODE_RESET = "snncc.reset"  # export --nir: a NIR neuron's reset NIR cannot say (subtract); from_nir reads it back
+NODE_FIRE_AT_THRESHOLD = "snncc.fire_at_threshold"  # export --nir: a NIR neuron that fires at v = threshold
+EXPORTED_FROM = "snncc.exported_from"  # export --nir: on a node its IR type; on the graph the bundle it came from
 PRIMITIVE = "snncc.primitive"  # lower-primitives: {"name", "kind", "lava"}: the target primitive a layer runs on
 
 # ---- graph metadata --------------------------------------------------------------------------------------------

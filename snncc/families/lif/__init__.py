@@ -15,6 +15,7 @@ from snncc import fixedpoint as fx
 from snncc.errors import UnsupportedLayerError
 from snncc.families.base import Family, RuleContext
 from snncc.families.lif.nir import NIR_TYPES, from_nir
+from snncc.families.lif.nir_export import FEATURES, to_nir
 from snncc.families.lif.nodes import QLIF, LIFNeuron
 from snncc.families.lif.quantize import quantize_lif
 from snncc.ir import Graph, InputEncoding, timing
@@ -31,9 +32,13 @@ class LIFFamily(Family):
     nir_types: ClassVar[tuple[type, ...]] = NIR_TYPES
     netx_neurons: ClassVar[bool] = True
     relay: ClassVar[str | None] = "binary"
+    nir_features = FEATURES
 
     def from_nir(self, node: Any, sem: NeuronSemantics, name: str) -> LIFNeuron:
         return from_nir(node, sem, name)
+
+    def to_nir(self, node: LIFNeuron, dt: float, name: str, shape: tuple[int, ...], synapse_bias: bool) -> Any:
+        return to_nir(node, dt, name, shape, synapse_bias)
 
     def relay_neuron(self, n: int, levels: int | None, metadata: dict, out_scale: float) -> LIFNeuron:
         """An IF neuron without memory (decays 0, threshold 1/2, hard reset): it fires exactly when its input

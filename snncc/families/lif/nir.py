@@ -17,6 +17,7 @@ import numpy as np
 from snncc.errors import GraphError, UnsupportedLayerError
 from snncc.families.lif.nodes import LIFNeuron
 from snncc.ir import keys
+from snncc.ir.nodes import RESET_MODES
 from snncc.ir.semantics import NeuronSemantics
 
 NIR_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
@@ -32,6 +33,13 @@ def step_of(tau: np.ndarray, dt: float, discretization: str) -> tuple[np.ndarray
 
 def from_nir(node: Any, sem: NeuronSemantics, name: str) -> LIFNeuron:
     dt = sem.dt
+    reset = node.metadata.get(keys.NODE_RESET, sem.reset)  # what snncc's export recorded for the layer wins
+    if reset not in RESET_MODES:
+        raise GraphError(f"metadata {keys.NODE_RESET} = {reset!r} is not one of {RESET_MODES}", layer=name)
+    at_threshold = node.metadata.get(keys.NODE_FIRE_AT_THRESHOLD, sem.fire_at_threshold)
+    if not isinstance(at_threshold, (bool, np.bool_)):
+        raise GraphError(f"metadata {keys.NODE_FIRE_AT_THRESHOLD} = {at_threshold!r} is not true or false",
+                         layer=name)
     thr = np.asarray(node.v_threshold, np.float64).reshape(-1)
     v_reset = np.asarray(node.v_reset if node.v_reset is not None else 0.0, np.float64)
     if np.any(v_reset != 0):
@@ -56,4 +64,4 @@ def from_nir(node: Any, sem: NeuronSemantics, name: str) -> LIFNeuron:
     meta[keys.INPUT_GAIN] = np.broadcast_to(gain, thr.shape).astype(np.float64)
     meta.setdefault(keys.SOURCE, f"{name} (nir.{type(node).__name__})")
     return LIFNeuron(decay_v=decay_v, decay_i=decay_i, threshold=thr, bias=np.broadcast_to(bias, thr.shape),
-                     reset=sem.reset, fire_at_threshold=sem.fire_at_threshold, metadata=meta)
+                     reset=reset, fire_at_threshold=bool(at_threshold), metadata=meta)
