@@ -50,3 +50,24 @@ def test_library_bundle_verifies_on_lava(tmp_path, capsys, library: str, name: s
                      "--timesteps", str(case.inputs.shape[1])]) == 0
     assert cli.main(["verify", str(tmp_path / "b"), "--inputs", str(tmp_path / "x.npy"), "-q"]) == 0
     assert "reference vs lava: BIT-EXACT" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["conv-zero", "conv-subtract"])
+def test_exported_nir_of_a_library_conv_network_reimports_to_identical_spikes(tmp_path, name: str) -> None:
+    """A conv bundle compiled from snnTorch's export -> ``snncc export --nir`` (standard NIR, read by nir.read) ->
+    ``snncc compile`` with no flag: the same float and deployed spikes on the library's inputs."""
+    import nir
+
+    case = snntorch_nets.CASES[name](tmp_path)
+    options = snncc.Options(timesteps=case.inputs.shape[1], samples=2,
+                            semantics=SemanticsRequest(library="snntorch", **case.flags))
+    first = snncc.compile(case.nir_path, "loihi2", tmp_path / "b1", options)
+    metadata = [] if name == "conv-zero" else ["--allow-metadata"]
+    assert cli.main(["export", str(tmp_path / "b1"), "--nir", str(tmp_path / "out.nir"), *metadata]) == 0
+    nir.read(tmp_path / "out.nir")
+    again = snncc.compile(tmp_path / "out.nir", "loihi2", None, snncc.Options(timesteps=case.inputs.shape[1],
+                                                                              samples=2))
+    for backend in ("float", "reference"):
+        a, b = first.run(case.payloads, backend), again.run(case.payloads, backend)
+        np.testing.assert_array_equal(a.layers[list(a.layers)[-1]].spikes, b.layers[list(b.layers)[-1]].spikes)
+    assert again.run(case.payloads, "float").layers[list(a.layers)[-1]].spikes.any()
