@@ -48,9 +48,8 @@ def test_torch_model_equals_float_ir(seed, beta, reset, current, graded):
     """The traced+canonicalized float graph computes exactly what the torch module computes (float64)."""
     torch.manual_seed(seed)
     layers = [N.GradedInput(4)] if graded else []
-    layers += [nn.Linear(6, 9, bias=current == 0.0), N.LIF(beta=beta, threshold=0.7, reset=reset,
-                                                           current_decay=current),
-               nn.Linear(9, 4, bias=current == 0.0), N.LIF(beta=beta, threshold=0.5, reset=reset)]
+    layers += [nn.Linear(6, 9), N.LIF(beta=beta, threshold=0.7, reset=reset, current_decay=current),  # bias into
+               nn.Linear(9, 4), N.LIF(beta=beta, threshold=0.5, reset=reset, current_decay=current)]  # the current
     model = nn.Sequential(*layers).double()
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 5, (3, 7, 6)) if graded else (rng.random((3, 7, 6)) < 0.5).astype(np.int64)

@@ -35,7 +35,7 @@ def test_library_spikes_reproduced(tmp_path, library: str, name: str) -> None:
     assert mismatches == 0
 
 
-FIRST = [(lib, next(iter(module.CASES))) for lib, module in SOURCES.items()]
+FIRST = [(lib, next(iter(module.CASES))) for lib, module in SOURCES.items()] + [("norse", "conv-lifcell")]
 
 
 @pytest.mark.lava

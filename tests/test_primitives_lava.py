@@ -67,7 +67,9 @@ def random_qlif(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QLIF:
                 dv=draw(st.sampled_from([0, 4096, int(rng.integers(0, 4097))])), vth=vth,
                 bias_mant=rng.integers(-(1 << bm_bits) // 2, max((1 << bm_bits) // 2, 1), size=n),
                 bias_exp=rng.integers(0, 8, size=n), reset=draw(st.sampled_from(RESET_MODES)),
-                v_min=v_min, v_init=v_init, fire_at_threshold=draw(st.booleans()))
+                v_min=v_min, v_init=v_init, fire_at_threshold=draw(st.booleans()),
+                current_bias=(rng.integers(-(1 << bm_bits), 1 << bm_bits, size=n, endpoint=True)
+                              if draw(st.booleans()) else None))
 
 
 def random_multilevel(draw: st.DrawFn, rng: np.random.Generator, n: int) -> QMultiLevel:
@@ -169,10 +171,11 @@ def test_custom_lif_bit_exact() -> None:
                 spiked_twice = ref.layers[name].spikes.sum(axis=1).max() > 1
                 seen.note("reset after the leak, 2 spikes", node.reset == "subtract_after_leak" and spiked_twice)
                 seen.note("v >= vth spike", node.fire_at_threshold and ref.layers[name].spikes.any())
+                seen.note("current bias, u moves", bool(np.any(node.current_bias)) and ref.layers[name].u.any())
 
     run_examples(check, qlif_cases())
     seen.check("custom", "floor hit", "v_init, sample > 0", "soft reset spike", "reset after the leak, 2 spikes",
-               "v >= vth spike")
+               "v >= vth spike", "current bias, u moves")
 
 
 @pytest.mark.lava

@@ -133,6 +133,14 @@ class FloatNeuron(NeuronNode):
         """Why a synapse bias cannot be folded into this layer's ``bias`` exactly (None: it can)."""
         return None
 
+    def fold_synapse_bias(self, b: np.ndarray) -> None:
+        """Take the per-neuron bias ``b`` of the synapse feeding the layer; ValueError saying why where that cannot
+        be exact."""
+        problem = self.synapse_bias_error()
+        if problem:
+            raise ValueError(problem)
+        self.bias = self.bias + b
+
     def calibration_decays(self) -> list[float]:
         """The decays that filter an input train into the membrane (calibrate weighs weight errors by them)."""
         return []

@@ -233,10 +233,11 @@ def _fold_biases_and_gains(g: Graph) -> None:
                 w = w * gain[:, None]
                 b = b * gain
             if np.any(b != 0):
-                problem = target.synapse_bias_error()
-                if problem:
-                    raise UnsupportedLayerError(problem, layer=name, hint="use bias=False or current_decay=0")
-                target.bias = target.bias + b
+                try:
+                    target.fold_synapse_bias(b)
+                except ValueError as exc:
+                    raise UnsupportedLayerError(str(exc), layer=name, hint="use bias=False or current_decay=0") \
+                        from None
         elif np.any(b != 0):
             raise UnsupportedLayerError("a synapse bias must feed a neuron layer", layer=name)
         g.nodes[name] = with_weight(node, w)

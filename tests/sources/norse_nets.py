@@ -4,8 +4,7 @@ CubaLIF ``w_in = 1`` that stands for Norse's current jump. Norse 1.1 exports no 
 conv case is conv -> LIF -> conv -> LIF. Scalar parameters make files ``nir.write`` cannot write (h5py refuses
 gzip on scalars), so parameters are per neuron. The raw conv export can be neither written (``input_shape=None``)
 nor type-inferred with its batch dimension; as a user must, it is exported from one unbatched sample and its types
-inferred before ``nir.write``. The LIFCell cases' synapses have no (or a zero) bias: a bias into a decaying
-current is not deployable yet (docs/limitations.md)."""
+inferred before ``nir.write``. The synapses have biases (into the LIFCell's decaying current too)."""
 
 from __future__ import annotations
 
@@ -41,8 +40,8 @@ def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 def build(tmp: Path, kind: str, cuba: bool) -> LibraryCase:
     seeded(2)
     if kind == "dense":
-        net = SequentialState(torch.nn.Linear(8, 16, bias=not cuba), _cell(cuba, 5e-3, (16,)),
-                              torch.nn.Linear(16, 4, bias=not cuba), _cell(cuba, 1e-2, (4,)))
+        net = SequentialState(torch.nn.Linear(8, 16), _cell(cuba, 5e-3, (16,)), torch.nn.Linear(16, 4),
+                              _cell(cuba, 1e-2, (4,)))
         x, gain = bernoulli((8,)), 20.0 if not cuba else 4.0
     else:
         net = SequentialState(torch.nn.Conv2d(1, 4, 3), _cell(cuba, 5e-3, (4, 6, 6)), torch.nn.Conv2d(4, 2, 3),
@@ -52,8 +51,6 @@ def build(tmp: Path, kind: str, cuba: bool) -> LibraryCase:
         for m in net:
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
                 m.weight.mul_(gain)
-                if cuba and m.bias is not None:  # Norse cannot export a Conv2d without bias: a zero one
-                    m.bias.zero_()
     spikes = _run(net, x)
     if kind == "dense":
         graph = to_nir(net, x[0])

@@ -55,7 +55,7 @@ class LIFFamily(Family):
         # inside it, which needs snncc's custom process (see docs/semantics.md, Timing)
         if node.stock and name not in timing.windowed_layers(g):
             return "lif_hard_reset"
-        plain_soft = node.reset == "subtract" and not node.fire_at_threshold
+        plain_soft = node.reset == "subtract" and not node.fire_at_threshold and not np.any(node.current_bias)
         return "lif_soft_reset" if plain_soft and node.v_min is None and not np.any(node.v_init) else "lif_custom"
 
     def lava_storage(self, node: QLIF) -> dict[str, tuple[Any, int]]:
@@ -72,6 +72,9 @@ class LIFFamily(Family):
         if np.any(node.v_init):
             raise UnsupportedLayerError("netx's CUBA neurons start every sample from v = 0; a non-zero v_init is "
                                         "not expressible", layer=name)
+        if np.any(node.current_bias):
+            raise UnsupportedLayerError("netx's CUBA neurons add their bias to the voltage; a bias into the decaying "
+                                        "current is not expressible", layer=name)
         if node.fire_at_threshold:
             raise UnsupportedLayerError("netx's CUBA neurons fire on v > threshold; a neuron that fires at "
                                         "v = threshold is not expressible", layer=name)

@@ -26,11 +26,12 @@ from snncc.ir.nodes import (
 class LIFNeuron(CubaFloatNeuron):
     """Discrete-time current-based LIF; one step (time index t, input x from the synapses):
 
-    ``i = decay_i * i + x``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
+    ``i = decay_i * i + x + current_bias``; ``v = decay_v * v + i + bias``; ``v = max(v, v_min)`` when a floor is set;
     spike ``s = v > threshold`` (``v >= threshold`` with ``fire_at_threshold``); reset: ``zero`` sets ``v = 0``,
     ``subtract`` sets ``v -= threshold``, ``subtract_after_leak`` subtracts it from the next step's
     ``decay_v * v + i + bias`` instead (snnTorch's order); ``i`` is never reset. An IF neuron is
-    ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays.
+    ``decay_v = 1, decay_i = 0``. All parameters are per-neuron arrays. ``current_bias`` is a synapse's bias
+    where the current decays (it then accumulates in the current, unlike ``bias``).
     """
 
     TYPE: ClassVar[str] = "snncc.LIF"
@@ -41,21 +42,35 @@ class LIFNeuron(CubaFloatNeuron):
     reset: str = "zero"
     v_min: float | None = None
     fire_at_threshold: bool = False
+    current_bias: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.threshold = vec(self.threshold)
         n = self.threshold.shape
         self.decay_v, self.decay_i, self.bias = (per_neuron(x, n) for x in (self.decay_v, self.decay_i, self.bias))
+        self.current_bias = per_neuron(0.0 if optional(self.current_bias, np.asarray) is None else self.current_bias,
+                                       n)
         self.reset = reset_mode(self.reset, RESET_MODES)
         self.v_min = optional(self.v_min, float)
         self.fire_at_threshold = bool(self.fire_at_threshold)
+
+    def synapse_bias_error(self) -> str | None:
+        return None
+
+    def fold_synapse_bias(self, b: np.ndarray) -> None:
+        """Into ``bias`` where the current does not decay (the same thing, and stock), else into
+        ``current_bias``."""
+        if np.any(self.decay_i != 0):
+            self.current_bias = self.current_bias + b
+        else:
+            self.bias = self.bias + b
 
     def fires(self, v: np.ndarray) -> np.ndarray:
         return v >= self.threshold if self.fire_at_threshold else v > self.threshold
 
     def float_step(self, state: NeuronState, x: np.ndarray) -> np.ndarray:
         carried = self.fires(state.v) if self.reset == SUBTRACT_AFTER_LEAK else None
-        state.u = self.decay_i * state.u + x
+        state.u = self.decay_i * state.u + x + self.current_bias
         v = self.decay_v * state.v + state.u + self.bias
         if carried is not None:
             v = v - carried * self.threshold
@@ -78,7 +93,8 @@ class QLIF(CubaIntegerNeuron):
     ``du``, ``dv`` and ``vth`` are per population (Lava stores one value per process); the bias is per neuron.
     ``reset`` is ``zero`` (stock Lava LIF) or ``subtract`` / ``subtract_after_leak`` (snncc's custom SnnccLIF).
     ``v_min`` (a floor on ``v`` after the update, None for none), a non-zero ``v_init`` (the voltage each sample
-    starts from) and ``fire_at_threshold`` (``v >= vth << 6``) also need snncc's custom LIF.
+    starts from), ``fire_at_threshold`` (``v >= vth << 6``) and ``current_bias`` (per neuron, added to the synaptic
+    input ``a`` of every step, so it enters the decaying current) also need snncc's custom LIF.
     """
 
     TYPE: ClassVar[str] = "snncc.QLIF"
@@ -92,6 +108,7 @@ class QLIF(CubaIntegerNeuron):
     v_min: int | None = None
     v_init: np.ndarray | None = None
     fire_at_threshold: bool = False
+    current_bias: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.du, self.dv, self.vth = int(self.du), int(self.dv), int(self.vth)
@@ -100,6 +117,8 @@ class QLIF(CubaIntegerNeuron):
         self.reset = reset_mode(self.reset, RESET_MODES)
         self.v_min = optional(self.v_min, int)
         self.fire_at_threshold = bool(self.fire_at_threshold)
+        self.current_bias = per_neuron(0 if optional(self.current_bias, np.asarray) is None else self.current_bias,
+                                       self.bias_mant.shape, np.int64)
         self.v_init = (np.zeros(self.bias_mant.shape, np.int64) if self.v_init is None
                        else per_neuron(self.v_init, self.bias_mant.shape, np.int64))
 
@@ -107,7 +126,7 @@ class QLIF(CubaIntegerNeuron):
     def stock(self) -> bool:
         """True when Lava's stock LIFReset implements this layer (hard reset, no floor, zero initial voltage)."""
         return (self.reset == "zero" and self.v_min is None and not np.any(self.v_init)
-                and not self.fire_at_threshold)
+                and not self.fire_at_threshold and not np.any(self.current_bias))
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -125,7 +144,7 @@ class QLIF(CubaIntegerNeuron):
         return state
 
     def integer_step(self, state: NeuronState, a: np.ndarray, fmt: fx.NeuronFormat) -> np.ndarray:
-        state.u, state.v, s = lif_step(state.u, state.v, a, self.du, self.dv, self.vth, state.bias,
+        state.u, state.v, s = lif_step(state.u, state.v, a + self.current_bias, self.du, self.dv, self.vth, state.bias,
                                        self.reset, fmt, v_min=self.v_min, fire_at_threshold=self.fire_at_threshold)
         return s
 

@@ -3,7 +3,7 @@
 With all incoming synapses sharing one scale ``s`` (float units -> weight units): weights
 ``m = round(W * weight_max / clip)`` (the clip: ``max|W|``, or calibrate's) with a per-layer exponent ``e``,
 threshold ``vth = round(s * theta)`` (the neuron compares ``v > vth << 6``, ``v`` in units of ``1/(64 s)``), bias
-``round(64 s b)`` as ``bias_mant << bias_exp``, decays ``dv = round(4096 (1 - beta))``, ``du = round(4096 (1 -
+``round(64 s b)`` as ``bias_mant << bias_exp``, a current bias ``round(s c)`` in synaptic-input units, decays ``dv = round(4096 (1 - beta))``, ``du = round(4096 (1 -
 alpha)) - 1``. ``e`` starts at 0 and is raised while the threshold resolution is coarse (``vth < 256``) and the
 worst-case input cannot wrap the 24-bit current, lowered while the threshold or a bias does not fit.
 """
@@ -57,19 +57,21 @@ def quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx: 
         mant_scale *= 2.0**e
         mantissas = inputs.mantissas(mant_scale, sfmt)
         worst, e = inputs.worst_case(mantissas), 0
-    q.check_input_range(name, q.shifted(worst, e), nfmt, ctx.warn)
+    scale = mant_scale * 2.0**e
+    current_bias = np.round(node.current_bias * scale).astype(np.int64)  # in synaptic-input units, added to a
+    worst_input = q.shifted(worst, e) + int(np.max(np.abs(current_bias), initial=0))
+    q.check_input_range(name, worst_input, nfmt, ctx.warn)
     bias = bias_at(e)
     if bias is None:
         raise QuantizationError(
             f"bias up to {float(np.abs(node.bias).max()):g} exceeds the {nfmt.bias_mant_bits}-bit mantissa with "
             f"exponent <= {nfmt.bias_exp_max}", layer=name)
-    scale = mant_scale * 2.0**e
     du, dv = q.decays(name, beta, alpha, nfmt, node)
     v_unit = (1 << nfmt.act_shift) * scale
     v_min = None if node.v_min is None else int(round(v_unit * node.v_min))
     stats = inputs.place(g, mantissas, e, scale)
     g.nodes[name] = QLIF(du=du, dv=dv, vth=vth, bias_mant=bias[0], bias_exp=bias[1], reset=node.reset,
-                         fire_at_threshold=node.fire_at_threshold,
+                         fire_at_threshold=node.fire_at_threshold, current_bias=current_bias,
                          v_min=v_min, metadata=q.neuron_metadata(node, name, scale))
     bias_float = fx.bias_value(bias[0], bias[1]) / v_unit
     return {
@@ -80,5 +82,6 @@ def quantize_lif(g: Graph, name: str, node: LIFNeuron, enc: InputEncoding, ctx: 
         "du": du, "dv": dv,
         "decay_v_error": abs(fx.decay_retention(dv, nfmt.decay_bits) - beta),
         "decay_i_error": abs(fx.decay_retention(du + 1, nfmt.decay_bits) - alpha),
-        "worst_case_input": q.shifted(worst, e), "input_limit": a_limit,
+        "current_bias_max_error": float(np.max(np.abs(current_bias / scale - node.current_bias), initial=0.0)),
+        "worst_case_input": worst_input, "input_limit": a_limit,
     }

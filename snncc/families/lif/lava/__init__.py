@@ -39,20 +39,23 @@ LAVA_FORMAT = fx.NeuronFormat()  # Lava's fixed-point LIF: 24-bit state, 12-bit 
 class SnnccLIF(AbstractLIF):
     """CUBA LIF with periodic reset to ``v_init``, any ``QLIF`` reset, optional floor ``v_min`` (a ``QLIF``).
 
-    ``LIFReset``'s Vars and ports plus ``v_init`` (per neuron); ``reset``, ``fire_at_threshold``, ``v_min`` (None
-    for no floor), ``reset_interval``, ``reset_offset`` and ``window`` are process parameters.
+    ``LIFReset``'s Vars and ports plus ``v_init`` (per neuron); ``reset``, ``fire_at_threshold``, ``current_bias``
+    (per neuron, added to the synaptic input), ``v_min`` (None for no floor), ``reset_interval``, ``reset_offset``
+    and ``window`` are process parameters.
     """
 
     def __init__(self, *, shape: tuple[int, ...], du: int, dv: int, vth: int, bias_mant: np.ndarray | int,
                  bias_exp: np.ndarray | int, reset_interval: int, reset_offset: int, reset: str = "zero",
                  v_min: int | None = None, v_init: np.ndarray | int = 0, window: int | None = None,
-                 fire_at_threshold: bool = False, name: str | None = None) -> None:
+                 fire_at_threshold: bool = False, current_bias: np.ndarray | int = 0,
+                 name: str | None = None) -> None:
         check_clock(reset_interval, reset_offset, window)
         super().__init__(shape=shape, u=0, v=v_init, du=du, dv=dv, bias_mant=bias_mant, bias_exp=bias_exp,
                          name=name, log_config=None, vth=vth, reset_interval=reset_interval,
                          reset_offset=reset_offset, reset=str(reset),
                          v_min=None if v_min is None else int(v_min), window=window,
-                         fire_at_threshold=bool(fire_at_threshold))
+                         fire_at_threshold=bool(fire_at_threshold),
+                         current_bias=np.broadcast_to(np.asarray(current_bias, np.int64), shape).copy())
         self.vth = Var(shape=(1,), init=vth)
         self.v_init = Var(shape=shape, init=v_init)
 
@@ -71,6 +74,7 @@ class PySnnccLIFModelFixed(AbstractPyLifModelFixed):
         super().__init__(proc_params)
         self.reset = proc_params["reset"]
         self.fire_at_threshold = proc_params["fire_at_threshold"]
+        self.current_bias = proc_params["current_bias"]
         self.v_min = proc_params["v_min"]
         self.clock = ResetClock(proc_params)
 
@@ -78,7 +82,7 @@ class PySnnccLIFModelFixed(AbstractPyLifModelFixed):
         self.isthrscaled = True  # lif_fire scales the threshold
 
     def run_spk(self) -> None:
-        a_in_data = self.a_in.recv()
+        a_in_data = self.a_in.recv() + self.current_bias  # a bias into the current: part of the synaptic input
         if self.clock.resets(self.time_step):
             self.u *= 0
             self.v[:] = self.v_init
@@ -103,7 +107,8 @@ def build(node: Any, name: str, process: type, clock: Any) -> Any:
            "bias_exp": node.bias_exp.astype(np.int32), "reset_interval": clock.interval,
            "reset_offset": clock.offset}
     if issubclass(process, SnnccLIF):
-        return process(vth=node.vth, reset=node.reset, fire_at_threshold=node.fire_at_threshold, v_min=node.v_min,
+        return process(vth=node.vth, reset=node.reset, fire_at_threshold=node.fire_at_threshold,
+                       current_bias=node.current_bias, v_min=node.v_min,
                        v_init=node.v_init.astype(np.int32), window=clock.window, name=f"lif:{name}", **lif)
     if clock.windowed or not node.stock:
         raise GraphError(f"{process.__name__} cannot run this layer (it needs a send window, a soft reset, a floor "
