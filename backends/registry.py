@@ -12,6 +12,7 @@ import numpy as np
 
 from snncc.errors import BundleError, TargetError
 from snncc.fixedpoint import DEFAULT_FORMAT
+from snncc.ir.keys import QUANTIZED
 from snncc.target import Target
 
 from .base import Backend, Exporter, Program, family_runner
@@ -39,8 +40,10 @@ class FloatBackend(Backend):
     runs_float = True
 
     def run(self, program: Program, inputs: np.ndarray, record_states: bool = False) -> Any:
-        from .reference import FloatSimulator
+        from .reference import FloatSimulator, ReferenceSimulator
 
+        if program.float_graph.metadata.get(QUANTIZED):  # a model imported integer (netx) has no float level
+            return ReferenceSimulator(program.float_graph, program.target.neuron_format).run(inputs, record_states)
         return FloatSimulator(program.float_graph).run(inputs, record_states)
 
 

@@ -124,6 +124,10 @@ class Family:
         formats, in place; returns the layer's statistics for the report."""
         raise UnsupportedLayerError(f"no quantize rule for {type(g.nodes[name]).__name__}", layer=name)
 
+    def check_formats(self, node: Any, name: str, target: Target) -> None:
+        """QuantizationError naming ``name`` when integer layer ``node`` (imported already integer, as from netx)
+        holds a value outside ``target``'s formats that the generic check does not cover."""
+
     # ---- lower-primitives (integer level) -------------------------------------------------------------------
     def lower_primitives(self, g: Graph, ctx: RuleContext, choices: dict[str, str]) -> dict[str, dict]:
         """Rewrite this family's integer layers onto primitives the target has (``ctx.target.primitives``), in

@@ -23,6 +23,7 @@ DEPLOY_EXACT = "snncc.deploy_exact"  # frontend: the layer was trained in deploy
 WEIGHT_CLIP = "snncc.weight_clip"  # calibrate: the |weight| the largest mantissa stands for (a list: per neuron)
 DECAY_INT = "snncc.decay_int"  # calibrate: rounding-corrected integer decays {"du": int, "dv": int}
 POPULATION = "snncc.population"  # lower-primitives: {"neurons": n, "members": N}; member r of neuron i is i*N + r
+DELAY = "snncc.delay"  # frontend (netx): a synapse's axonal delays in steps (per output neuron, or one)
 PRIMITIVE = "snncc.primitive"  # lower-primitives: {"name", "kind", "lava"}: the target primitive a layer runs on
 
 # ---- graph metadata --------------------------------------------------------------------------------------------
