@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import nir
-
 import numpy as np
 
 from ..errors import QuantizationError, UnsupportedLayerError
