@@ -32,10 +32,8 @@ from snncc.backends.lava.processes import dense_process
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava, netx_network
 from snncc.errors import GraphError
+from snncc.families import REGISTRY
 from snncc.ir import Graph, InputEncoding, IntegerNeuron, QConv, keys
-
-STATE_VARS = {"LIF": ("u", "v"), "LIFReset": ("u", "v"), "Delta": ("sigma", "act"), "SigmaDelta": ("sigma", "act")}
-NO_RESET = ("Delta", "SigmaDelta", "Sigma")
 
 
 def is_netx_source(graph: Graph) -> bool:
@@ -61,12 +59,12 @@ class NetxSourceRunner:
         self.first_syn = graph.successors(graph.input_names[0])[0]
         self.encoder = self.neurons[0].startswith("input_")  # an input block with a neuron
         self.output = [graph.predecessors(o)[0] for o in graph.output_names]
+        self.resets = all(REGISTRY.of(graph.nodes[n], n).netx_resets() for n in self.neurons)
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
         x = check_inputs(inputs, self.graph, InputEncoding.from_metadata(self.graph.metadata))
         batch, timesteps, _ = x.shape
-        with netx_network(self.path, **self._kwargs(timesteps)) as probe:
-            per_sample = any(type(b.neuron).__name__ in NO_RESET for b in probe.layers)
+        per_sample = not self.resets
         runs = [x[i:i + 1] for i in range(batch)] if per_sample else [x]
         parts = [self._run_once(xs, record_states) for xs in runs]
         layers = {n: LayerTrace(spikes=np.concatenate([p[n]["spikes"] for p in parts]), latency=self.depth[n],
@@ -78,7 +76,7 @@ class NetxSourceRunner:
         kwargs = {"input_message_bits": GRADED_MESSAGE_BITS if first.graded else 0}
         if isinstance(first, QConv) and not self.encoder:
             kwargs["input_shape"] = tuple(first.input_shape[::-1])  # netx: (x, y, f)
-        if all(type(self.graph.nodes[n]).__name__ == "QLIF" for n in self.neurons):
+        if self.resets:
             kwargs.update(reset_interval=timesteps, reset_offset=1)  # block k resets at 1-based step k + 2
         return kwargs
 
@@ -117,8 +115,11 @@ class NetxSourceRunner:
                 graded = self.graph.nodes[name].payload_levels is not None
                 out.connect(FileSink(shape=out.shape, num_steps=num_steps, path=paths[name]["spikes"],
                                      dtype="int32" if graded else "int8").a_in)
-                names = STATE_VARS.get(type(block.neuron).__name__) if record_states else None
-                for what, var in zip(("u", "v"), names or (), strict=False):
+                node = self.graph.nodes[name]
+                names = REGISTRY.of(node, name).lava_state_vars(node) if record_states else {}
+                if not all(hasattr(block.neuron, var) for var in names.values()):
+                    names = {}  # netx's process lacks the Var (Sigma has no act): spikes only
+                for what, var in names.items():
                     paths[name][what] = recording_path(tmp, k, name, what)
                     FileProbe(var=getattr(block.neuron, var), num_steps=num_steps, path=paths[name][what])
             run_and_stop(source, num_steps)

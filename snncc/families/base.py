@@ -159,6 +159,22 @@ class Family:
         """The Lava Vars recorded as a layer's ``u`` and ``v`` traces."""
         return {"u": "u", "v": "v"}
 
+    # ---- netx import (the family's netx_in.py: NETX_TYPES, RESETS, from_netx) ------------------------------
+    def netx_types(self) -> tuple[str, ...]:
+        """The netx neuron ``type`` names this family imports (``snncc compile x.net``)."""
+        part = self._part("netx_in")
+        return tuple(getattr(part, "NETX_TYPES", ())) if part is not None else ()
+
+    def from_netx(self, cfg: dict[str, Any], bias: Any, encoder: bool, layer: str) -> Any:
+        """The integer node netx's own Lava network runs for a block's neuron fields ``cfg`` and integer ``bias``
+        (``encoder``: the input block's neuron); UnsupportedLayerError naming ``layer`` for what it cannot hold."""
+        return self._part("netx_in").from_netx(cfg, bias, encoder, layer)
+
+    def netx_resets(self) -> bool:
+        """Whether netx's processes for this family's neurons take a periodic reset (``reset_interval``)."""
+        part = self._part("netx_in")
+        return bool(getattr(part, "RESETS", True)) if part is not None else True
+
     def netx_neuron(self, node: Any, name: str) -> dict[str, Any]:
         """The netx neuron fields (``iDecay``, ``vDecay``, ``vThMant``, ``bias``) of integer layer ``name``, or
         UnsupportedLayerError when netx's CUBA neuron cannot express it."""

@@ -31,18 +31,13 @@ import numpy as np
 
 from ..conv import ConvGeometry, pair
 from ..errors import ModelLoadError, UnsupportedLayerError
-from ..families.lif.nodes import QLIF
-from ..families.sigma_delta.nodes import QSigmaDelta
+from ..families import REGISTRY
 from ..ir import Graph, InputEncoding, QConv, QDense, keys
 
-NETX_BIAS_EXP = 6  # netx gives every CUBA neuron bias_exp = 6
-SDNN_EXP = 6  # netx's Network(spike_exp=6) default, and its fixed state_exp
-SDNN_MESSAGE_BITS = 16  # netx's default messageBits of SDNN neurons
 INPUT_LEVELS = 255  # payloads a netx input encoder (Delta) is fed: 8-bit data, as an image's pixels
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}  # netx's dense default
 UNSUPPORTED = {"dense_rec": "recurrent dense", "dense_comp": "complex dense", "average": "average",
                "concat": "concat", "convT": "transposed convolution", "unpool": "unpooling"}
-CUBA = ("CUBA", "LOIHI")
 
 
 def is_netx(path: Path) -> bool:
@@ -152,13 +147,12 @@ class _Reader:
         self.start(n)
         if "neuron" not in block:
             return
-        neuron_cfg = block["neuron"]
-        graded = _text(neuron_cfg["type"]) == "SDNN" if "type" in neuron_cfg else False
-        if graded:
-            self.encoding = InputEncoding(kind="graded", scale=1.0, max_value=INPUT_LEVELS)
         syn = f"syn_{index}"
-        self.add(syn, QDense(weight=np.eye(n, dtype=np.int64), weight_exp=0, graded=graded), where)
-        self.neuron(index, "input", neuron_cfg, np.zeros(n, np.int64), where, n, encoder=True)
+        self.add(syn, QDense(weight=np.eye(n, dtype=np.int64), weight_exp=0, graded=False), where)
+        self.neuron(index, "input", block["neuron"], np.zeros(n, np.int64), where, n, encoder=True)
+        if self.payload is not None:  # a graded encoder (SDNN's Delta) is fed graded data
+            self.encoding = InputEncoding(kind="graded", scale=1.0, max_value=INPUT_LEVELS)
+            self.nodes[syn].graded = True
 
     def start(self, n: int) -> None:
         if "input" not in self.nodes:
@@ -265,45 +259,36 @@ class _Reader:
 
     def neuron(self, index: int, kind: str, cfg: Any, bias: np.ndarray, where: str, n: int,
                encoder: bool = False) -> None:
-        ntype = _text(cfg["type"]) if isinstance(cfg, h5py.Group) else cfg["type"]
-        name = f"{kind}_{index}"
+        fields = cfg if isinstance(cfg, dict) else _fields(cfg, where)
         layer = f"layer/{index}"
-        if ntype in CUBA:
-            node = QLIF(du=int(_get(cfg, "iDecay", where)) - 1, dv=int(_get(cfg, "vDecay", where)),
-                        vth=int(_get(cfg, "vThMant", where)), bias_mant=bias, bias_exp=NETX_BIAS_EXP,
-                        reset="zero")
-            self.payload = None
-        elif ntype == "SDNN":
-            node = _sdnn(cfg, bias, where, layer, encoder)
-            self.payload = node.payload_levels
-        else:
-            raise UnsupportedLayerError(f"netx neuron type '{ntype}' is not supported", layer=layer,
-                                        hint="supported neurons: CUBA (LOIHI), SDNN")
+        family = REGISTRY.netx_family(str(fields.get("type")))
+        if family is None:
+            raise UnsupportedLayerError(f"netx neuron type '{fields.get('type')}' is not supported", layer=layer,
+                                        hint="supported neurons: " + ", ".join(REGISTRY.netx_types()))
+        try:
+            node = family.from_netx(fields, bias, encoder, layer)
+        except KeyError as exc:
+            raise ModelLoadError(f"{where}: the neuron field {exc} is missing") from None
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{where}: {exc}") from None
         if node.size != n:
             raise ModelLoadError(f"{where}: the neuron has {node.size} values for {n} neurons")
-        self.add(name, node, where)
+        self.payload = node.payload_levels
+        self.add(f"{kind}_{index}", node, where)
 
 
-def _get(cfg: Any, key: str, where: str) -> Any:
-    if isinstance(cfg, dict):
-        return cfg[key]
-    return _scalar(cfg, key, where)
-
-
-def _sdnn(cfg: h5py.Group, bias: np.ndarray, where: str, layer: str, encoder: bool) -> QSigmaDelta:
-    activation = _text(cfg["activation"]) if "activation" in cfg else "relu"
-    if activation.lower() != "relu":
-        raise UnsupportedLayerError(f"netx deploys every SDNN layer with ReLU; this one was trained with "
-                                    f"'{activation}'", layer=layer)
-    if np.any(bias):
-        raise UnsupportedLayerError("an SDNN layer with a bias: netx's SigmaDelta (which never resets) integrates "
-                                    "it from the first step of a run, before the layer's input arrives; snncc starts "
-                                    "each layer at its first input", layer=layer)
-    bits = int(_scalar(cfg, "messageBits", where, SDNN_MESSAGE_BITS))
-    mode = "delta" if encoder else "sigma" if "sigma_output" in cfg else "sigma_delta"
-    vth = int(_scalar(cfg, "vThMant", where)) if mode != "sigma" else 0
-    return QSigmaDelta(vth=vth, bias=np.zeros(bias.size, np.int64), mode=mode, act_mode="relu", cum_error=False,
-                       spike_exp=SDNN_EXP, state_exp=SDNN_EXP, message_bits=max(bits, 2))
+def _fields(group: h5py.Group, where: str) -> dict[str, Any]:
+    """A netx neuron group as plain values: strings decoded, one-number arrays as numbers."""
+    out: dict[str, Any] = {}
+    for key, ds in group.items():
+        if not isinstance(ds, h5py.Dataset):
+            continue
+        value = ds[()]
+        if isinstance(value, (bytes, str)) or getattr(ds.dtype, "kind", "") in "SOU":
+            out[key] = _text(ds)
+        else:
+            out[key] = _scalar(group, key, where)
+    return out
 
 
 def dense_weights(weight: np.ndarray, layer: str) -> tuple[np.ndarray, int]:
