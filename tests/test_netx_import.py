@@ -194,3 +194,26 @@ def test_delay_the_target_cannot_hold(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["compile", str(path), "-o", str(tmp_path / "b"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "syn_0" in err and "delay" in err and "loihi2" in err
+
+
+def test_compat_builds_pool_blocks_as_depthwise_conv(nets: dict[str, Path]) -> None:
+    from snncc.compat.lava import netx_network
+
+    with netx_network(nets["conv_cuba"], input_shape=(8, 8, 2)) as net:
+        pool = net.layers[1]
+        assert type(pool).__name__ == "Conv" and int(pool.synapse.groups.init) == 4
+        with h5py.File(nets["conv_cuba"]) as f:
+            w = f["layer/1/weight"][()]
+        assert np.array_equal(np.unique(pool.synapse.weight.init), np.unique(w))
+
+
+def test_float_level_passes_skip_an_integer_import(nets: dict[str, Path]) -> None:
+    from snncc.passes import PassContext, PassManager, default_pipeline
+    from snncc.target import load_target
+
+    graph = import_model(nets["dense_sdnn"])
+    ctx = PassContext(target=load_target("loihi2"))
+    final = PassManager(default_pipeline({}).passes).run(graph, ctx)
+    assert ctx.notes["skipped"] == ["canonicalize", "balance-latency", "lower-neurons"]
+    assert [type(n).__name__ for n in final.nodes.values()] == [type(n).__name__ for n in graph.nodes.values()]
+    assert all(np.array_equal(final.nodes[k].weight, graph.nodes[k].weight) for k in graph.nodes if k.startswith("syn"))
