@@ -12,6 +12,7 @@ import numpy as np
 
 from snncc.errors import BundleError, TargetError
 from snncc.fixedpoint import DEFAULT_FORMAT
+from snncc.ir.keys import QUANTIZED
 from snncc.target import Target
 
 from .base import Backend, Exporter, Program, family_runner
@@ -39,8 +40,10 @@ class FloatBackend(Backend):
     runs_float = True
 
     def run(self, program: Program, inputs: np.ndarray, record_states: bool = False) -> Any:
-        from .reference import FloatSimulator
+        from .reference import FloatSimulator, ReferenceSimulator
 
+        if program.float_graph.metadata.get(QUANTIZED):  # a model imported integer (netx) has no float level
+            return ReferenceSimulator(program.float_graph, program.target.neuron_format).run(inputs, record_states)
         return FloatSimulator(program.float_graph).run(inputs, record_states)
 
 
@@ -71,8 +74,7 @@ class NetxBackend(_LavaFormat):
 
     name = "netx"
     describe = "lava-dl netx network"
-    records_states = False
-    export = "netx"
+    export = "netx"  # states (u, v) where netx exposes them: a bundle compiled from a .net file
 
     def supports(self, program: Program) -> str | None:
         if program.netx_path is None:
@@ -81,7 +83,10 @@ class NetxBackend(_LavaFormat):
 
     def run(self, program: Program, inputs: np.ndarray, record_states: bool = False) -> Any:
         from .lava.netx_export import run_netx
+        from .lava.netx_source import is_netx_source, run_netx_source
 
+        if is_netx_source(program.graph):  # the user's own .net, as netx builds it
+            return run_netx_source(program.netx_path, program.graph, inputs, record_states)
         return run_netx(program.netx_path, program.graph, inputs)
 
 

@@ -132,6 +132,8 @@ def compile_model(
         final = PassManager(passes.passes, instruments).run(graph, ctx)
         clock.lap("passes")
         float_graph = float_model.graph  # the F level: what the trained model computes
+        if float_graph is None and graph.metadata.get(keys.QUANTIZED):
+            float_graph = graph  # imported integer (netx): the file's integer network is the model
         if float_graph is None:
             raise PipelineError(f"the pipeline '{passes.text()}' never makes the canonical float graph (the float "
                                 "model every comparison needs)", hint="start it with canonicalize")

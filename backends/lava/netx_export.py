@@ -12,6 +12,7 @@ CHW order. A graph is exported only when the file reproduces it bit for bit; oth
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava, import_netx
 from snncc.errors import BackendUnavailableError, GraphError, UnsupportedLayerError
 from snncc.families import REGISTRY
-from snncc.ir import Graph, InputEncoding, IntegerNeuron, QConv, QDense, type_name
+from snncc.ir import Graph, InputEncoding, IntegerNeuron, QConv, QDense, keys, type_name
 
 NETX_FILE = "network.net"
 
@@ -287,6 +288,9 @@ class NetxExporter(Exporter):
 
     def write(self, graph: Graph, folder: Path) -> dict:
         path = Path(folder) / NETX_FILE
+        if graph.metadata.get(keys.SOURCE_KIND) == "netx":  # compiled from a netx file: the bundle keeps it as is
+            shutil.copyfile(graph.metadata[keys.SOURCE_FILE], path)
+            return {"status": f"copied from the source ({NETX_FILE})", "file": NETX_FILE}
         try:
             write_netx(graph, path)
         except (UnsupportedLayerError, BackendUnavailableError) as exc:

@@ -11,16 +11,24 @@ Both packages declare ``python < 3.11`` but run here once two import-time proble
    torchvision build loads against the CPU torch used here, and netx/slayer do not need it. An empty placeholder
    module is registered under that name before lava-dl is imported.
 
+3. netx 0.6.0's ``Network`` cannot build the ``pool`` blocks lava-dl's SLAYER exports; :func:`netx_network` builds
+   such a file with each pool block written as the equivalent depthwise ``conv`` block.
+
 Call :func:`import_lava` (or :func:`import_netx`) before any ``import lava...``; both are idempotent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
+import shutil
 import sys
+import tempfile
 import threading
 import types
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import BackendUnavailableError
@@ -68,3 +76,59 @@ def import_netx() -> types.ModuleType:
             raise BackendUnavailableError(
                 f"lava-dl cannot be imported ({exc})", hint="run scripts/install.sh to install lava-dl 0.6.0"
             ) from None
+
+
+POOL_GROUPS_MAX = 127  # Lava's Conv keeps groups in an int8 Var
+
+
+@contextlib.contextmanager
+def netx_network(path: str | Path, **kwargs: Any) -> Iterator[Any]:
+    """``lava.lib.dl.netx.hdf5.Network(net_config=path, **kwargs)``, closed (its HDF5 handle) on exit.
+
+    Workaround 3: netx 0.6.0 raises NotImplementedError for the ``pool`` blocks lava-dl's own SLAYER exports. A pool
+    block is a per-channel sum pooling, i.e. a depthwise convolution whose kernel is the pool's weight; such a file
+    is built from a temporary copy in which each pool block is that ``conv`` block (``groups`` = channels, the same
+    shape, stride, padding, dilation and neuron), so every process is netx's own.
+    """
+    import h5py
+
+    netx = import_netx()
+    with tempfile.TemporaryDirectory(prefix="snncc-netx-") as tmp:
+        config = str(path)
+        with h5py.File(path, "r") as f:
+            pools = [k for k, g in f["layer"].items() if _block_type(g) == "pool"]
+        if pools:
+            config = str(Path(tmp) / "network.net")
+            shutil.copyfile(path, config)
+            with h5py.File(config, "r+") as f:
+                for key in pools:
+                    _pool_as_conv(f["layer"][key], key)
+        net = netx.hdf5.Network(net_config=config, **kwargs)
+        try:
+            yield net
+        finally:
+            net.net_config.f.close()
+
+
+def _block_type(group: Any) -> str:
+    value = group["type"][()]
+    value = value.ravel()[0] if hasattr(value, "ravel") and getattr(value, "size", 1) else value
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+
+
+def _pool_as_conv(block: Any, key: str) -> None:
+    import numpy as np
+
+    channels = int(np.ravel(block["shape"][()])[0])
+    if channels > POOL_GROUPS_MAX:
+        raise BackendUnavailableError(f"layer/{key}: a pool block of {channels} channels exceeds Lava's int8 Conv "
+                                      f"groups ({POOL_GROUPS_MAX}) as a depthwise convolution")
+    w = np.asarray(block["weight"][()])
+    size = tuple(int(v) for v in np.ravel(block["kernelSize"][()])) if "kernelSize" in block else w.shape[-2:]
+    kernel = np.broadcast_to(w.reshape(-1, *w.shape[-2:])[0], size)
+    del block["type"], block["weight"]
+    block.create_dataset("type", (1,), "S10", [b"conv"])
+    block.create_dataset("weight", data=np.tile(kernel, (channels, 1, 1, 1)).astype(np.float32))
+    if "groups" in block:
+        del block["groups"]
+    block.create_dataset("groups", data=channels)

@@ -6,9 +6,9 @@ This list is the only place that names them: a new family is a folder with a ``F
 
 from __future__ import annotations
 
-from snncc.families import arlif, klif, lif, multilevel, substep
+from snncc.families import arlif, klif, lif, multilevel, sigma_delta, substep
 from snncc.families.registry import Registry
 
-REGISTRY = Registry(module.FAMILY for module in (lif, klif, arlif, multilevel, substep))
+REGISTRY = Registry(module.FAMILY for module in (lif, klif, arlif, multilevel, substep, sigma_delta))
 
 __all__ = ["REGISTRY", "Registry"]

@@ -146,6 +146,10 @@ class Family:
         formats, in place; returns the layer's statistics for the report."""
         raise UnsupportedLayerError(f"no quantize rule for {type(g.nodes[name]).__name__}", layer=name)
 
+    def check_formats(self, node: Any, name: str, target: Target) -> None:
+        """QuantizationError naming ``name`` when integer layer ``node`` (imported already integer, as from netx)
+        holds a value outside ``target``'s formats that the generic check does not cover."""
+
     # ---- lower-primitives (integer level) -------------------------------------------------------------------
     def lower_primitives(self, g: Graph, ctx: RuleContext, choices: dict[str, str]) -> dict[str, dict]:
         """Rewrite this family's integer layers onto primitives the target has (``ctx.target.primitives``), in
@@ -184,6 +188,22 @@ class Family:
         (allowed when ``synapse_bias``). Only called after the rows of ``nir_features`` have been applied."""
         raise UnsupportedLayerError(f"standard NIR has no neuron for the {self.name} family's "
                                     f"{type(node).__name__} (it is snncc's own)", layer=name)
+
+    # ---- netx import (the family's netx_in.py: NETX_TYPES, RESETS, from_netx) ------------------------------
+    def netx_types(self) -> tuple[str, ...]:
+        """The netx neuron ``type`` names this family imports (``snncc compile x.net``)."""
+        part = self._part("netx_in")
+        return tuple(getattr(part, "NETX_TYPES", ())) if part is not None else ()
+
+    def from_netx(self, cfg: dict[str, Any], bias: Any, encoder: bool, layer: str) -> Any:
+        """The integer node netx's own Lava network runs for a block's neuron fields ``cfg`` and integer ``bias``
+        (``encoder``: the input block's neuron); UnsupportedLayerError naming ``layer`` for what it cannot hold."""
+        return self._part("netx_in").from_netx(cfg, bias, encoder, layer)
+
+    def netx_resets(self) -> bool:
+        """Whether netx's processes for this family's neurons take a periodic reset (``reset_interval``)."""
+        part = self._part("netx_in")
+        return bool(getattr(part, "RESETS", True)) if part is not None else True
 
     def netx_neuron(self, node: Any, name: str) -> dict[str, Any]:
         """The netx neuron fields (``iDecay``, ``vDecay``, ``vThMant``, ``bias``) of integer layer ``name``, or

@@ -72,6 +72,13 @@ class Registry:
             self._by_module = index
         return self._by_module
 
+    def netx_family(self, netx_type: str) -> Family | None:
+        """The family that imports netx neurons of ``type`` ``netx_type`` (None if none does)."""
+        return next((fam for fam in self.families if netx_type in fam.netx_types()), None)
+
+    def netx_types(self) -> tuple[str, ...]:
+        return tuple(t for fam in self.families for t in fam.netx_types())
+
     def relay(self, kind: str) -> Family:
         """The family whose neurons make relays of ``kind`` ("binary" or "graded")."""
         for fam in self.families:

@@ -56,6 +56,7 @@ class _LegacyUnpickler(pickle.Unpickler):
 _LEGACY_PICKLE = types.SimpleNamespace(__name__="pickle", Unpickler=_LegacyUnpickler, load=pickle.load)
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
+NETX_SUFFIX = ".net"  # lava-dl netx networks (HDF5; recognised by content)
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # torch.save before 1.6
 TORCH_SUFFIXES = (".pt", ".pth")
 
@@ -81,6 +82,13 @@ def load_model(path: str | Path, allow_unsafe: bool = False) -> LoadedModel:
         raise ModelLoadError(f"{p} is not a file")
     if p.stat().st_size == 0:
         raise ModelLoadError(f"model file {p} is empty")
+    if h5py.is_hdf5(p):
+        from .netx_import import is_netx, read_netx_file
+
+        if is_netx(p):
+            return LoadedModel(path=p, graph=read_netx_file(p))
+    elif p.suffix.lower() == NETX_SUFFIX:
+        raise ModelLoadError(f"{p} is not a netx network (not an HDF5 file: damaged or truncated)")
     if p.suffix.lower() in NIR_SUFFIXES or h5py.is_hdf5(p):
         from .nir_import import read_nir_file
 

@@ -26,6 +26,7 @@ POPULATION = "snncc.population"  # lower-primitives: {"neurons": n, "members": N
 NODE_RESET = "snncc.reset"  # export --nir: a NIR neuron's reset NIR cannot say (subtract); from_nir reads it back
 NODE_FIRE_AT_THRESHOLD = "snncc.fire_at_threshold"  # export --nir: a NIR neuron that fires at v = threshold
 EXPORTED_FROM = "snncc.exported_from"  # export --nir: on a node its IR type; on the graph the bundle it came from
+DELAY = "snncc.delay"  # frontend (netx): a synapse's axonal delays in steps (per output neuron, or one)
 PRIMITIVE = "snncc.primitive"  # lower-primitives: {"name", "kind", "lava"}: the target primitive a layer runs on
 
 # ---- graph metadata --------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def payload_levels(g: Graph, name: str) -> int | None:
 
 class BalanceLatency(Pass):
     name = "balance-latency"
+    level = "float"
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import GraphError, PipelineError, SnnccError
-from ..ir import Graph, write_graph
+from ..ir import Graph, keys, write_graph
 from ..target import Target
 from .options import check_options
 
@@ -64,6 +64,9 @@ class Pass(ABC):
     name: ClassVar[str]
     optional: ClassVar[bool] = False  # in the default pipeline only when its options ask for it (wanted)
     option_error: ClassVar[type[SnnccError]] = PipelineError  # raised for an option value it does not allow
+    # "float": the pass rewrites float graphs; a graph imported already integer (keys.QUANTIZED, a netx file) has
+    # nothing for it to do and skips it (recorded in ctx.notes["skipped"]); "any": it runs on every graph
+    level: ClassVar[str] = "any"
 
     def __post_init__(self) -> None:
         check_options(self, self.option_error)
@@ -113,6 +116,9 @@ class PassManager:
         for inst in self.instruments:
             inst.run_start(graph, ctx)
         for index, p in enumerate(self.passes, start=1):
+            if p.level == "float" and graph.metadata.get(keys.QUANTIZED):
+                ctx.notes.setdefault("skipped", []).append(p.name)
+                continue
             for inst in self.instruments:
                 inst.pass_start(index, len(self.passes), p, graph, ctx)
             start = time.perf_counter()

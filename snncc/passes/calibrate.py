@@ -57,6 +57,7 @@ MAX_CALIBRATION_VALUES = 20_000_000  # rows x inputs per synapse: bounds its mem
 @dataclass
 class Calibrate(Pass):
     name = "calibrate"
+    level = "float"
     optional = True
     option_error = QuantizationError
     data: str | Path | np.ndarray | None = option(

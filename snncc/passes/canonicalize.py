@@ -43,6 +43,7 @@ STRUCTURE = (nir.Input, nir.Output, nir.Flatten, *FLOAT_SYNAPSES, *POOLS)  # wha
 
 class Canonicalize(Pass):
     name = "canonicalize"
+    level = "float"
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:
         for name, node in graph.nodes.items():

@@ -21,6 +21,7 @@ from .options import with_family_options
 @dataclass
 class _LowerNeurons(Pass):
     name = "lower-neurons"
+    level = "float"
     option_error = GraphError
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:

@@ -3,9 +3,10 @@
 With all incoming synapses sharing one scale ``s`` (float units -> weight units): weights
 ``m = round(W * weight_max / clip)`` (the clip: ``max|W|``, or calibrate's) with a per-layer exponent ``e``,
 threshold ``vth = round(s * theta)`` (the neuron compares ``v > vth << 6``, ``v`` in units of ``1/(64 s)``), bias
-``round(64 s b)`` as ``bias_mant << bias_exp``, a current bias ``round(s c)`` in synaptic-input units, decays ``dv = round(4096 (1 - beta))``, ``du = round(4096 (1 -
-alpha)) - 1``. ``e`` starts at 0 and is raised while the threshold resolution is coarse (``vth < 256``) and the
-worst-case input cannot wrap the 24-bit current, lowered while the threshold or a bias does not fit.
+``round(64 s b)`` as ``bias_mant << bias_exp``, a current bias ``round(s c)`` in synaptic-input units, decays
+``dv = round(4096 (1 - beta))``, ``du = round(4096 (1 - alpha)) - 1``. ``e`` starts at 0 and is raised while
+the threshold resolution is coarse (``vth < 256``) and the worst-case input cannot wrap the 24-bit current,
+lowered while the threshold or a bias does not fit.
 """
 
 from __future__ import annotations
