@@ -16,7 +16,7 @@ import numpy as np
 from ..conv import pair
 from ..errors import GraphError, UnsupportedLayerError
 from ..families import REGISTRY
-from ..ir import Graph, keys
+from ..ir import Graph, SnnccNode, keys
 
 POOLS = (nir.AvgPool2d, nir.SumPool2d)
 SUPPORTED_STRUCTURE = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Conv2d, *POOLS, nir.Flatten, nir.Scale)
@@ -112,6 +112,8 @@ def _output_shape(name: str, node: Any, s: tuple[int, ...] | None) -> tuple[int,
     if isinstance(node, nir.Flatten):
         start, end = int(node.start_dim) % len(s), int(node.end_dim) % len(s)
         return (*s[:start], int(np.prod(s[start:end + 1])), *s[end + 1:])
+    if isinstance(node, SnnccNode):  # snncc's own nodes (an IR file, a netx import) state their shapes, flat
+        return tuple(node.out_shape)
     return s
 
 
