@@ -1,6 +1,7 @@
 """Rockpool 3.1: LinearTorch + LIFTorch networks exported by ``rockpool.nn.modules.to_nir`` (CubaLIF), with
 ``max_spikes_per_dt=1`` (binary spikes: NIR cannot say more). Rockpool has no convolution layer that its NIR
-export knows, so its second case is a deeper dense network with heterogeneous time constants per layer."""
+export knows, so its second case is a deeper dense network with other time constants per layer. Exported from the
+batched input, as a user runs it: the file keeps the batch and time dimensions (the preset removes them)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def build(tmp: Path, kind: str) -> LibraryCase:
     with torch.no_grad():
         out, _, _ = net(x.transpose(0, 1))  # rockpool takes (batch, T, n)
     path = tmp / f"rockpool_{kind}.nir"
-    nir.write(path, to_nir(net, x[0, :1]))
+    nir.write(path, to_nir(net, x.transpose(0, 1)))  # the batched input: the export keeps its batch and T dims
     return LibraryCase("rockpool", kind, path, time_major_to_batch_major(x),
                        time_major_to_batch_major(out.transpose(0, 1)))
 

@@ -1,10 +1,10 @@
 """Rockpool 3.1 (``rockpool.nn.modules.to_nir``): LIFTorch -> CubaLIF, exact exponential decays at its default
 dt = 1e-3, subtract reset, ``v >= threshold``. Binary spikes only: LIFTorch's default ``max_spikes_per_dt`` (2**16)
 emits several spikes per step, which NIR cannot say; train with ``max_spikes_per_dt=1``. Its export drops the
-neurons' ``bias`` (``v_leak`` is written as zeros)."""
+neurons' ``bias`` (``v_leak`` is written as zeros) and, from a batched sample, keeps the batch dimension."""
 
 from .base import Preset
-from .repairs import ROCKPOOL_GAIN
+from .repairs import BATCH_DIMENSION, ROCKPOOL_GAIN
 
 PRESET = Preset(
     name="rockpool", library="Rockpool 3.1.0", dt=1e-3, reset="subtract", fire_at_threshold=True,
@@ -13,4 +13,4 @@ PRESET = Preset(
          "reset": "vmem -= spikes * threshold",
          "fire_at_threshold": "spikes = floor(vmem / threshold) where vmem >= threshold (max_spikes_per_dt=1)",
          "discretization": "alpha = exp(-dt / tau_mem), beta = exp(-dt / tau_syn)"},
-    repairs=(ROCKPOOL_GAIN,))
+    repairs=(BATCH_DIMENSION, ROCKPOOL_GAIN))
