@@ -50,6 +50,25 @@ def test_get_field_restored_in_a_fresh_interpreter() -> None:
     assert out.stdout.strip().endswith("ok")
 
 
+def test_lava_imports_after_the_start_method_was_fixed() -> None:
+    """A multiprocessing lock made before Lava (tqdm does, e.g. in SpikingJelly's NIR export) fixes the start
+    method; Lava's own set_start_method('fork') would then raise. It imports, and nothing stays patched."""
+    code = textwrap.dedent("""
+        import multiprocessing
+        multiprocessing.Lock()  # fixes the default context, as tqdm's lock does
+        before = multiprocessing.set_start_method
+        from snncc.compat.lava import import_lava
+        import_lava()
+        import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+        assert multiprocessing.set_start_method == before, "set_start_method left patched"
+        assert multiprocessing.get_start_method() == "fork"
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
+
+
 def test_get_field_is_dataclasses_own_after_import() -> None:
     import_lava()
     assert dataclasses._get_field.__module__ == "dataclasses"

@@ -14,6 +14,11 @@ Both packages declare ``python < 3.11`` but run here once two import-time proble
 3. netx 0.6.0's ``Network`` cannot build the ``pool`` blocks lava-dl's SLAYER exports; :func:`netx_network` builds
    such a file with each pool block written as the equivalent depthwise ``conv`` block.
 
+4. lava-nc's message infrastructure calls ``multiprocessing.set_start_method('fork')`` at import, which raises
+   "context has already been set" when anything made a multiprocessing object first (tqdm makes a lock, and
+   torch.fx's shape propagation, which SpikingJelly's NIR export runs, makes a tqdm bar). While (and only while)
+   lava is imported, that call forces the start method it asks for (``fork``, the default here anyway).
+
 Call :func:`import_lava` (or :func:`import_netx`) before any ``import lava...``; both are idempotent.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -48,20 +54,30 @@ def _lenient_get_field(original: Any) -> Any:
     return get_field
 
 
+def _forced(set_start_method: Any) -> Any:
+    def forced(method: str, force: bool = False) -> None:
+        set_start_method(method, force=True)
+    return forced
+
+
 def import_lava() -> types.ModuleType:
     """Import lava-nc (applying workaround 1) and return the ``lava`` package."""
     with _LOCK:
         if "lava.magma.compiler.var_model" not in sys.modules:
             original = dataclasses._get_field  # type: ignore[attr-defined]
+            set_start_method = multiprocessing.set_start_method
             dataclasses._get_field = _lenient_get_field(original)  # type: ignore[attr-defined]
+            multiprocessing.set_start_method = _forced(set_start_method)  # workaround 4
             try:
                 importlib.import_module("lava.magma.compiler.var_model")
+                importlib.import_module("lava.magma.runtime.message_infrastructure.multiprocessing")
             except ImportError as exc:
                 raise BackendUnavailableError(
                     f"lava-nc cannot be imported ({exc})", hint="run scripts/install.sh to install lava-nc 0.10.0"
                 ) from None
             finally:
                 dataclasses._get_field = original  # type: ignore[attr-defined]
+                multiprocessing.set_start_method = set_start_method
         return importlib.import_module("lava")
 
 

@@ -13,18 +13,19 @@ from pathlib import Path
 import nir
 import torch
 from norse.torch import LIFBoxCell, LIFBoxParameters, LIFCell, LIFParameters, SequentialState, to_nir
+from norse.torch.functional.reset import reset_subtract, reset_value
 
 from .case import LibraryCase, bernoulli, quiet, seeded, time_major_to_batch_major
 
 
-def _cell(cuba: bool, tau_mem: float, shape: tuple[int, ...]) -> torch.nn.Module:
+def _cell(cuba: bool, tau_mem: float, shape: tuple[int, ...], subtract: bool = False) -> torch.nn.Module:
     def full(v: float) -> torch.Tensor:
         return torch.full(shape, v)
     if cuba:
         return LIFCell(LIFParameters(tau_mem_inv=full(1 / tau_mem), tau_syn_inv=full(1 / 5e-3), v_leak=full(0.0),
                                      v_th=full(1.0), v_reset=full(0.0)))
     return LIFBoxCell(LIFBoxParameters(tau_mem_inv=full(1 / tau_mem), v_leak=full(0.0), v_th=full(1.0),
-                                       v_reset=full(0.0)))
+                                       v_reset=full(0.0), reset_method=reset_subtract if subtract else reset_value))
 
 
 def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -37,11 +38,11 @@ def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @quiet
-def build(tmp: Path, kind: str, cuba: bool) -> LibraryCase:
+def build(tmp: Path, kind: str, cuba: bool, subtract: bool = False) -> LibraryCase:
     seeded(2)
     if kind == "dense":
-        net = SequentialState(torch.nn.Linear(8, 16), _cell(cuba, 5e-3, (16,)), torch.nn.Linear(16, 4),
-                              _cell(cuba, 1e-2, (4,)))
+        net = SequentialState(torch.nn.Linear(8, 16), _cell(cuba, 5e-3, (16,), subtract), torch.nn.Linear(16, 4),
+                              _cell(cuba, 1e-2, (4,), subtract))
         x, gain = bernoulli((8,)), 20.0 if not cuba else 4.0
     else:
         net = SequentialState(torch.nn.Conv2d(1, 4, 3), _cell(cuba, 5e-3, (4, 6, 6)), torch.nn.Conv2d(4, 2, 3),
@@ -57,11 +58,13 @@ def build(tmp: Path, kind: str, cuba: bool) -> LibraryCase:
     else:
         graph = to_nir(net, x[0, 0])
         graph.infer_types()
-    path = tmp / f"norse_{kind}_{'cuba' if cuba else 'box'}.nir"
+    name = f"{kind}-{'lifcell' if cuba else 'lifbox'}{'-subtract' if subtract else ''}"
+    path = tmp / f"norse_{name}.nir"
     nir.write(path, graph)
-    return LibraryCase("norse", f"{kind}-{'lifcell' if cuba else 'lifbox'}", path, time_major_to_batch_major(x),
-                       time_major_to_batch_major(spikes))
+    return LibraryCase("norse", name, path, time_major_to_batch_major(x), time_major_to_batch_major(spikes),
+                       {"reset": "subtract"} if subtract else {})
 
 
 CASES = {f"{kind}-{'lifcell' if cuba else 'lifbox'}": (lambda tmp, k=kind, c=cuba: build(tmp, k, c))
          for kind in ("dense", "conv") for cuba in (False, True)}
+CASES["dense-lifbox-subtract"] = lambda tmp: build(tmp, "dense", False, subtract=True)  # reset_method=reset_subtract

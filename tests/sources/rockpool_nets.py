@@ -10,12 +10,16 @@ from pathlib import Path
 import nir
 import torch
 from rockpool.nn.combinators import Sequential
-from rockpool.nn.modules import LIFTorch, LinearTorch, to_nir
+from rockpool.nn.modules import LIFNeuronTorch, LIFTorch, LinearTorch, to_nir
 
 from .case import LibraryCase, bernoulli, quiet, seeded, time_major_to_batch_major
 
 
-def _lif(n: int, tau_mem: float, tau_syn: float) -> LIFTorch:
+def _lif(n: int, tau_mem: float, tau_syn: float, current: bool) -> torch.nn.Module:
+    """LIFTorch (exported as CubaLIF) or, without a current, LIFNeuronTorch (exported as LIF)."""
+    if not current:
+        return LIFNeuronTorch(n, tau_mem=torch.full((n,), tau_mem), threshold=torch.ones(n),
+                              max_spikes_per_dt=torch.tensor(1.0), dt=1e-3)
     return LIFTorch(n, tau_mem=torch.full((n,), tau_mem), tau_syn=torch.full((n,), tau_syn),
                     threshold=torch.ones(n), max_spikes_per_dt=torch.tensor(1.0), dt=1e-3)
 
@@ -23,7 +27,7 @@ def _lif(n: int, tau_mem: float, tau_syn: float) -> LIFTorch:
 @quiet
 def build(tmp: Path, kind: str) -> LibraryCase:
     seeded(5)
-    if kind == "dense":
+    if kind in ("dense", "dense-lifneuron"):
         sizes, taus = (8, 16, 4), ((2e-2, 5e-3), (4e-2, 1e-2))
     else:
         sizes, taus = (8, 12, 10, 4), ((1e-2, 4e-3), (3e-2, 6e-3), (2e-2, 8e-3))
@@ -31,8 +35,8 @@ def build(tmp: Path, kind: str) -> LibraryCase:
     for (n_in, n_out), (tm, ts) in zip(zip(sizes[:-1], sizes[1:], strict=True), taus, strict=True):
         lin = LinearTorch((n_in, n_out), has_bias=False)
         with torch.no_grad():
-            lin.weight.mul_(6.0)
-        layers += [lin, _lif(n_out, tm, ts)]
+            lin.weight.mul_(6.0 if kind != "dense-lifneuron" else 1.5)
+        layers += [lin, _lif(n_out, tm, ts, current=kind != "dense-lifneuron")]
     net = Sequential(*layers)
     x = bernoulli((8,))
     with torch.no_grad():
@@ -43,4 +47,4 @@ def build(tmp: Path, kind: str) -> LibraryCase:
                        time_major_to_batch_major(out.transpose(0, 1)))
 
 
-CASES = {kind: (lambda tmp, k=kind: build(tmp, k)) for kind in ("dense", "deep")}
+CASES = {kind: (lambda tmp, k=kind: build(tmp, k)) for kind in ("dense", "deep", "dense-lifneuron")}

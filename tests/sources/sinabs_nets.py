@@ -11,18 +11,19 @@ from pathlib import Path
 import nir
 import sinabs.layers as sl
 import torch
-from sinabs.activation import SingleSpike
+from sinabs.activation import MembraneReset, SingleSpike
 from sinabs.nir import to_nir
 
 from .case import BATCH, LibraryCase, bernoulli, quiet, seeded, time_major_to_batch_major
 
 
-def _neuron(kind: str, shape: tuple[int, ...], tau: float) -> torch.nn.Module:
+def _neuron(kind: str, shape: tuple[int, ...], tau: float, to_zero: bool) -> torch.nn.Module:
     """Squeeze layers (time folded into the batch), as Sinabs uses them in a Sequential with convolutions."""
+    reset = {"reset_fn": MembraneReset()} if to_zero else {}
     if kind == "iaf":
-        return sl.IAFSqueeze(spike_threshold=torch.ones(shape), spike_fn=SingleSpike, batch_size=BATCH)
+        return sl.IAFSqueeze(spike_threshold=torch.ones(shape), spike_fn=SingleSpike, batch_size=BATCH, **reset)
     return sl.LIFSqueeze(tau_mem=torch.full(shape, tau), spike_threshold=torch.ones(shape), spike_fn=SingleSpike,
-                         batch_size=BATCH)
+                         batch_size=BATCH, **reset)
 
 
 def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -37,29 +38,31 @@ def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @quiet
-def build(tmp: Path, kind: str, neuron: str) -> LibraryCase:
+def build(tmp: Path, kind: str, neuron: str, to_zero: bool = False) -> LibraryCase:
     seeded(4)
     if kind == "dense":
-        net = torch.nn.Sequential(torch.nn.Linear(8, 16), _neuron(neuron, (16,), 5.0), torch.nn.Linear(16, 4),
-                                  _neuron(neuron, (4,), 10.0))
+        net = torch.nn.Sequential(torch.nn.Linear(8, 16), _neuron(neuron, (16,), 5.0, to_zero), torch.nn.Linear(16, 4),
+                                  _neuron(neuron, (4,), 10.0, to_zero))
         x = bernoulli((8,))
     else:
-        net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), _neuron(neuron, (4, 6, 6), 5.0), sl.SumPool2d(2),
-                                  torch.nn.Flatten(), torch.nn.Linear(36, 5), _neuron(neuron, (5,), 5.0))
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), _neuron(neuron, (4, 6, 6), 5.0, to_zero), sl.SumPool2d(2),
+                                  torch.nn.Flatten(), torch.nn.Linear(36, 5), _neuron(neuron, (5,), 5.0, to_zero))
         x = bernoulli((1, 8, 8))
     with torch.no_grad():
         for m in net:
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
                 m.weight.mul_((15.0 if kind == "dense" else 8.0) if neuron == "lif" else 1.0)
     spikes = _run(net, x)
-    path = tmp / f"sinabs_{kind}_{neuron}.nir"
+    name = f"{kind}-{neuron}{'-reset' if to_zero else ''}"
+    path = tmp / f"sinabs_{name}.nir"
     graph = to_nir(net, x[0])  # one step of each sample: (batch, ...)
     if kind == "conv":  # the export leaves Conv2d input_shape None, which nir.write cannot write
         graph.infer_types()
     nir.write(path, graph)
-    return LibraryCase("sinabs", f"{kind}-{neuron}", path, time_major_to_batch_major(x),
-                       time_major_to_batch_major(spikes))
+    return LibraryCase("sinabs", name, path, time_major_to_batch_major(x), time_major_to_batch_major(spikes),
+                       {"reset": "zero"} if to_zero else {})
 
 
 CASES = {f"{kind}-{neuron}": (lambda tmp, k=kind, n=neuron: build(tmp, k, n))
          for kind in ("dense", "conv") for neuron in ("iaf", "lif")}
+CASES["dense-lif-reset"] = lambda tmp: build(tmp, "dense", "lif", to_zero=True)  # reset_fn=MembraneReset()

@@ -22,9 +22,10 @@ def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 @quiet
 def build(tmp: Path, kind: str) -> LibraryCase:
     seeded(3)
-    if kind == "dense":
-        net = torch.nn.Sequential(torch.nn.Linear(8, 16), neuron.LIFNode(tau=2.0), torch.nn.Linear(16, 4),
-                                  neuron.LIFNode(tau=4.0))
+    if kind in ("dense", "dense-no-decay-input"):
+        decay_input = kind == "dense"
+        net = torch.nn.Sequential(torch.nn.Linear(8, 16), neuron.LIFNode(tau=2.0, decay_input=decay_input),
+                                  torch.nn.Linear(16, 4), neuron.LIFNode(tau=4.0, decay_input=decay_input))
         x = bernoulli((8,))
     else:
         net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), neuron.LIFNode(tau=2.0), torch.nn.AvgPool2d(2),
@@ -33,7 +34,7 @@ def build(tmp: Path, kind: str) -> LibraryCase:
     with torch.no_grad():
         for m in net:
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
-                m.weight.mul_(10.0 if kind == "dense" else 16.0)
+                m.weight.mul_({"dense": 10.0, "conv": 16.0}.get(kind, 4.0))
     spikes = _run(net, x)
     functional.reset_net(net)
     path = tmp / f"spikingjelly_{kind}.nir"
@@ -41,4 +42,4 @@ def build(tmp: Path, kind: str) -> LibraryCase:
     return LibraryCase("spikingjelly", kind, path, time_major_to_batch_major(x), time_major_to_batch_major(spikes))
 
 
-CASES = {kind: (lambda tmp, k=kind: build(tmp, k)) for kind in ("dense", "conv")}
+CASES = {kind: (lambda tmp, k=kind: build(tmp, k)) for kind in ("dense", "conv", "dense-no-decay-input")}

@@ -100,27 +100,35 @@ NORSE_JUMP = Repair("norse-current-jump", "CubaLIF w_in = 1 stands for an input 
                     norse_current_jump)
 
 
-def rockpool_synaptic_gain(g: Graph, dt: float) -> list[str]:
-    """Rockpool's LIFTorch adds its input to the synaptic current before the current decays (``isyn = beta *
-    (isyn + x)``), so the input reaches the current with gain ``beta = exp(-dt/tau_syn)``; its export writes
-    ``r = tau_mem * exp(-dt/tau_mem) / dt`` and ``w_in = 1``, which NIR's exact step reads as another gain. Where a
-    CubaLIF carries exactly those values, ``w_in`` is set so that the exact step gives Rockpool's gain."""
+def rockpool_input_gain(g: Graph, dt: float) -> list[str]:
+    """Rockpool writes ``r = tau_mem * exp(-dt/tau_mem) / dt`` (and ``w_in = 1``) for gains NIR's exact step
+    reads differently. LIFTorch (CubaLIF) adds its input to the current before the current decays (``isyn = beta
+    (isyn + x)``): a gain of ``beta = exp(-dt/tau_syn)``; LIFNeuronTorch (LIF) adds it to the decayed voltage: a
+    gain of 1. Where a neuron carries exactly Rockpool's values (which also checks dt), ``w_in`` (CubaLIF) or ``r``
+    (LIF) is set so that the exact step gives Rockpool's gain; other values are refused."""
     changed = []
     for name, node in g.nodes.items():
-        if not (hasattr(node, "w_in") and hasattr(node, "v_threshold")):  # NIR's current-based spiking neuron
+        if not (hasattr(node, "v_threshold") and (hasattr(node, "tau_mem") or hasattr(node, "tau"))):
             continue
-        tau_mem, tau_syn = np.asarray(node.tau_mem, np.float64), np.asarray(node.tau_syn, np.float64)
-        alpha, beta = np.exp(-dt / tau_mem), np.exp(-dt / tau_syn)
-        written = tau_mem * alpha / dt
-        r, w_in = np.asarray(node.r, np.float64), np.asarray(node.w_in, np.float64)
-        if not (np.allclose(r, written, rtol=1e-6) and np.all(w_in == 1)):
-            raise GraphError(f"r is {_range(r)} and w_in {_range(w_in)}, not what Rockpool's export writes for "
-                             f"dt={dt:g} (r = tau_mem exp(-dt/tau_mem) / dt, w_in = 1)", layer=name,
+        cuba = hasattr(node, "w_in")
+        tau_mem = np.asarray(node.tau_mem if cuba else node.tau, np.float64)
+        alpha = np.exp(-dt / tau_mem)
+        r = np.asarray(node.r, np.float64)
+        w_in = np.asarray(node.w_in, np.float64) if cuba else np.ones(1)
+        if not (np.allclose(r, tau_mem * alpha / dt, rtol=1e-6) and np.all(w_in == 1)):
+            raise GraphError(f"r is {_range(r)}{f' and w_in {_range(w_in)}' if cuba else ''}, not what Rockpool's "
+                             f"export writes for dt={dt:g} (r = tau_mem exp(-dt/tau_mem) / dt"
+                             f"{', w_in = 1' if cuba else ''})", layer=name,
                              hint="pass the --dt the model was trained with, or --from nir")
-        node.w_in = np.broadcast_to(beta / ((1.0 - alpha) * (1.0 - beta) * r), np.shape(node.tau_syn)).copy()
-        changed.append(f"{name}.w_in: 1 -> {_range(node.w_in)} (input gain exp(-dt/tau_syn) of LIFTorch)")
+        if cuba:
+            beta = np.exp(-dt / np.asarray(node.tau_syn, np.float64))
+            node.w_in = np.broadcast_to(beta / ((1.0 - alpha) * (1.0 - beta) * r), np.shape(node.tau_syn)).copy()
+            changed.append(f"{name}.w_in: 1 -> {_range(node.w_in)} (LIFTorch's input gain exp(-dt/tau_syn))")
+        else:
+            node.r = np.broadcast_to(1.0 / (1.0 - alpha), np.shape(node.tau)).copy()
+            changed.append(f"{name}.r: {_range(r)} -> {_range(node.r)} (LIFNeuronTorch's input gain 1)")
     return changed
 
 
-ROCKPOOL_GAIN = Repair("rockpool-synaptic-gain", "LIFTorch's input gain exp(-dt/tau_syn) is written as r and w_in "
-                       "that NIR's step reads differently", rockpool_synaptic_gain)
+ROCKPOOL_GAIN = Repair("rockpool-input-gain", "the input gains of LIFTorch and LIFNeuronTorch are written as r and "
+                       "w_in that NIR's exact step reads differently", rockpool_input_gain)
