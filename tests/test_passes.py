@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from snncc.backends.reference import FloatSimulator, ReferenceSimulator
 from snncc.errors import GraphError, QuantizationError, ResourceError
 from snncc.families.lif.nodes import QLIF, LIFNeuron
-from snncc.ir import Graph, QDense
+from snncc.ir import Graph, QDense, keys
 from snncc.mapping import Mapping
 from snncc.passes import (
     BalanceLatency,
@@ -83,12 +83,26 @@ def test_canonicalize_merges_chains_and_removes_flatten():
     assert out.nodes["input"].input_type["input"].tolist() == [4]
 
 
-def test_canonicalize_rejects_bias_into_current_decay():
-    g = float_graph(np.ones((2, 2)), np.ones((2, 2)))
-    g.nodes["fc1"] = nir.Affine(weight=np.ones((2, 2)), bias=np.ones(2))
+def test_canonicalize_puts_a_bias_into_a_decaying_current_and_quantize_keeps_it():
+    """Before: an Affine with bias into a LIF whose current decays. After canonicalize: a bias-free synapse and
+    the bias in the layer's current_bias (not its voltage bias); after quantize: the QLIF adds round(scale * b)
+    to its input every step, and the float and integer runs agree spike for spike."""
+    g = float_graph(np.full((2, 2), 0.5), np.ones((2, 2)))
+    g.nodes["fc1"] = nir.Affine(weight=np.full((2, 2), 0.5), bias=np.array([0.25, -0.125]))
     g.nodes["lif1"].decay_i[:] = 0.5
-    with pytest.raises(Exception, match="in pass 'canonicalize'.*layer 'fc1'.*current decay"):
-        PassManager([Canonicalize()]).run(g, ctx())
+    c = PassManager([Canonicalize()]).run(g, ctx())
+    assert isinstance(c.nodes["fc1"], nir.Linear)
+    np.testing.assert_array_equal(c.nodes["lif1"].current_bias, [0.25, -0.125])
+    np.testing.assert_array_equal(c.nodes["lif1"].bias, [0.0, 0.0])
+    q = PassManager([Quantize()]).run(c, ctx())
+    lif = q.nodes["lif1"]
+    assert isinstance(lif, QLIF) and not lif.stock
+    scale = q.nodes["lif1"].metadata[keys.SCALE]
+    np.testing.assert_array_equal(lif.current_bias, np.round(np.array([0.25, -0.125]) * scale))
+    x = (np.random.default_rng(0).random((3, 12, 2)) < 0.5).astype(np.int64)
+    f, r = FloatSimulator(c).run(x), ReferenceSimulator(q).run(x)
+    assert f.layers["lif1"].spikes.any()
+    np.testing.assert_array_equal(f.layers["lif1"].spikes, r.layers["lif1"].spikes)
 
 
 def test_quantize_before_after():
