@@ -124,3 +124,21 @@ def test_delay_is_a_named_error(tmp_path) -> None:
     nir.write(path, g)
     with pytest.raises(snncc.SnnccError, match="Delay"):
         import_model(path, semantics=SemanticsRequest(library="nir", dt=1e-3))
+
+
+def test_unrepaired_norse_files_point_at_their_bugs(tmp_path) -> None:
+    """Without --from norse, a raw Norse export's batch dimension and its tau = dt * tau_mem are errors that name
+    the bug and the preset, not a bare shape or decay complaint."""
+    g = _graph(tau=1e-5)
+    g.nodes["input"] = nir.Input(input_type={"input": np.array([3, 4])})
+    path = tmp_path / "raw.nir"
+    nir.write(path, nir.NIRGraph(nodes=g.nodes, edges=g.edges, type_check=False))
+    with pytest.raises(GraphError, match=r"batch dimension.*Norse.*--from norse"):
+        import_model(path, semantics=SemanticsRequest(library="nir", dt=1e-3))
+    g = _graph(tau=1e-5)
+    nir.write(path, g)
+    with pytest.raises(GraphError, match=r"decay_v outside \[0, 1\].*norse#411.*--from norse"):
+        snncc.compile(path, "loihi2", None, snncc.Options(timesteps=2, samples=1,
+                                                          semantics=SemanticsRequest(library="nir", dt=1e-3)))
+    g = import_model(path, semantics=SemanticsRequest(library="norse"))
+    assert g.nodes["lif"].tau[0] == pytest.approx(1e-2)

@@ -34,6 +34,7 @@ def normalise(g: Graph) -> Graph:
         if isinstance(node, nir.Delay):
             raise UnsupportedLayerError("NIR Delay nodes are not supported: the Loihi targets' Lava processes "
                                         "here have no synaptic delays", layer=name)
+    _refuse_batch_dimension(g)
     shapes = _infer(g)
     for name in list(g.nodes):
         g.nodes[name] = _flat(g, name, g.nodes[name], shapes)
@@ -72,6 +73,32 @@ def _flatten_subgraphs(g: Graph) -> None:
                 outer.append((a, b))
         g.nodes.update(inner)
         g.edges = outer + edges
+
+
+def input_rank(node: Any) -> int | None:
+    """The rank of the input a node takes (None: any): a dense layer 1-D, a convolution (C, H, W), a NIR neuron
+    its parameters' rank."""
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        return 1
+    if isinstance(node, nir.Conv2d):
+        return 3
+    if hasattr(node, "r"):
+        return max(int(np.ndim(getattr(node, "v_threshold", node.r))), 1)
+    return None
+
+
+def _refuse_batch_dimension(g: Graph) -> None:
+    """An Input with more dimensions than its consumer takes holds a batch (or time) dimension, which NIR shapes
+    never include: the mark of exports through nirtorch's extract_nir_graph without ignore_dims."""
+    for name in g.input_names:
+        shape = np.atleast_1d(g.nodes[name].input_type["input"])
+        for s in g.successors(name):
+            rank = input_rank(g.nodes[s])
+            if rank is not None and len(shape) > rank:
+                raise GraphError(f"the Input's shape {list(shape)} has more dimensions than '{s}' takes ({rank}): a "
+                                 "batch dimension, as exports through nirtorch's extract_nir_graph without "
+                                 "ignore_dims write it (Norse 1.1, Rockpool 3.1)", layer=name,
+                                 hint="pass --from norse or --from rockpool, which remove it")
 
 
 # ---- shape inference ---------------------------------------------------------------------------------------

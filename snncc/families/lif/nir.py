@@ -59,7 +59,8 @@ def from_nir(node: Any, sem: NeuronSemantics, name: str) -> LIFNeuron:
             gain = gain * np.asarray(node.w_in, np.float64).reshape(-1) * unit_syn
     for what, val in (("decay_v", decay_v), ("decay_i", decay_i)):
         if np.any(val < 0) or np.any(val > 1):
-            raise GraphError(f"dt={dt} gives {what} outside [0, 1] (dt larger than a time constant?)", layer=name)
+            raise GraphError(f"dt={dt} gives {what} outside [0, 1] (dt larger than a time constant?)", layer=name,
+                             hint="Norse 1.1 writes tau = dt * tau_mem (norse#411): --from norse repairs it")
     meta = dict(node.metadata)
     meta[keys.INPUT_GAIN] = np.broadcast_to(gain, thr.shape).astype(np.float64)
     meta.setdefault(keys.SOURCE, f"{name} (nir.{type(node).__name__})")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...errors import GraphError
 from ...ir import Graph
+from ..nir_shapes import input_rank
 from .base import Repair
 
 TAU_FIELDS = ("tau", "tau_mem", "tau_syn")  # the time-constant fields of NIR's neuron primitives
@@ -25,7 +26,7 @@ def strip_batch_dimension(g: Graph, dt: float) -> list[str]:
             shape, port, near = np.asarray(node.output_type["output"]), "output", g.predecessors(name)
         else:
             continue
-        rank = max((_rank_of(g.nodes[n]) for n in near), default=None)
+        rank = max((r for n in near if (r := input_rank(g.nodes[n])) is not None), default=None)
         if rank is None or len(shape) <= rank:
             continue
         new = shape[len(shape) - rank:]
@@ -34,17 +35,6 @@ def strip_batch_dimension(g: Graph, dt: float) -> list[str]:
         g.nodes[name] = kind(**{key: {port: np.array(new)}}, metadata=dict(node.metadata))
         changed.append(f"{name}: shape {list(shape)} -> {list(new)} (batch dimension removed)")
     return changed
-
-
-def _rank_of(node: object) -> int | None:
-    """The input rank a node takes (None: any)."""
-    if isinstance(node, (nir.Affine, nir.Linear)):
-        return 1
-    if isinstance(node, nir.Conv2d):
-        return 3
-    if hasattr(node, "r"):  # a neuron primitive: its parameters have the layer's shape
-        return max(int(np.ndim(getattr(node, "v_threshold", node.r))), 1)
-    return None
 
 
 def norse_time_constants(g: Graph, dt: float) -> list[str]:
