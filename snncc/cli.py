@@ -41,7 +41,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     semantics = SemanticsRequest(library=args.library, dt=args.dt,
                                  reset=None if args.reset is None else args.reset.replace("-", "_"),
                                  fire_at_threshold=None if args.threshold is None else args.threshold == "ge",
-                                 discretization=args.discretization)
+                                 discretization=args.discretization, max_spikes=args.max_spikes)
     options = Options(timesteps=args.timesteps, semantics=semantics,
                       allow_unsafe_pickle=args.allow_unsafe_pickle, inputs=args.inputs, samples=args.samples,
                       seed=args.seed, dump_ir=args.dump_ir, force=args.force, passes=passes)
@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--threshold", choices=("gt", "ge"), help="NIR neurons fire on v > threshold (gt) or v >= (ge)")
     c.add_argument("--discretization", choices=("euler", "exact"),
                    help="NIR's ODEs stepped by forward Euler (decay 1 - dt/tau) or exactly (decay exp(-dt/tau))")
+    c.add_argument("--max-spikes", type=int,
+                   help="the most spikes a NIR neuron sends in one step: 1 (binary), or more (Sinabs's MultiSpike, "
+                        "Rockpool's max_spikes_per_dt: multi-level neurons)")
     c.add_argument("--inputs", help=".npy/.npz payloads (samples, T, n_in) for the activity and fidelity figures")
     c.add_argument("--samples", type=int, default=16, help="random samples when --inputs is not given")
     c.add_argument("--seed", type=int, default=0)

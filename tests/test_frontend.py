@@ -119,7 +119,7 @@ def test_nir_import_needs_dt_and_discretizes(tmp_path):
     nir.write(path, _nir_graph())
     with pytest.raises(GraphError, match="unknown time step, reset rule, threshold test .* --dt, --reset"):
         import_model(path)
-    with pytest.raises(GraphError, match=r"unknown threshold test \(> or >=\), integration scheme .* --threshold"):
+    with pytest.raises(GraphError, match=r"unknown threshold test \(> or >=\), integration scheme.* --threshold"):
         import_model(path, semantics=SemanticsRequest(dt=1e-4, reset="subtract"))
     g = canonical(import_model(path, semantics=SemanticsRequest(library="nir", dt=1e-4, reset="subtract")))
     lif = g.nodes["lif"]

@@ -15,7 +15,7 @@ from snncc.errors import GraphError
 from snncc.frontend import SemanticsRequest, import_model
 from snncc.ir import keys
 
-ALL = ("--dt", "--reset", "--threshold", "--discretization")
+ALL = ("--dt", "--reset", "--threshold", "--discretization", "--max-spikes")
 
 
 def _graph(tau: float = 1e-3, cuba: bool = False) -> nir.NIRGraph:
@@ -47,7 +47,7 @@ def _one_line_error(capsys, argv: list[str]) -> str:
                                    ("--from", "nir")])
 def test_each_undecided_choice_is_one_line_naming_its_flag(capsys, tmp_path, nir_file, given) -> None:
     line = _one_line_error(capsys, ["compile", str(nir_file), "-o", str(tmp_path / "b"), *given])
-    told = set(given) | ({"--reset", "--threshold", "--discretization"} if "--from" in given else set())
+    told = set(given) | ({"--reset", "--threshold", "--discretization", "--max-spikes"} if "--from" in given else set())
     for flag in ALL:
         assert (flag in line) == (flag not in told), (flag, line)
     assert "--from" in line and "do not record" in line
@@ -68,11 +68,12 @@ def test_flags_override_the_preset_and_every_choice_is_recorded(nir_file) -> Non
 def test_a_bundle_float_graph_states_its_own_semantics(tmp_path, nir_file) -> None:
     """snncc writes what it decided into the files it writes: re-reading one needs no flag."""
     snncc.compile(nir_file, "loihi2", tmp_path / "b", snncc.Options(
-        timesteps=4, samples=2, semantics=SemanticsRequest(library="sinabs", dt=1e-4)))
+        timesteps=4, samples=2, semantics=SemanticsRequest(library="sinabs", dt=1e-4, max_spikes=1)))
     choices = import_model(tmp_path / "b" / FLOAT_GRAPH_FILE).metadata[keys.SEMANTICS]["choices"]
     assert {f: (c["value"], c["by"]) for f, c in choices.items()} == {
         "dt": (1e-4, "the file's metadata"), "reset": ("subtract", "the file's metadata"),
-        "fire_at_threshold": (True, "the file's metadata"), "discretization": ("exact", "the file's metadata")}
+        "fire_at_threshold": (True, "the file's metadata"), "discretization": ("exact", "the file's metadata"),
+        "max_spikes": (1, "the file's metadata")}
 
 
 def test_the_report_shows_the_preset_and_its_reasons(tmp_path, nir_file) -> None:

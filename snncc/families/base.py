@@ -85,6 +85,7 @@ class Family:
     float_nodes: ClassVar[tuple[type, ...]] = ()  # float IR nodes: traced, lowered, quantized
     integer_nodes: ClassVar[tuple[type, ...]] = ()  # integer IR nodes: simulated, mapped, run on Lava
     nir_types: ClassVar[tuple[type, ...]] = ()  # continuous-time NIR neurons it imports (they need a dt)
+    nir_multi_spike: ClassVar[bool] = False  # it imports them where they send several spikes a step (max_spikes > 1)
     options: ClassVar[tuple[Option, ...]] = ()
     netx_neurons: ClassVar[bool] = False  # its integer layers are lava-dl netx's CUBA neurons (netx_neuron)
     # backend name -> "module:Class" of a runner for the graphs this family claims (a clock of its own)

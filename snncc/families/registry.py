@@ -15,12 +15,13 @@ class Registry:
     def __init__(self, families: Iterable[Family]) -> None:
         self.families: tuple[Family, ...] = tuple(families)
         self._by_node: dict[type, Family] = {}
-        self._by_nir: dict[type, Family] = {}
+        self._by_nir: dict[type, Family] = {}  # binary NIR neurons
+        self._by_nir_multi: dict[type, Family] = {}  # NIR neurons that send several spikes a step
         for fam in self.families:
             for t in (*fam.float_nodes, *fam.integer_nodes):
                 self._claim(self._by_node, t, fam)
             for t in fam.nir_types:
-                self._claim(self._by_nir, t, fam)
+                self._claim(self._by_nir_multi if fam.nir_multi_spike else self._by_nir, t, fam)
         self._by_module: dict[type, Family] | None = None  # torch modules: loaded on first use (imports torch)
 
     @staticmethod
@@ -47,12 +48,20 @@ class Registry:
                                         layer=layer)
         return fam
 
+    def nir_family(self, node: Any, max_spikes: int, layer: str) -> Family:
+        """The family importing NIR neuron ``node`` when it sends up to ``max_spikes`` spikes a step."""
+        fam = (self._by_nir if max_spikes == 1 else self._by_nir_multi).get(type(node))
+        if fam is None:
+            raise UnsupportedLayerError(f"no family imports a NIR {type(node).__name__} sending up to {max_spikes} "
+                                        "spikes a step", layer=layer, hint="--max-spikes 1 for binary spikes")
+        return fam
+
     def nir_types(self) -> tuple[type, ...]:
         """The continuous-time NIR neuron types some family imports."""
-        return tuple(self._by_nir)
+        return tuple(dict.fromkeys((*self._by_nir, *self._by_nir_multi)))
 
     def is_nir_neuron(self, node: Any) -> bool:
-        return type(node) in self._by_nir
+        return type(node) in self._by_nir or type(node) in self._by_nir_multi
 
     # ---- torch modules ----------------------------------------------------------------------------------------
     def torch_modules(self) -> tuple[type, ...]:

@@ -35,6 +35,7 @@ class SemanticsRequest:
     reset: str | None = None
     fire_at_threshold: bool | None = None
     discretization: str | None = None
+    max_spikes: int | None = None
 
     def given(self) -> list[str]:
         """The flags given (a torch model refuses them all)."""
@@ -90,7 +91,7 @@ def decide_semantics(graph: Graph, request: SemanticsRequest | None = None) -> G
 
 
 _WHAT = {"dt": "time step", "reset": "reset rule", "fire_at_threshold": "threshold test (> or >=)",
-         "discretization": "integration scheme"}
+         "discretization": "integration scheme", "max_spikes": "most spikes per step"}
 
 
 def _choices(g: Graph, request: SemanticsRequest, chosen: Preset | None) -> dict[str, tuple[Any, str]]:

@@ -33,6 +33,7 @@ PRIMITIVE = "snncc.primitive"  # lower-primitives: {"name", "kind", "lava"}: the
 DT = "dt"  # seconds per step of the discrete model (torch models: one step)
 RESET = "reset"  # the reset mode of the graph's continuous NIR neurons (snncc.ir.nodes.RESET_MODES)
 FIRE_AT_THRESHOLD = "fire_at_threshold"  # NIR neurons fire on v >= threshold (true) or v > threshold (false)
+MAX_SPIKES = "max_spikes"  # the most spikes a NIR neuron sends in one step (1: binary; snncc.ir.semantics)
 DISCRETIZATION = "discretization"  # how NIR's ODEs become steps (snncc.ir.semantics.DISCRETIZATIONS)
 SEMANTICS = "semantics"  # frontend: {"preset", "choices": {field: {"value", "by"}}, "repairs": [...]} (the record)
 TIMESTEPS = "timesteps"  # steps per inference

@@ -1,9 +1,10 @@
-"""How a graph's continuous-time NIR neurons step: the four choices NIR leaves to whoever wrote the file.
+"""How a graph's continuous-time NIR neurons step: the five choices NIR leaves to whoever wrote the file.
 
 NIR states ODEs with a reset to ``v_reset`` on ``v > v_threshold``, and nothing else: no time step, no
-integration scheme, no reset by subtraction, no ``>=``. Every library exporting NIR assumes its own answers, so a
-NIR graph means something only together with them. The frontend decides them (a library preset, a flag, or the
-file's own metadata when snncc wrote it) and records them in the graph metadata; canonicalize reads them back here.
+integration scheme, no reset by subtraction, no ``>=``, no several spikes in one step. Every library exporting NIR
+assumes its own answers, so a NIR graph means something only together with them. The frontend decides them (a
+library preset, a flag, or the file's own metadata when snncc wrote it) and records them in the graph metadata;
+canonicalize reads them back here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from . import keys
 from .nodes import RESET_MODES
@@ -20,20 +23,26 @@ DISCRETIZATIONS = ("euler", "exact")
 NIR paper graphs). ``exact``: the exact solution over a step with the input held, ``decay = exp(-dt/tau)``, gain
 ``(1 - decay) r`` (Sinabs)."""
 
-FIELDS = ("dt", "reset", "fire_at_threshold", "discretization")
-FLAGS = {"dt": "--dt", "reset": "--reset", "fire_at_threshold": "--threshold", "discretization": "--discretization"}
+MAX_SPIKES_LIMIT = 1 << 16  # Rockpool's default cap; a multi-level layer's levels
+
+FIELDS = ("dt", "reset", "fire_at_threshold", "discretization", "max_spikes")
+FLAGS = {"dt": "--dt", "reset": "--reset", "fire_at_threshold": "--threshold", "discretization": "--discretization",
+         "max_spikes": "--max-spikes"}
 METADATA_KEYS = {"dt": keys.DT, "reset": keys.RESET, "fire_at_threshold": keys.FIRE_AT_THRESHOLD,
-                 "discretization": keys.DISCRETIZATION}
+                 "discretization": keys.DISCRETIZATION, "max_spikes": keys.MAX_SPIKES}
 
 
 @dataclass(frozen=True)
 class NeuronSemantics:
-    """The decided semantics: seconds per step, reset mode, ``v >= threshold`` fires, integration scheme."""
+    """The decided semantics: seconds per step, reset mode, ``v >= threshold`` fires, integration scheme, and the
+    most spikes a neuron sends in one step (1: binary; more: ``floor(v / threshold)`` spikes, capped, as Sinabs's
+    MultiSpike and Rockpool's ``max_spikes_per_dt``)."""
 
     dt: float
     reset: str
     fire_at_threshold: bool
     discretization: str
+    max_spikes: int = 1
 
     def __post_init__(self) -> None:
         for f in FIELDS:
@@ -61,4 +70,7 @@ def problem_with(field_name: str, value: Any) -> str | None:
         return f"fire_at_threshold must be true or false, got {value!r}"
     if field_name == "discretization" and value not in DISCRETIZATIONS:
         return f"discretization must be one of {', '.join(DISCRETIZATIONS)}, got {value!r}"
+    if field_name == "max_spikes" and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                       or not 1 <= value <= MAX_SPIKES_LIMIT):
+        return f"max_spikes must be an integer from 1 to {MAX_SPIKES_LIMIT}, got {value!r}"
     return None

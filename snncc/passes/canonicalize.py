@@ -143,7 +143,7 @@ def _discretize(g: Graph) -> None:
     sem = NeuronSemantics.of(g.metadata)
     for name, node in list(g.nodes.items()):
         if REGISTRY.is_nir_neuron(node):
-            g.nodes[name] = REGISTRY.of(node, name).from_nir(node, sem, name)
+            g.nodes[name] = REGISTRY.nir_family(node, sem.max_spikes, name).from_nir(node, sem, name)
 
 
 def _identity_synapses(g: Graph) -> None:

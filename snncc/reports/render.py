@@ -169,7 +169,7 @@ def _exports(report: dict) -> dict[str, str]:
 
 
 _SEMANTICS_LABELS = {"dt": "dt", "reset": "reset", "fire_at_threshold": "fires at v = threshold",
-                     "discretization": "integration"}
+                     "discretization": "integration", "max_spikes": "spikes per step up to"}
 
 
 def _semantics_line(sem: dict[str, Any]) -> str:

@@ -15,11 +15,14 @@ import nir
 import numpy as np
 
 from snncc.families.base import Family, Option, RuleContext
+from snncc.families.lif.nir import NIR_TYPES
+from snncc.families.multilevel.multispike import from_nir
 from snncc.families.multilevel.nodes import MultiLevelNeuron, QMultiLevel
 from snncc.families.multilevel.population import to_population
 from snncc.families.multilevel.quantize import quantize_multilevel
 from snncc.families.substep.lowering import to_substeps
 from snncc.ir import Graph, InputEncoding
+from snncc.ir.semantics import NeuronSemantics
 from snncc.ir.synapses import with_weight
 from snncc.target import Target
 
@@ -30,12 +33,17 @@ class MultiLevelFamily(Family):
     name = "multilevel"
     float_nodes: ClassVar[tuple[type, ...]] = (MultiLevelNeuron,)
     integer_nodes: ClassVar[tuple[type, ...]] = (QMultiLevel,)
+    nir_types: ClassVar[tuple[type, ...]] = NIR_TYPES  # where they send several spikes a step (max_spikes > 1)
+    nir_multi_spike: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("lower-primitives", "multilevel", ("population", "substep"), "population",
                "multi-level lowering on targets without graded spikes: a population of binary neurons (default) or "
                "binary bursts over sub-steps (levels x the time steps)"),
     )
     relay: ClassVar[str | None] = "graded"
+
+    def from_nir(self, node: Any, sem: NeuronSemantics, name: str) -> MultiLevelNeuron:
+        return from_nir(node, sem, name)
 
     def relay_neuron(self, n: int, levels: int | None, metadata: dict, out_scale: float) -> MultiLevelNeuron:
         """Memoryless multi-level neurons of threshold 1: ``floor(z / 1) = z``, nothing left in ``v``."""

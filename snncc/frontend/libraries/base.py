@@ -33,6 +33,7 @@ class Preset:
     reset: str | None
     fire_at_threshold: bool | None
     discretization: str | None
+    max_spikes: int | None
     why: dict[str, str]  # field -> the library's rule behind the choice
     repairs: tuple[Repair, ...] = field(default=())
 

@@ -6,7 +6,9 @@ from .repairs import BATCH_DIMENSION, NORSE_JUMP, NORSE_TAU
 
 PRESET = Preset(
     name="norse", library="Norse 1.1.0", dt=1e-3, reset="zero", fire_at_threshold=False, discretization="euler",
-    why={"dt": "to_nir's default dt = 1e-3",
+    max_spikes=1,
+    why={"max_spikes": "z = heaviside(...) is 0 or 1",
+         "dt": "to_nir's default dt = 1e-3",
          "reset": "the cells' default method reset_value: v = v_reset after a spike",
          "fire_at_threshold": "z = heaviside(v - v_th) with heaviside(0) = 0",
          "discretization": "v += dt * tau_mem_inv * ((v_leak - v) + i)"},
