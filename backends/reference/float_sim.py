@@ -1,7 +1,8 @@
 """Float simulator of a canonical (not yet quantized) graph: the F level the integer model is measured against.
 
 Same semantics as the torch training modules, in float64 and with zero latency per synapse, as torch computes it:
-each float neuron node steps itself (``FloatNeuron.float_step``). It consumes the same integer payloads as the
+each float neuron node steps itself (``FloatNeuron.float_step``); a recurrent synapse delivers its source layer's
+output of the previous step (the one step of latency Lava's synapse has). It consumes the same integer payloads as the
 integer graph (the canonicalize pass folded the input scale into the first synapses). Every float neuron node type
 runs, so the lowering passes can measure what a float-level rewrite changes (exact lowerings change nothing).
 """
@@ -48,6 +49,7 @@ class FloatSimulator:
                   for n in layers}
         vs = {n: np.zeros((batch, timesteps, size[n])) for n in layers} if record_states else {}
         us = {n: np.zeros((batch, timesteps, size[n])) for n in layers} if record_states else {}
+        previous = {n: np.zeros((batch, size[n])) for n in layers}  # what recurrent synapses deliver
         for t in range(timesteps):
             out: dict[str, np.ndarray] = {}
             for name in self.order:
@@ -57,7 +59,8 @@ class FloatSimulator:
                     continue
                 if isinstance(node, nir.Output):
                     continue
-                a = sum(out[p] for p in g.predecessors(name))
+                source = previous if g.is_recurrent(name) else out  # a recurrent synapse: the previous step's
+                a = sum(source[p] for p in g.predecessors(name))
                 if isinstance(node, nir.Conv2d):
                     out[name] = conv2d(a, node.weight, geometry[name]) + conv_bias[name]
                     continue
@@ -71,6 +74,7 @@ class FloatSimulator:
                 if record_states:
                     vs[name][:, t] = state[name].v
                     us[name][:, t] = state[name].u
+            previous = {n: out[n] for n in layers}
         result = SimResult(timesteps=timesteps, batch=batch, output_layers=self.output_layers)
         for n in layers:
             result.layers[n] = LayerTrace(spikes=spikes[n], latency=0, u=us.get(n), v=vs.get(n))

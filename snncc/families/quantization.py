@@ -85,6 +85,8 @@ class SynapseInputs:
         per output row, the scale the mantissas were rounded with when it differs from row to row."""
         for s in self.names:
             meta = {keys.SOURCE: g.nodes[s].metadata.get(keys.SOURCE, s), keys.SCALE: scale}
+            if g.is_recurrent(s):  # a feedback synapse stays one: it delivers the previous step's spikes
+                meta[keys.RECURRENT] = True
             if s in self.geometry:
                 geom = self.geometry[s]
                 g.nodes[s] = QConv(weight=mantissas[s], input_shape=geom.in_shape, stride=geom.stride,

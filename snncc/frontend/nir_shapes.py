@@ -16,7 +16,7 @@ import numpy as np
 from ..conv import pair
 from ..errors import GraphError, UnsupportedLayerError
 from ..families import REGISTRY
-from ..ir import Graph, SnnccNode, keys
+from ..ir import FloatNeuron, Graph, SnnccNode, keys
 
 POOLS = (nir.AvgPool2d, nir.SumPool2d)
 SUPPORTED_STRUCTURE = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Conv2d, *POOLS, nir.Flatten, nir.Scale)
@@ -34,6 +34,7 @@ def normalise(g: Graph) -> Graph:
         if isinstance(node, nir.Delay):
             raise UnsupportedLayerError("NIR Delay nodes are not supported: the Loihi targets' Lava processes "
                                         "here have no synaptic delays", layer=name)
+    _mark_recurrent(g)
     _refuse_batch_dimension(g)
     shapes = _infer(g)
     for name in list(g.nodes):
@@ -73,6 +74,32 @@ def _flatten_subgraphs(g: Graph) -> None:
                 outer.append((a, b))
         g.nodes.update(inner)
         g.edges = outer + edges
+
+
+def _mark_recurrent(g: Graph) -> None:
+    """Each cycle (an edge back to a node on the path from the Input) is closed by a synapse that feeds a neuron
+    layer's spikes back: it is marked recurrent (it delivers the previous step's spikes, Lava's one-step synapse)."""
+    import networkx as nx
+
+    graph = nx.DiGraph(g.edges)
+    graph.add_nodes_from(g.nodes)
+    if nx.is_directed_acyclic_graph(graph):
+        return
+    for a, b, kind in nx.dfs_labeled_edges(graph, source=g.input_names[0] if g.input_names else None):
+        if kind != "nontree" or b not in nx.ancestors(graph, a) | {a}:
+            continue
+        closing = a if _is_synapse(g.nodes[a]) else b if _is_synapse(g.nodes[b]) else None
+        if closing is None:
+            raise UnsupportedLayerError(f"the loop {a} -> {b} has no synapse to carry the spikes back", layer=a)
+        if not all(REGISTRY.is_nir_neuron(g.nodes[p]) or isinstance(g.nodes[p], FloatNeuron)
+                   for p in g.predecessors(closing)):
+            raise UnsupportedLayerError("a loop must feed a neuron layer's spikes back through a synapse; this "
+                                        "synapse's sources are not all neuron layers", layer=closing)
+        g.nodes[closing].metadata[keys.RECURRENT] = True
+
+
+def _is_synapse(node: Any) -> bool:
+    return isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d))
 
 
 def input_rank(node: Any) -> int | None:
@@ -120,10 +147,10 @@ def _infer(g: Graph) -> dict[str, tuple[int, ...]]:
 def _output_shape(name: str, node: Any, s: tuple[int, ...] | None) -> tuple[int, ...]:
     if isinstance(node, nir.Input):
         return tuple(int(v) for v in np.atleast_1d(node.input_type["input"]))
+    if isinstance(node, (nir.Affine, nir.Linear)):  # (a recurrent one is ordered before its source)
+        return (int(np.asarray(node.weight).shape[0]),)
     if s is None:
         raise GraphError("its input's shape is unknown", layer=name)
-    if isinstance(node, (nir.Affine, nir.Linear)):
-        return (int(np.asarray(node.weight).shape[0]),)
     if isinstance(node, nir.Conv2d):
         c, h, w = _map(name, s)
         weight = np.asarray(node.weight)
