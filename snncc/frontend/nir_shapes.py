@@ -90,11 +90,12 @@ def _mark_recurrent(g: Graph) -> None:
             continue
         closing = a if _is_synapse(g.nodes[a]) else b if _is_synapse(g.nodes[b]) else None
         if closing is None:
-            raise UnsupportedLayerError(f"the loop {a} -> {b} has no synapse to carry the spikes back", layer=a)
+            raise UnsupportedLayerError(f"the cycle closed by {a} -> {b} has no synapse to carry a neuron layer's "
+                                        "spikes back", layer=a)
         if not all(REGISTRY.is_nir_neuron(g.nodes[p]) or isinstance(g.nodes[p], FloatNeuron)
                    for p in g.predecessors(closing)):
-            raise UnsupportedLayerError("a loop must feed a neuron layer's spikes back through a synapse; this "
-                                        "synapse's sources are not all neuron layers", layer=closing)
+            raise UnsupportedLayerError(f"the cycle closed by {a} -> {b} is not fed by a neuron layer: a loop needs "
+                                        "a neuron to carry it from one step to the next", layer=closing)
         g.nodes[closing].metadata[keys.RECURRENT] = True
 
 
