@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import networkx as nx
 import nir
 import numpy as np
 
@@ -17,6 +18,7 @@ from ..conv import pair
 from ..errors import GraphError, UnsupportedLayerError
 from ..families import REGISTRY
 from ..ir import FloatNeuron, Graph, SnnccNode, keys
+from ..ir.synapses import FLOAT_SYNAPSES
 
 POOLS = (nir.AvgPool2d, nir.SumPool2d)
 SUPPORTED_STRUCTURE = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Conv2d, *POOLS, nir.Flatten, nir.Scale)
@@ -79,8 +81,6 @@ def _flatten_subgraphs(g: Graph) -> None:
 def _mark_recurrent(g: Graph) -> None:
     """Each cycle (an edge back to a node on the path from the Input) is closed by a synapse that feeds a neuron
     layer's spikes back: it is marked recurrent (it delivers the previous step's spikes, Lava's one-step synapse)."""
-    import networkx as nx
-
     graph = nx.DiGraph(g.edges)
     graph.add_nodes_from(g.nodes)
     if nx.is_directed_acyclic_graph(graph):
@@ -88,7 +88,7 @@ def _mark_recurrent(g: Graph) -> None:
     for a, b, kind in nx.dfs_labeled_edges(graph, source=g.input_names[0] if g.input_names else None):
         if kind != "nontree" or b not in nx.ancestors(graph, a) | {a}:
             continue
-        closing = a if _is_synapse(g.nodes[a]) else b if _is_synapse(g.nodes[b]) else None
+        closing = a if isinstance(g.nodes[a], FLOAT_SYNAPSES) else b if isinstance(g.nodes[b], FLOAT_SYNAPSES) else None
         if closing is None:
             raise UnsupportedLayerError(f"the cycle closed by {a} -> {b} has no synapse to carry a neuron layer's "
                                         "spikes back", layer=a)
@@ -97,10 +97,6 @@ def _mark_recurrent(g: Graph) -> None:
             raise UnsupportedLayerError(f"the cycle closed by {a} -> {b} is not fed by a neuron layer: a loop needs "
                                         "a neuron to carry it from one step to the next", layer=closing)
         g.nodes[closing].metadata[keys.RECURRENT] = True
-
-
-def _is_synapse(node: Any) -> bool:
-    return isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d))
 
 
 def input_rank(node: Any) -> int | None:

@@ -22,7 +22,5 @@ def from_nir(node: Any, sem: NeuronSemantics, name: str) -> MultiLevelNeuron:
                          f"fire_at_threshold={sem.fire_at_threshold}", layer=name,
                          hint="--reset subtract --threshold ge, or --max-spikes 1")
     lif = binary_from_nir(node, sem, name)
-    if lif.current_bias.any():
-        raise GraphError("internal: a NIR neuron has no current bias before canonicalize", layer=name)
     return MultiLevelNeuron(decay_v=lif.decay_v, decay_i=lif.decay_i, threshold=lif.threshold, bias=lif.bias,
                             offset=0.0, out_scale=1.0, levels=sem.max_spikes, metadata=lif.metadata)

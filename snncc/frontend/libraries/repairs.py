@@ -8,6 +8,7 @@ import numpy as np
 
 from ...errors import GraphError
 from ...ir import Graph
+from ...ir.nodes import value_range
 from ..nir_shapes import input_rank
 from .base import Repair
 
@@ -56,7 +57,7 @@ def norse_time_constants(g: Graph, dt: float) -> list[str]:
     for name, f in found:
         old = np.asarray(getattr(g.nodes[name], f), np.float64)
         setattr(g.nodes[name], f, old / dt)
-        changed.append(f"{name}.{f}: {_range(old)} -> {_range(old / dt)} s (tau = dt * tau_mem, norse#411)")
+        changed.append(f"{name}.{f}: {value_range(old)} -> {value_range(old / dt)} s (tau = dt * tau_mem, norse#411)")
     return changed
 
 
@@ -71,16 +72,12 @@ def norse_current_jump(g: Graph, dt: float) -> list[str]:
             if np.allclose(w_in, jump):
                 continue
             if not np.all(w_in == 1):
-                raise GraphError(f"w_in is {_range(w_in)}, neither Norse's 1 nor tau_syn/dt", layer=name,
+                raise GraphError(f"w_in is {value_range(w_in)}, neither Norse's 1 nor tau_syn/dt", layer=name,
                                  hint="pass --from nir if the file is not a Norse export")
             node.w_in = np.broadcast_to(jump, np.shape(node.tau_syn)).copy()
-            changed.append(f"{name}.w_in: 1 -> {_range(jump)} (Norse's current jump)")
+            changed.append(f"{name}.w_in: 1 -> {value_range(jump)} (Norse's current jump)")
     return changed
 
-
-def _range(a: np.ndarray) -> str:
-    lo, hi = float(np.min(a)), float(np.max(a))
-    return f"{lo:.6g}" if lo == hi else f"[{lo:.6g}, {hi:.6g}]"
 
 
 BATCH_DIMENSION = Repair("batch-dimension", "Input/Output shapes keep the batch dimension (nirtorch#18, NIR#69)",
@@ -106,17 +103,17 @@ def rockpool_input_gain(g: Graph, dt: float) -> list[str]:
         r = np.asarray(node.r, np.float64)
         w_in = np.asarray(node.w_in, np.float64) if cuba else np.ones(1)
         if not (np.allclose(r, tau_mem * alpha / dt, rtol=1e-6) and np.all(w_in == 1)):
-            raise GraphError(f"r is {_range(r)}{f' and w_in {_range(w_in)}' if cuba else ''}, not what Rockpool's "
-                             f"export writes for dt={dt:g} (r = tau_mem exp(-dt/tau_mem) / dt"
-                             f"{', w_in = 1' if cuba else ''})", layer=name,
+            stated = f"r is {value_range(r)}" + (f" and w_in {value_range(w_in)}" if cuba else "")
+            raise GraphError(f"{stated}, not what Rockpool's export writes for dt={dt:g} (r = tau_mem "
+                             f"exp(-dt/tau_mem) / dt{', w_in = 1' if cuba else ''})", layer=name,
                              hint="pass the --dt the model was trained with, or --from nir")
         if cuba:
             beta = np.exp(-dt / np.asarray(node.tau_syn, np.float64))
             node.w_in = np.broadcast_to(beta / ((1.0 - alpha) * (1.0 - beta) * r), np.shape(node.tau_syn)).copy()
-            changed.append(f"{name}.w_in: 1 -> {_range(node.w_in)} (LIFTorch's input gain exp(-dt/tau_syn))")
+            changed.append(f"{name}.w_in: 1 -> {value_range(node.w_in)} (LIFTorch's input gain exp(-dt/tau_syn))")
         else:
             node.r = np.broadcast_to(1.0 / (1.0 - alpha), np.shape(node.tau)).copy()
-            changed.append(f"{name}.r: {_range(r)} -> {_range(node.r)} (LIFNeuronTorch's input gain 1)")
+            changed.append(f"{name}.r: {value_range(r)} -> {value_range(node.r)} (LIFNeuronTorch's input gain 1)")
     return changed
 
 
