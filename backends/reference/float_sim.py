@@ -2,9 +2,10 @@
 
 Same semantics as the torch training modules, in float64 and with zero latency per synapse, as torch computes it:
 each float neuron node steps itself (``FloatNeuron.float_step``); a recurrent synapse delivers its source layer's
-output of the previous step (the one step of latency Lava's synapse has). It consumes the same integer payloads as the
-integer graph (the canonicalize pass folded the input scale into the first synapses). Every float neuron node type
-runs, so the lowering passes can measure what a float-level rewrite changes (exact lowerings change nothing).
+output of ``feedback_delay`` steps ago (one unless the trained model says otherwise; docs/semantics.md, Timing). It
+consumes the same integer payloads as the integer graph (the canonicalize pass folded the input scale into the first
+synapses). Every float neuron node type runs, so the lowering passes can measure what a float-level rewrite changes
+(exact lowerings change nothing).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from snncc.backends.base import check_inputs
 from snncc.conv import conv2d, nir_geometry
 from snncc.errors import GraphError
 from snncc.ir import FloatNeuron, Graph, InputEncoding, type_name
+from snncc.ir.timing import feedback_delay
 
 from .trace import LayerCounts, LayerTrace, SimResult
 
@@ -49,7 +51,9 @@ class FloatSimulator:
                   for n in layers}
         vs = {n: np.zeros((batch, timesteps, size[n])) for n in layers} if record_states else {}
         us = {n: np.zeros((batch, timesteps, size[n])) for n in layers} if record_states else {}
-        previous = {n: np.zeros((batch, size[n])) for n in layers}  # what recurrent synapses deliver
+        delay = {n: feedback_delay(g, n) for n in self.order if g.is_recurrent(n)}
+        zeros = {n: np.zeros((batch, size[n])) for n in layers}
+        past = [zeros] * max(delay.values(), default=0)  # past[k - 1]: the layers' outputs k steps ago
         for t in range(timesteps):
             out: dict[str, np.ndarray] = {}
             for name in self.order:
@@ -59,7 +63,7 @@ class FloatSimulator:
                     continue
                 if isinstance(node, nir.Output):
                     continue
-                source = previous if g.is_recurrent(name) else out  # a recurrent synapse: the previous step's
+                source = past[delay[name] - 1] if name in delay else out  # a recurrent synapse: `delay` steps ago
                 a = sum(source[p] for p in g.predecessors(name))
                 if isinstance(node, nir.Conv2d):
                     out[name] = conv2d(a, node.weight, geometry[name]) + conv_bias[name]
@@ -74,7 +78,8 @@ class FloatSimulator:
                 if record_states:
                     vs[name][:, t] = state[name].v
                     us[name][:, t] = state[name].u
-            previous = {n: out[n] for n in layers}
+            if past:
+                past = [{n: out[n] for n in layers}, *past[:-1]]
         result = SimResult(timesteps=timesteps, batch=batch, output_layers=self.output_layers)
         for n in layers:
             result.layers[n] = LayerTrace(spikes=spikes[n], latency=0, u=us.get(n), v=vs.get(n))

@@ -30,12 +30,12 @@ from torch import fx, nn
 
 from ..errors import GraphError, SnnccError, UnsupportedLayerError, name_layer
 from ..families import REGISTRY
-from ..ir import Graph, InputEncoding, keys
-from ..nn import GradedInput, SpikingModule
+from ..ir import FloatNeuron, Graph, InputEncoding, keys
+from ..nn import GradedInput, Recurrent, SelfConnection, SpikingModule
 
 PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
 ADD_FUNCTIONS = (operator.add, torch.add)
-LEAVES = (*REGISTRY.torch_modules(), GradedInput)  # kept opaque: traced by their own rules
+LEAVES = (*REGISTRY.torch_modules(), GradedInput, Recurrent)  # kept opaque: traced by their own rules
 SUPPORTED_HINT = ("supported: nn.Linear, nn.Conv2d, nn.BatchNorm1d/2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, "
                   "nn.Flatten/Unflatten/Identity/Dropout, snncc.neurons "
                   + "/".join(c.__name__ for c in LEAVES) + ", and '+'")
@@ -79,28 +79,10 @@ def trace_module(module: nn.Module, timesteps: int | None = None) -> Graph:
                                     hint="use a torch.nn.Sequential or a forward() without data-dependent control "
                                          "flow") from None
     b = _Builder()
-    values: dict[str, _Value] = {}
-    placeholders = [n for n in fx_graph.nodes if n.op == "placeholder"]
-    if len(placeholders) != 1:
-        raise UnsupportedLayerError(f"forward() must take exactly one input tensor, it takes {len(placeholders)}")
-    modules = dict(module.named_modules())
-    for node in fx_graph.nodes:
-        if node.op == "placeholder":
-            values[node.name] = _Value(["input"], None, is_input=True)
-        elif node.op == "call_module":
-            values[node.name] = _module(b, node, modules[node.target], values)
-        elif node.op in ("call_function", "call_method"):
-            values[node.name] = _function(node, values)
-        elif node.op == "output":
-            arg = node.args[0]
-            if not isinstance(arg, fx.Node):
-                raise UnsupportedLayerError("forward() must return a single tensor")
-            out = values[arg.name]
-            if out.shape is None:
-                raise GraphError("the model output does not pass through any layer")
-            b.add("output", nir.Output(output_type={"output": np.array([int(np.prod(out.shape))])}), out)
-        else:
-            raise UnsupportedLayerError(f"unsupported fx operation '{node.op}' ({node.target})", hint=SUPPORTED_HINT)
+    out = _walk(b, fx_graph, dict(module.named_modules()), _Value(["input"], None, is_input=True), "")
+    if out.shape is None:
+        raise GraphError("the model output does not pass through any layer")
+    b.add("output", nir.Output(output_type={"output": np.array([int(np.prod(out.shape))])}), out)
     if b.input_shape is None:
         raise GraphError("the input size cannot be inferred: the model has no nn.Linear or nn.Conv2d after its input",
                          hint="start the model with nn.Unflatten(1, (C, H, W)) before a convolution")
@@ -111,6 +93,34 @@ def trace_module(module: nn.Module, timesteps: int | None = None) -> Graph:
     graph = Graph(nodes=b.nodes, edges=b.edges, metadata=metadata)
     graph.validate()
     return graph
+
+
+def _walk(b: _Builder, fx_graph: fx.Graph, modules: dict[str, nn.Module], start: _Value, prefix: str) -> _Value:
+    """Add the IR nodes of one traced forward() (the model's, or a recurrent block's body, whose modules are named
+    under ``prefix``) to ``b``; returns the value it outputs."""
+    values: dict[str, _Value] = {}
+    placeholders = [n for n in fx_graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1:
+        raise UnsupportedLayerError(f"forward() must take exactly one input tensor, it takes {len(placeholders)}",
+                                    layer=prefix or None)
+    for node in fx_graph.nodes:
+        if node.op == "placeholder":
+            values[node.name] = start
+        elif node.op == "call_module":
+            if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
+                raise UnsupportedLayerError("modules must be called with one tensor argument",
+                                            layer=prefix + node.target)
+            values[node.name] = _module(b, prefix + node.target, modules[node.target], values[node.args[0].name])
+        elif node.op in ("call_function", "call_method"):
+            values[node.name] = _function(node, values)
+        elif node.op == "output":
+            arg = node.args[0]
+            if not isinstance(arg, fx.Node):
+                raise UnsupportedLayerError("forward() must return a single tensor", layer=prefix or None)
+            return values[arg.name]
+        else:
+            raise UnsupportedLayerError(f"unsupported fx operation '{node.op}' ({node.target})", hint=SUPPORTED_HINT)
+    raise UnsupportedLayerError("forward() returns nothing", layer=prefix or None)
 
 
 def check_tensors(mod: nn.Module, name: str) -> None:
@@ -130,13 +140,13 @@ def layer_name(qualname: str, mod: nn.Module) -> str:
     return name if name and not name[0].isdigit() else f"{type(mod).__name__.lower()}_{name}"
 
 
-def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value]) -> _Value:
-    if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
-        raise UnsupportedLayerError("modules must be called with one tensor argument", layer=node.target)
-    x = values[node.args[0].name]
-    name = layer_name(node.target, mod)
-    source = f"{node.target} ({type(mod).__module__}.{type(mod).__name__})"
+def _module(b: _Builder, qualname: str, mod: nn.Module, x: _Value) -> _Value:
+    """The IR nodes of the module ``qualname`` applied to ``x``."""
+    name = layer_name(qualname, mod)
+    source = f"{qualname} ({type(mod).__module__}.{type(mod).__name__})"
     check_tensors(mod, name)
+    if isinstance(mod, Recurrent):
+        return _recurrent(b, qualname, mod, x)
     if isinstance(mod, GradedInput):
         if not x.is_input:
             raise UnsupportedLayerError("GradedInput must be the first module, applied to the model input",
@@ -166,7 +176,7 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
             b.input_shape = (mod.in_features,)
         elif x.shape != (mod.in_features,):
             raise GraphError(f"takes {mod.in_features} features but its input has shape {x.shape}", layer=name)
-        w = mod.weight.detach().double().numpy()
+        w = (mod.masked_weight() if isinstance(mod, SelfConnection) else mod.weight.detach()).double().numpy()
         node_ir = (nir.Affine(weight=w, bias=mod.bias.detach().double().numpy()) if mod.bias is not None
                    else nir.Linear(weight=w))
         node_ir.metadata = {keys.SOURCE: source}
@@ -176,6 +186,49 @@ def _module(b: _Builder, node: fx.Node, mod: nn.Module, values: dict[str, _Value
         return _neuron(b, mod, x, name, source)
     raise UnsupportedLayerError(f"{type(mod).__module__}.{type(mod).__name__} is not supported", layer=name,
                                 hint=SUPPORTED_HINT)
+
+
+def _recurrent(b: _Builder, qualname: str, mod: Recurrent, x: _Value) -> _Value:
+    """A recurrent block: its body traced with the feedback synapse as one more input of the body's first neuron
+    layer, and that synapse fed by the body's last neuron layer, marked recurrent (it delivers the spikes of
+    ``mod.delay`` steps ago)."""
+    name = layer_name(qualname, mod)
+    if x.is_input or x.shape is None:
+        raise UnsupportedLayerError("a recurrent block must follow a synapse layer (nn.Linear)", layer=name)
+    if x.shape != (mod.in_features,):
+        raise GraphError(f"takes {mod.in_features} features (in_features) but its input has shape {x.shape}",
+                         layer=name)
+    fb_qualname = f"{qualname}.feedback"
+    fb = layer_name(fb_qualname, mod.feedback)
+    entry = _Value([*x.sources, fb], x.shape)
+    if isinstance(mod.body, LEAVES):
+        out = _module(b, f"{qualname}.body", mod.body, entry)
+    else:
+        try:
+            body_graph = _Tracer().trace(mod.body)
+        except Exception as exc:  # fx raises many kinds of errors on untraceable Python
+            raise UnsupportedLayerError(f"the recurrent block's body cannot be traced symbolically: {exc}",
+                                        layer=name) from None
+        out = _walk(b, body_graph, dict(mod.body.named_modules()), entry, f"{qualname}.body.")
+    fed = [dst for src, dst in b.edges if src == fb]
+    if not fed or not all(isinstance(b.nodes[d], FloatNeuron) for d in fed):
+        what = f"'{fed[0]}', a {type(b.nodes[fed[0]]).__name__}" if fed else "nothing"
+        raise UnsupportedLayerError(f"the feedback would enter {what}: a recurrent block's body must start with a "
+                                    "neuron layer that takes its synaptic input as it is (the feedback joins it)",
+                                    layer=name, hint="a layer that normalizes its input first cannot close a loop; "
+                                                     "use the family's form without the normalization")
+    if len(out.sources) != 1 or not isinstance(b.nodes.get(out.sources[0]), FloatNeuron):
+        raise UnsupportedLayerError("a recurrent block's body must end with a neuron layer (its spikes are fed "
+                                    "back)", layer=name)
+    if out.shape != (mod.out_features,):
+        raise GraphError(f"the body gives shape {out.shape}, the feedback reads {mod.out_features} features "
+                         "(out_features)", layer=name)
+    check_tensors(mod.feedback, fb)
+    _module(b, fb_qualname, mod.feedback, _Value(out.sources, out.shape))
+    b.nodes[fb].metadata.update({keys.RECURRENT: True, keys.FEEDBACK_DELAY: mod.delay,
+                                 keys.SOURCE: f"{fb_qualname} (feedback of {qualname}, {mod.delay} step"
+                                              f"{'s' if mod.delay > 1 else ''} late)"})
+    return out
 
 
 def _neuron(b: _Builder, mod: nn.Module, x: _Value, name: str, source: str) -> _Value:

@@ -11,6 +11,8 @@ from __future__ import annotations
 SOURCE = "snncc.source"  # provenance: the model layer (or the compiler rewrite) a node comes from
 SCALE = "snncc.scale"  # quantize: float-to-integer scale of a layer (weight units per float unit)
 RECURRENT = "snncc.recurrent"  # a synapse that feeds back: it delivers the previous step's output, no latency
+FEEDBACK_DELAY = "snncc.feedback_delay"  # frontend: the steps a recurrent synapse's spikes take to come back in the
+# trained model (absent: 1); balance-latency makes the deployed loop take as many (ir/timing.loop_latencies)
 INPUT_GAIN = "snncc.input_gain"  # canonicalize (NIR discretisation): per-neuron input gain, folded into the weights
 INPUT_SHAPE = "snncc.input_shape"  # frontend: the (C, H, W) map a pooling node reads (NIR pools do not state it)
 POOL = "snncc.pool"  # canonicalize: {"kernel": [ky, kx], "weight": w} of a pooling turned into a depthwise conv

@@ -195,6 +195,11 @@ class IntegerNeuron(NeuronNode):
         """Per neuron, the smallest step of its bias in voltage units."""
         return np.ones(self.size)
 
+    def input_bias(self) -> np.ndarray | None:
+        """The integer bias each neuron adds to its synaptic input every step (before ``act_shift``), for a layer
+        whose bias enters a decaying current; None for a layer without one."""
+        return None
+
     def weight_unit(self, weight_exp: int, scale: float) -> float | np.ndarray:
         """What one weight mantissa of a synapse (exponent ``weight_exp``) into this layer is worth in float units:
         ``2**e / scale``; a layer with per-neuron input scaling returns one unit per neuron, shape (n, 1)."""

@@ -14,11 +14,22 @@ from ..families.klif.module import KLIF
 from ..families.lif.module import IF, LIF
 from ..families.multilevel.conversion import convert_to_snn
 from ..families.multilevel.module import ASN, NASN, QCFS, GroupNeuron, MultiLevel
-from ..nn import GradedInput, Residual, SpikingModule, reset_states, round_ste, run_sequence, spike
+from ..nn import (
+    GradedInput,
+    Recurrent,
+    Residual,
+    SelfConnection,
+    SpikingModule,
+    reset_states,
+    round_ste,
+    run_sequence,
+    spike,
+)
 
 __all__ = [
-    "ARLIF", "ASN", "GradedInput", "GroupNeuron", "IF", "KLIF", "LIF", "MultiLevel", "NASN", "QCFS", "Residual",
-    "SpikingModule", "convert_to_snn", "deploy_exact", "reset_states", "round_ste", "run_sequence", "spike",
+    "ARLIF", "ASN", "GradedInput", "GroupNeuron", "IF", "KLIF", "LIF", "MultiLevel", "NASN", "QCFS", "Recurrent",
+    "Residual", "SelfConnection", "SpikingModule", "convert_to_snn", "deploy_exact", "reset_states", "round_ste",
+    "run_sequence", "spike",
 ]
 
 

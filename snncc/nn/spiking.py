@@ -14,11 +14,9 @@ import torch
 from torch import nn
 
 
-class SpikingModule(nn.Module):
-    """Base of the neuron modules of the families."""
+class Stateful(nn.Module):
+    """A module that keeps state from one step (one call) to the next: :func:`reset_states` clears it."""
 
-    FOLD_SUFFIX: ClassVar[str | None] = None  # the IR suffix of a part its tracing rule puts before the neurons,
-    # which the deploy-exact mode folds into the feeding nn.Linear (fold_into)
     STATE: ClassVar[tuple[str, ...]] = ()  # the attributes holding its state across steps (None until a first step)
 
     def reset_state(self) -> None:
@@ -32,6 +30,13 @@ class SpikingModule(nn.Module):
         if first is None or first.shape != x.shape:
             for name in self.STATE:
                 setattr(self, name, torch.zeros_like(x))
+
+
+class SpikingModule(Stateful):
+    """Base of the neuron modules of the families."""
+
+    FOLD_SUFFIX: ClassVar[str | None] = None  # the IR suffix of a part its tracing rule puts before the neurons,
+    # which the deploy-exact mode folds into the feeding nn.Linear (fold_into)
 
     def ir_nodes(self, n: int) -> list[tuple[str, Any]]:
         """The tracing rule: the IR nodes this layer of ``n`` neurons becomes, in order, as ``(suffix, node)``
@@ -60,9 +65,9 @@ class SpikingModule(nn.Module):
 
 
 def reset_states(model: nn.Module) -> None:
-    """Clear the state of every snncc neuron module in ``model``."""
+    """Clear the state of every snncc neuron module (and every recurrent wrapper) in ``model``."""
     for m in model.modules():
-        if isinstance(m, SpikingModule):
+        if isinstance(m, Stateful):
             m.reset_state()
 
 

@@ -8,17 +8,25 @@ binary, or graded with the source's number of levels for a source that sends gra
 graded input). In the float model a relay is a same-step copy, so the rewrite is exact; in the deployed network each
 stage adds the one step that balances the paths.
 
+Loops are left as they are, with one exception: a recurrent synapse brings its source's spikes back after as many
+steps as its loop has synapses, and where the trained model waits longer (``Recurrent(..., delay=k)``) the
+difference is made up with relay stages on the feedback path. A loop that takes the chip longer than the trained
+model waits cannot be shortened: it is refused, naming the loop (:func:`check_loops`).
+
 Costs (relay neurons and synapses per layer) go to ``ctx.notes['balance-latency']``.
 """
 
 from __future__ import annotations
 
+import networkx as nx
 import nir
 import numpy as np
 
+from ..errors import UnsupportedLayerError
 from ..families.relay import binary_relay, graded_relay
 from ..ir import FloatNeuron, Graph, InputEncoding, keys
 from ..ir.synapses import identity_synapse
+from ..ir.timing import loop_latencies
 from .base import Pass, PassContext
 from .canonicalize import check_canonical
 
@@ -56,11 +64,30 @@ class BalanceLatency(Pass):
                 lag = deepest - depth[syn]
                 if lag:
                     notes[syn] = _delay(g, syn, lag, chains)
+        for syn, _src, _target, trained, deployed in list(loop_latencies(g)):
+            if trained > deployed:
+                notes[syn] = _delay(g, syn, trained - deployed, chains)
+        check_loops(g)
         ctx.notes["balance-latency"] = notes
         return g
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         check_canonical(graph)
+        check_loops(graph)
+
+
+def check_loops(g: Graph) -> None:
+    """Every loop brings its spikes back when the trained model expects them; otherwise an error naming the loop."""
+    for syn, src, target, trained, deployed in loop_latencies(g):
+        if trained == deployed:
+            continue
+        path = nx.shortest_path(g.to_networkx(), target, src)
+        loop = " -> ".join([*path, syn, target])
+        raise UnsupportedLayerError(
+            f"the loop {loop} passes through {deployed} synapse layers, so on the chip {src}'s spikes come back "
+            f"{deployed} steps later; the trained model feeds them back after {trained}", layer=syn,
+            hint=f"train the loop with a feedback delay of {deployed} (snncc.neurons.Recurrent(..., delay="
+                 f"{deployed})), or close it with one synapse")
 
 
 def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]]) -> dict:

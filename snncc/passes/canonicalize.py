@@ -110,7 +110,7 @@ def check_canonical(g: Graph, balanced: bool = True) -> None:
             if not preds or not all(isinstance(g.nodes[p], (nir.Linear, nir.Conv2d)) for p in preds):
                 raise UnsupportedLayerError("a neuron layer must be fed by synapse layers (nn.Linear, nn.Conv2d)",
                                             layer=name)
-            depths = {depth[p] for p in preds}
+            depths = {depth[p] for p in preds if not g.is_recurrent(p)}  # loops: balance_latency.check_loops
             if balanced and len(depths) > 1:
                 raise UnsupportedLayerError(
                     f"paths of different synaptic depth ({sorted(depths)}) meet here; on the chip each synapse "

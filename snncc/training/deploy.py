@@ -94,9 +94,13 @@ def deploy_plan(model: nn.Module, target: str = "loihi2", calibration: np.ndarra
             continue  # relays inserted by the compiler have no module: they copy their source exactly
         mod = modules[name]
         gain = (1 << nfmt.act_shift) * float(node.metadata[keys.SCALE]) * mod.deploy_gain()
-        bias_v = node.bias_values().astype(np.float64)
+        bias_v, resolution = node.bias_values().astype(np.float64), node.bias_resolution()
+        into_current = node.input_bias()
+        if into_current is not None:  # the bias enters the decaying current, as the torch Linear's bias does
+            bias_v = bias_v + into_current * 2.0**nfmt.act_shift
+            resolution = np.full(node.size, 2.0**nfmt.act_shift)
         plan = LayerPlan(module=mod, node=node, gain=gain, neuron_format=nfmt, bias=bias_v / gain,
-                         bias_unit=node.bias_resolution() / gain)
+                         bias_unit=resolution / gain)
         units = weight_units(q, name)
         for syn in q.predecessors(name):
             lin = modules.get(syn)

@@ -138,6 +138,9 @@ class QLIF(CubaIntegerNeuron):
     def reset_mode(self) -> str:
         return self.reset
 
+    def input_bias(self) -> np.ndarray | None:
+        return self.current_bias if np.any(self.current_bias) else None
+
     def integer_state(self, batch: int) -> NeuronState:
         state = super().integer_state(batch)
         state.v += self.v_init
