@@ -39,7 +39,8 @@ def test_library_spikes_reproduced(tmp_path, library: str, name: str) -> None:
 
 FIRST = [(lib, next(iter(module.CASES))) for lib, module in SOURCES.items()] + [("norse", "conv-lifcell"),
                                                                           ("sinabs", "conv-lif-multispike"),
-                                                                          ("snntorch", "dense-rleaky")]
+                                                                          ("snntorch", "dense-rleaky"),
+                                                                          ("snntorch", "dense-rsynaptic")]
 
 
 @pytest.mark.lava

@@ -49,13 +49,20 @@ def build(tmp: Path, kind: str, reset: str) -> LibraryCase:
 
 
 class _Recurrent(torch.nn.Module):
-    """Linear -> RLeaky (all-to-all recurrent weights, exported as a nested graph with a cycle) -> Linear -> Leaky."""
+    """Linear -> a recurrent layer (exported as a nested graph with a cycle, ``lif`` <-> ``w_rec``) -> Linear ->
+    Leaky: RLeaky with all-to-all recurrent weights or with one weight per neuron (``all_to_all=False``, exported as
+    a diagonal Linear), or RSynaptic (a CubaLIF in the loop: the feedback enters the decaying current)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
         super().__init__()
         self.fc = torch.nn.Linear(8, 12)
-        self.lif = snn.RLeaky(beta=torch.full((12,), 0.9), threshold=torch.ones(12), linear_features=12,
-                              init_hidden=True)
+        common = {"beta": torch.full((12,), 0.9), "threshold": torch.ones(12), "init_hidden": True}
+        if kind == "dense-rsynaptic":
+            self.lif = snn.RSynaptic(alpha=torch.full((12,), 0.6), linear_features=12, **common)
+        elif kind == "dense-rleaky-self":  # one recurrent weight per neuron
+            self.lif = snn.RLeaky(all_to_all=False, V=torch.linspace(-1.5, 1.5, 12), **common)
+        else:
+            self.lif = snn.RLeaky(linear_features=12, **common)
         self.fc2 = torch.nn.Linear(12, 4)
         self.out = _leaky((4,), 0.8, "subtract", output=True)
 
@@ -64,24 +71,25 @@ class _Recurrent(torch.nn.Module):
 
 
 @quiet
-def build_recurrent(tmp: Path) -> LibraryCase:
-    """snnTorch's RLeaky with its default subtract reset (its reset_mechanism="zero" follows another rule than
-    Leaky's: the whole step after a spike is zeroed, its input included, which no snncc reset mode says)."""
+def build_recurrent(tmp: Path, kind: str) -> LibraryCase:
+    """snnTorch's RLeaky / RSynaptic with their default subtract reset (reset_mechanism="zero" follows another rule
+    than Leaky's: the whole step after a spike is zeroed, its input included, which no snncc reset mode says)."""
     seeded(6)
-    net = _Recurrent()
+    net = _Recurrent(kind)
     with torch.no_grad():
         net.fc.weight.mul_(3.0)
         net.fc2.weight.mul_(3.0)
-        net.lif.recurrent.weight.mul_(1.5)
+        if kind != "dense-rleaky-self":
+            net.lif.recurrent.weight.mul_(1.5)
     x = bernoulli((8,))
     spikes = _run(net, x)
     utils.reset(net)
-    path = tmp / "snntorch_rleaky.nir"
+    path = tmp / f"snntorch_{kind}.nir"
     nir.write(path, export_to_nir(net, x[0], ignore_dims=[0]))
-    return LibraryCase("snntorch", "dense-rleaky", path, time_major_to_batch_major(x),
-                       time_major_to_batch_major(spikes))
+    return LibraryCase("snntorch", kind, path, time_major_to_batch_major(x), time_major_to_batch_major(spikes))
 
 
 CASES = {f"{kind}-{reset}": (lambda tmp, k=kind, r=reset: build(tmp, k, r))
          for kind in ("dense", "conv") for reset in ("subtract", "zero")}
-CASES["dense-rleaky"] = build_recurrent
+CASES.update({kind: (lambda tmp, k=kind: build_recurrent(tmp, k))
+              for kind in ("dense-rleaky", "dense-rleaky-self", "dense-rsynaptic")})
