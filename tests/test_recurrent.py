@@ -246,3 +246,25 @@ def test_saved_recurrent_model_compiles_from_the_command_line(tmp_path) -> None:
     assert cli.main(["compile", str(tmp_path / "m.pt"), "-o", str(tmp_path / "b"), "-q", "--timesteps", "8"]) == 0
     bundle = Bundle.load(tmp_path / "b")
     assert [n for n in bundle.graph.nodes if bundle.graph.is_recurrent(n)] == ["selfconnection_1_feedback"]
+
+
+@pytest.mark.parametrize(("family", "loop"), [("lif", "all"), ("lif-subtract-cuba", "self"), ("lif", "cross2")])
+def test_nir_export_round_trip(tmp_path, capsys, family: str, loop: str) -> None:
+    """``snncc export --nir`` writes the loop as a NIR cycle; compiled again, the same float and deployed spikes. A
+    feedback delay above one step is snncc metadata: refused without --allow-metadata."""
+    model = recurrent_model(family, loop, False, seed=3)
+    x = payloads(False, 4)
+    first = snncc.compile(model, "loihi2", tmp_path / "b", snncc.Options(timesteps=10))
+    metadata = ["--allow-metadata"] if family != "lif" or loop == "cross2" else []
+    if loop == "cross2":
+        assert cli.main(["export", str(tmp_path / "b"), "--nir", str(tmp_path / "m.nir")]) == 2
+        assert "layer 'linear_1_feedback': standard NIR cannot say a loop whose feedback takes more than one step" \
+            in capsys.readouterr().err
+        assert not (tmp_path / "m.nir").exists()
+    assert cli.main(["export", str(tmp_path / "b"), "--nir", str(tmp_path / "m.nir"), *metadata]) == 0
+    again = snncc.compile(tmp_path / "m.nir", "loihi2", None, snncc.Options(timesteps=10))
+    assert any(again.graph.is_recurrent(n) for n in again.graph.nodes)
+    for backend in ("float", "reference"):
+        a, b = first.run(x, backend), again.run(x, backend)
+        for name in a.layers:
+            np.testing.assert_array_equal(a.layers[name].spikes, b.layers[name].spikes, err_msg=f"{backend} {name}")

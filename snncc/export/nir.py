@@ -33,6 +33,10 @@ def _other_family(node: Any) -> bool:
     return isinstance(node, FloatNeuron) and not REGISTRY.of(node).nir_features
 
 
+def _feedback_delay(node: Any) -> int:
+    return int((getattr(node, "metadata", None) or {}).get(keys.FEEDBACK_DELAY, 1))
+
+
 GRAPH_FEATURES: tuple[NirFeature, ...] = (
     NirFeature(ANY, "the integer graph (graph.nir: integer neurons and synapses)", REFUSED,
                "NIR has no fixed-point formats; the float graph is exported and 'snncc compile' derives the same "
@@ -47,6 +51,13 @@ GRAPH_FEATURES: tuple[NirFeature, ...] = (
                "rejects the file", applies=lambda n: int(n.groups) > 1),
     NirFeature(ANY, "a (C, H, W) map read by a Linear synapse", EXPRESSED, "a nir.Flatten node is inserted"),
     NirFeature(ANY, "a flat layer output read by a Conv2d", REFUSED, "NIR has no Unflatten or Reshape node"),
+    NirFeature(ANY, "a recurrent synapse (a loop)", EXPRESSED,
+               "a NIR cycle: the synapse feeds a neuron layer's spikes back into it or an earlier one, delivered one "
+               "step later (docs/semantics.md, Timing)"),
+    NirFeature(ANY, "a loop whose feedback takes more than one step (Recurrent(..., delay=k))", METADATA,
+               "a NIR cycle delivers after one step; written as synapse metadata snncc.feedback_delay, which snncc's "
+               "import reads back and other NIR tools ignore", applies=lambda n: _feedback_delay(n) > 1,
+               record=lambda n: {keys.FEEDBACK_DELAY: _feedback_delay(n)}),
     NirFeature(ANY, "pooling", EXPRESSED, "never in a float graph: canonicalize fuses it into the next synapse"),
     NirFeature(ANY, "dt, input encoding, timesteps", EXPRESSED,
                "graph metadata dt, input, timesteps; each neuron's metadata dt and snncc.exported_from"),

@@ -40,6 +40,10 @@ FEATURES: tuple[NirFeature, ...] = (
     NirFeature(TYPE, "bias", EXPRESSED,
                "the bias of the input synapse (Linear becomes Affine; a Conv2d's per-channel bias) when it can carry "
                "it and decay_i = 0, else v_leak = bias tau/dt (LIF, CubaLIF)"),
+    NirFeature(TYPE, "current_bias (a bias into the decaying current)", EXPRESSED,
+               "the bias of the input synapse (nir.CubaLIF takes the synapse's output into its current); refused when "
+               "no synapse can carry it",
+               applies=lambda n: bool(np.any(n.current_bias))),
     NirFeature(TYPE, "threshold (spike when v > threshold)", EXPRESSED, "v_threshold"),
     NirFeature(TYPE, "reset = zero", EXPRESSED, "v_reset = 0"),
     NirFeature(TYPE, "reset = subtract or subtract_after_leak", METADATA,
@@ -72,6 +76,11 @@ def to_nir(node: LIFNeuron, dt: float, name: str, shape: tuple[int, ...], synaps
     fixed = {"v_threshold": node.threshold.copy(), "v_reset": np.zeros(n)}
     cuba = bool(np.any(node.decay_i != 0))
     on_synapse = synapse_bias and not cuba and bool(np.any(bias != 0))
+    current = np.asarray(node.current_bias, np.float64)
+    into_current = cuba and bool(np.any(current != 0))  # CubaLIF's input enters its current: the synapse carries it
+    if into_current and not synapse_bias:
+        raise UnsupportedLayerError("standard NIR cannot say this layer's bias into its decaying current: no input "
+                                    "synapse can carry it", layer=name)
     if bool(np.all(_is_if(node))):
         if np.any(bias != 0) and not on_synapse:
             raise UnsupportedLayerError("standard NIR cannot say a bias on an IF layer whose input synapse cannot "
@@ -101,7 +110,7 @@ def to_nir(node: LIFNeuron, dt: float, name: str, shape: tuple[int, ...], synaps
             p["v_leak"] = bias * p["tau"] / dt
             p = _solve(make, p, "v_leak", "bias", bias, dt, name)
     made = make({k: (v.reshape(shape) if isinstance(v, np.ndarray) else v) for k, v in p.items()})
-    return made, (bias if on_synapse else None)
+    return made, (bias if on_synapse else current if into_current else None)
 
 
 def _solve(make: Callable[[dict], Any], p: dict, param: str, field: str, want: np.ndarray, dt: float,
