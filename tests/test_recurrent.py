@@ -24,6 +24,7 @@ from snncc import cli
 from snncc import neurons as N
 from snncc.bundle import Bundle
 from snncc.errors import UnsupportedLayerError
+from snncc.families.quantization import shifted
 from snncc.frontend import trace_module
 from snncc.frontend.torch_trace import layer_name
 from snncc.ir import FloatNeuron, keys
@@ -31,6 +32,7 @@ from snncc.passes import PassContext, PassManager, Pipeline
 from snncc.target import load_target
 from snncc.testing import assert_equivalent
 from snncc.training import QAT
+from snncc.training.deploy import deploy_plan
 
 NEURONS = {  # every family whose torch module can sit in a loop (QCFS is an ANN activation, NASN normalises first)
     "lif": lambda: N.LIF(beta=0.9, threshold=0.5),
@@ -268,3 +270,58 @@ def test_nir_export_round_trip(tmp_path, capsys, family: str, loop: str) -> None
         a, b = first.run(x, backend), again.run(x, backend)
         for name in a.layers:
             np.testing.assert_array_equal(a.layers[name].spikes, b.layers[name].spikes, err_msg=f"{backend} {name}")
+
+
+def test_feedback_shares_the_layer_scale_and_counts_in_its_range_check() -> None:
+    """quantize: the feed-forward and the feedback synapse into one layer get one scale and one exponent, and the
+    worst-case input is the sum over both (binary spikes: the sum of |mantissa| per neuron)."""
+    model = recurrent_model("lif", "all", False, seed=5)
+    with torch.no_grad():
+        model[1].feedback.weight.mul_(4.0)  # the feedback holds the layer's largest weight
+    ctx = PassContext(target=load_target("loihi2"))
+    q = PassManager(Pipeline.parse("canonicalize,balance-latency,lower-neurons,quantize").passes).run(
+        trace_module(model), ctx)
+    ff, fb = q.nodes["linear_0"], q.nodes["linear_1_feedback"]
+    assert q.is_recurrent("linear_1_feedback") and not q.is_recurrent("linear_0")
+    assert ff.weight_exp == fb.weight_exp and ff.metadata[keys.SCALE] == fb.metadata[keys.SCALE]
+    assert int(np.abs(fb.weight).max()) == 127  # the largest weight sets the scale
+    worst = int((np.abs(ff.weight).sum(axis=1) + np.abs(fb.weight).sum(axis=1)).max())
+    assert ctx.notes["quantize"]["lif_1_body"]["worst_case_input"] == shifted(worst, ff.weight_exp)
+
+
+def test_calibration_covers_the_feedback_synapse() -> None:
+    """calibrate (search) on a recurrent model: the feedback weights get their calibrated grid like the layer's
+    feed-forward weights (what QAT starts from), on the layer's one clip."""
+    model = recurrent_model("lif", "all", False, seed=6)
+    x = payloads(False, 7, samples=16)
+    plans = deploy_plan(model, "loihi2", calibration=x)
+    (plan,) = [p for p in plans if any(g.module is model[1].feedback for g in p.synapses)]
+    assert {id(g.module) for g in plan.synapses} == {id(model[0]), id(model[1].feedback)}
+    for grid in plan.synapses:
+        assert grid.calibrated is not None
+        mantissas = grid.calibrated / grid.unit
+        np.testing.assert_allclose(mantissas, np.rint(mantissas), atol=1e-9)  # on the grid
+        assert mantissas.max() <= grid.hi and mantissas.min() >= grid.lo
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("loop", ["self", "cross2"])
+def test_graded_loop_lowered_to_binary_populations(loop: str) -> None:
+    """On Loihi 1 (no graded spikes) a leak-free multi-level layer in a loop becomes a population of binary neurons:
+    the feedback synapse is expanded on both ends (the members' input and output weights) and the lowering stays
+    exact (measured against the unlowered integer graph); reference == Lava."""
+    torch.manual_seed(3)
+    make = lambda: N.MultiLevel(levels=4, threshold=0.5, beta=1.0)  # noqa: E731
+    body = make() if loop == "self" else nn.Sequential(make(), nn.Linear(6, 5), make())
+    block = N.Recurrent(body, 6, None if loop == "self" else 5, connectivity="all", delay=1 if loop == "self" else 2)
+    model = nn.Sequential(nn.Linear(8, 6), block, nn.Linear(6 if loop == "self" else 5, 3), N.LIF(threshold=0.3))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(2.0)
+    x = payloads(False, 4, samples=2, steps=8)
+    bundle = snncc.compile(model.double(), "loihi", options=snncc.Options(timesteps=8, inputs=x))
+    lowered = bundle.report["lowering"]
+    assert lowered and all(v["exact"] and v["measured"]["spike_agreement"] == 1.0 for v in lowered.values())
+    assert any(bundle.graph.is_recurrent(n) for n in bundle.graph.nodes)
+    assert_equivalent(bundle, x)
