@@ -74,7 +74,7 @@ class NetxBackend(_LavaFormat):
 
     name = "netx"
     describe = "lava-dl netx network"
-    export = "netx"  # states (u, v) where netx exposes them: a bundle compiled from a .net file
+    export = "netx"  # states (u, v) where netx exposes them: its CUBA blocks' u and v
 
     def supports(self, program: Program) -> str | None:
         if program.netx_path is None:
@@ -87,7 +87,7 @@ class NetxBackend(_LavaFormat):
 
         if is_netx_source(program.graph):  # the user's own .net, as netx builds it
             return run_netx_source(program.netx_path, program.graph, inputs, record_states)
-        return run_netx(program.netx_path, program.graph, inputs)
+        return run_netx(program.netx_path, program.graph, inputs, record_states)
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (ReferenceBackend(), LavaBackend(), NetxBackend(), FloatBackend())}

@@ -56,6 +56,9 @@ def build(kind: str) -> tuple[Net, torch.Tensor]:
     if kind == "conv_sdnn":
         return (Net([sd.Input(_sdnn()), sd.Conv(_sdnn(), 2, 4, 3, padding=1, stride=2), sd.Flatten(),
                      sd.Dense(_sdnn(), 4 * 4 * 4, 8), sd.Output(_sdnn(), 8, 4)]), torch.rand(4, 2, 8, 8, T))
+    if kind == "dense_rec":  # each block its own copy: slayer's Recurrent sets persistent_state in the dict it gets
+        return (Net([cuba.Recurrent(dict(CUBA), 20, 16), cuba.Dense(dict(CUBA), 16, 4)]),
+                (torch.rand(4, 20, T) < 0.3).float())
     if kind == "dense_delay":
         spikes = (torch.rand(4, 20, T) < 0.3).float()
         return Net([cuba.Dense(CUBA, 20, 16, delay=True), cuba.Dense(CUBA, 16, 4)]), spikes

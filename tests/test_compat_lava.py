@@ -100,3 +100,17 @@ def test_tiny_dense_lif_run_spikes_where_computed_by_hand() -> None:
     finally:
         src.stop()
     np.testing.assert_array_equal(spikes, [0, 1, 0, 1, 0, 0])
+
+
+def test_process_kind_in_a_fresh_interpreter() -> None:
+    """Naming a layer's Lava class can be the first Lava import (``LavaRunner.process_kind`` before any run, on a
+    stock layer whose class is lava-nc's own): it goes through the shim too, else Lava's var_model fails on 3.11's
+    mutable-default check."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from tests.graphs import lava_runner, qgraph
+        print(lava_runner(qgraph([2, 3], np.random.default_rng(0))).process_kind("lif0"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "LIFReset"

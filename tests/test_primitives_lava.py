@@ -470,15 +470,19 @@ def test_netx_refuses_custom_primitives(tmp_path: object, layer: str, node: obje
     assert exc.value.layer == layer
 
 
-def test_netx_refuses_recurrent_synapses(tmp_path: object) -> None:
+def test_netx_refuses_recurrent_synapses_between_layers(tmp_path: object) -> None:
+    """A layer feeding its own spikes back is netx's dense_rec (tests/test_netx_recurrent.py); feedback from a
+    deeper layer is not."""
     rng = np.random.default_rng(0)
-    layers = {"lif0": QLIF(du=0, dv=0, vth=5, bias_mant=np.zeros(3), bias_exp=np.zeros(3))}
-    syn = [("d0", "input", "lif0", dense(rng, 3, 2, 1, 100)), ("lat", "lif0", "lif0", dense(rng, 3, 3, -9, -1,
-                                                                                             recurrent=True))]
-    graph = build(2, layers, syn)
-    with pytest.raises(UnsupportedLayerError, match="recurrent") as exc:
-        write_netx(graph, tmp_path / "net.net")
-    assert exc.value.layer == "lat"
+    layers = {"lif0": QLIF(du=0, dv=0, vth=5, bias_mant=np.zeros(3), bias_exp=np.zeros(3)),
+              "lif1": QLIF(du=0, dv=0, vth=5, bias_mant=np.zeros(2), bias_exp=np.zeros(2))}
+    syn = [("d0", "input", "lif0", dense(rng, 3, 2, 1, 100)), ("d1", "lif0", "lif1", dense(rng, 2, 3, 1, 100)),
+           ("lat", "lif0", "lif0", dense(rng, 3, 3, -9, -1, recurrent=True))]
+    assert netx_expressible(build(2, layers, syn)) is None
+    syn.append(("back", "lif1", "lif0", dense(rng, 3, 2, -9, -1, recurrent=True)))
+    with pytest.raises(UnsupportedLayerError, match="feeds lif1's spikes into lif0") as exc:
+        write_netx(build(2, layers, syn), tmp_path / "net.net")
+    assert exc.value.layer == "back"
 
 
 @pytest.mark.parametrize(("node", "field"), [

@@ -7,7 +7,9 @@ graph's unit synapse into that neuron. Traces are the blocks' ``s_out`` and, whe
 (CUBA: ``u``, ``v``; SDNN: ``sigma``, ``act``).
 
 netx resets CUBA blocks staggered by depth (``reset_interval``, ``reset_offset``), so CUBA networks run all samples
-back to back in one run; netx's sigma-delta processes never reset, so a network with them runs one sample per run.
+back to back in one run; netx's sigma-delta processes never reset, and a ``dense_rec`` block's last spike of one
+sample would reach the next sample's first step (netx resets the neurons, not the spike in flight), so a network
+with either runs one sample per run (each CUBA block reset once, when its input arrives).
 """
 
 from __future__ import annotations
@@ -60,24 +62,24 @@ class NetxSourceRunner:
         self.encoder = self.neurons[0].startswith("input_")  # an input block with a neuron
         self.output = [graph.predecessors(o)[0] for o in graph.output_names]
         self.resets = all(REGISTRY.of(graph.nodes[n], n).netx_resets() for n in self.neurons)
+        self.per_sample = not self.resets or any(graph.is_recurrent(n) for n in graph.nodes)
 
     def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
         x = check_inputs(inputs, self.graph, InputEncoding.from_metadata(self.graph.metadata))
         batch, timesteps, _ = x.shape
-        per_sample = not self.resets
-        runs = [x[i:i + 1] for i in range(batch)] if per_sample else [x]
+        runs = [x[i:i + 1] for i in range(batch)] if self.per_sample else [x]
         parts = [self._run_once(xs, record_states) for xs in runs]
         layers = {n: LayerTrace(spikes=np.concatenate([p[n]["spikes"] for p in parts]), latency=self.depth[n],
                                 u=_join(parts, n, "u"), v=_join(parts, n, "v")) for n in self.neurons}
         return build_result(self.graph, x, layers, self.output)
 
-    def _kwargs(self, timesteps: int) -> dict:
+    def _kwargs(self, timesteps: int, num_steps: int) -> dict:
         first = self.graph.nodes[self.first_syn]
         kwargs = {"input_message_bits": GRADED_MESSAGE_BITS if first.graded else 0}
         if isinstance(first, QConv) and not self.encoder:
             kwargs["input_shape"] = tuple(first.input_shape[::-1])  # netx: (x, y, f)
-        if self.resets:
-            kwargs.update(reset_interval=timesteps, reset_offset=1)  # block k resets at 1-based step k + 2
+        if self.resets:  # block k resets at 1-based step k + 2 (once in a run of one sample)
+            kwargs.update(reset_interval=num_steps + 1 if self.per_sample else timesteps, reset_offset=1)
         return kwargs
 
     def _run_once(self, x: np.ndarray, record_states: bool) -> dict[str, dict[str, np.ndarray]]:
@@ -89,7 +91,7 @@ class NetxSourceRunner:
         batch, timesteps, _ = x.shape
         latency = max(self.depth[n] for n in self.neurons)
         num_steps = num_lava_steps(batch, timesteps, timesteps, latency)
-        with netx_network(self.path, **self._kwargs(timesteps)) as net, \
+        with netx_network(self.path, **self._kwargs(timesteps, num_steps)) as net, \
                 tempfile.TemporaryDirectory(prefix="snncc-netx-") as tmp:
             if len(net.layers) != len(self.neurons):
                 raise GraphError(f"{self.path} builds {len(net.layers)} netx blocks; the graph has "

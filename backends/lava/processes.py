@@ -29,7 +29,9 @@ SPARSE_MAX_DENSITY = 0.25
 
 @cache
 def lava_class(path: str) -> type:
-    """The class at dotted ``path`` (a target primitive's ``lava`` entry)."""
+    """The class at dotted ``path`` (a target primitive's ``lava`` entry). Lava is imported through the compat shim
+    first: a family's process module imports Lava, which fails on Python 3.11 without the shim's workarounds."""
+    import_lava()
     module, _, name = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)

@@ -7,6 +7,9 @@ values against the target's formats (see :mod:`snncc.passes.base`, ``Pass.level`
 
 * ``dense``: ``optimize_weight_bits`` of the file's weights, then Lava Dense's first-step ``clip_weights`` and
   ``truncate_weights`` -> one ``QDense`` (mantissas halved while they exceed 8 signed bits, exactly);
+* ``dense_rec``: ``weight`` and ``weight_rec`` quantized together (one exponent), each then clipped and truncated by
+  its own Dense -> a ``QDense`` into the layer and a recurrent ``QDense`` (``keys.RECURRENT``) from the layer back
+  into itself, graded where the block's input is (netx builds it with the block's input message bits);
 * ``conv``: the file's PyTorch-layout kernel as Lava's ``Conv`` uses it (no exponent) -> ``QConv``;
 * ``pool``: a per-channel sum pooling (netx 0.6.0 itself does not build it) -> a depthwise ``QConv`` of the pool's
   kernel; ``flatten``: nothing (snncc's flat vectors are CHW, as netx's ``transpose([2, 1, 0]).flatten()``);
@@ -16,8 +19,10 @@ values against the target's formats (see :mod:`snncc.passes.base`, ``Pass.level`
 * an ``input`` block with a neuron receives the graph input through a unit synapse (netx leaves its input port
   unconnected: how data reaches it is the caller's choice); without a neuron it only gives the input shape.
 
-Anything else (recurrent, complex, average, concat, convT, unpool blocks; RF neurons; non-ReLU SDNN activations) is
-an :class:`UnsupportedLayerError` naming the block; a file that is not a readable netx network a ModelLoadError.
+Anything else (complex, average, concat, convT, unpool blocks; RF neurons; non-ReLU SDNN activations; a
+``dense_rec`` block that spikes before its first reset, see :func:`snncc.backends.lava.netx_layers.
+silent_before_window`) is an :class:`UnsupportedLayerError` naming the block; a file that is not a readable netx
+network a ModelLoadError.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import h5py
 import nir
 import numpy as np
 
+from ..backends.lava.netx_layers import netx_quantization, silent_before_window
 from ..conv import ConvGeometry, pair
 from ..errors import ModelLoadError, UnsupportedLayerError
 from ..families import REGISTRY
@@ -36,7 +42,7 @@ from ..ir import Graph, InputEncoding, QConv, QDense, keys
 
 INPUT_LEVELS = 255  # payloads a netx input encoder (Delta) is fed: 8-bit data, as an image's pixels
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}  # netx's dense default
-UNSUPPORTED = {"dense_rec": "recurrent dense", "dense_comp": "complex dense", "average": "average",
+UNSUPPORTED = {"dense_comp": "complex dense", "average": "average",
                "concat": "concat", "convT": "transposed convolution", "unpool": "unpooling"}
 
 
@@ -90,6 +96,8 @@ class _Reader:
         self.shape: tuple[int, ...] | None = None  # (C, H, W) or (n,) of what the next block reads
         self.payload: int | None = None  # largest payload of what the next block reads (None: binary spikes)
         self.encoding = InputEncoding()
+        self.blocks: list[tuple[str, str]] = []  # (synapse, neuron layer) of each block, in netx's order
+        self.recurrence: dict[str, str] = {}  # neuron layer -> its recurrent synapse (dense_rec blocks)
 
     def where(self, index: int, kind: str) -> str:
         return f"{self.path}: layer/{index} ({kind})"
@@ -119,6 +127,11 @@ class _Reader:
                     keys.INPUT: self.encoding.to_dict()}
         graph = Graph(nodes=self.nodes, edges=self.edges, metadata=metadata)
         graph.validate()
+        try:
+            silent_before_window(graph, self.blocks, self.recurrence)
+        except UnsupportedLayerError as exc:  # named by its block, as every import error
+            block = graph.nodes[exc.layer].metadata[keys.SOURCE].split(" ")[0]
+            raise UnsupportedLayerError(exc.message, layer=block, hint=exc.hint) from None
         return graph
 
     def block(self, index: int, block: h5py.Group) -> None:
@@ -126,16 +139,16 @@ class _Reader:
         where = self.where(index, kind)
         if kind in UNSUPPORTED:
             raise UnsupportedLayerError(f"netx {UNSUPPORTED[kind]} blocks are not supported", layer=f"layer/{index}",
-                                        hint="supported blocks: input, dense, conv, pool, flatten")
+                                        hint="supported blocks: input, dense, dense_rec, conv, pool, flatten")
         if kind == "flatten":
             if self.shape is not None:
                 self.shape = (int(np.prod(self.shape)),)
             return
-        readers = {"input": self.input_block, "dense": self.dense_block, "conv": self.conv_block,
-                   "pool": self.pool_block}
+        readers = {"input": self.input_block, "dense": self.dense_block, "dense_rec": self.dense_block,
+                   "conv": self.conv_block, "pool": self.pool_block}
         if kind not in readers:
             raise UnsupportedLayerError(f"unknown netx block type '{kind}'", layer=f"layer/{index}",
-                                        hint="supported blocks: input, dense, conv, pool, flatten")
+                                        hint="supported blocks: input, dense, dense_rec, conv, pool, flatten")
         readers[kind](index, block, where)
 
     # ---- blocks ---------------------------------------------------------------------------------------------
@@ -170,9 +183,18 @@ class _Reader:
             raise ModelLoadError(f"{where}: weight reads {w.shape[1]} inputs, the block before gives "
                                  f"{int(np.prod(self.shape))}")
         self.start(w.shape[1])
-        mant, exp = dense_weights(w, f"layer/{index}")
+        parts = [w]
+        if _text(block["type"]) == "dense_rec":
+            w_rec = _ints(block, "weight_rec", where)
+            w_rec = w_rec.reshape(n, -1) if w_rec.ndim == 1 else w_rec
+            if w_rec.shape != (n, n):
+                raise ModelLoadError(f"{where}: weight_rec of shape {w_rec.shape} does not feed the block's {n} "
+                                     "neurons back into themselves")
+            parts.append(w_rec)
+        (mant, exp), *rec = dense_weights(parts, f"layer/{index}")
         syn = f"syn_{index}"
-        node = QDense(weight=mant, weight_exp=exp, graded=self.payload is not None)
+        graded = self.payload is not None
+        node = QDense(weight=mant, weight_exp=exp, graded=graded)
         self.delays(block, node, where, n)
         self.add(syn, node, where)
         bias = _ints(block, "bias", where).ravel() if "bias" in block else np.zeros(n, np.int64)
@@ -181,6 +203,8 @@ class _Reader:
         neuron_cfg = block["neuron"] if "neuron" in block else DEFAULT_NEURON
         self.neuron(index, "dense", neuron_cfg, bias, where, n)
         self.shape = (n,)
+        if rec:
+            self.recurrent(index, rec[0], graded, where)
 
     def conv_block(self, index: int, block: h5py.Group, where: str) -> None:
         kernel = _ints(block, "weight", where)
@@ -250,6 +274,20 @@ class _Reader:
         self.edges.append((self.prev, name))
         self.prev = name
 
+    def recurrent(self, index: int, weights: tuple[np.ndarray, int], graded: bool, where: str) -> None:
+        """The recurrent synapse of a ``dense_rec`` block: from its neurons (``self.prev``) back into them."""
+        neuron = self.prev
+        if self.nodes[neuron].payload_levels is not None and not graded:
+            raise UnsupportedLayerError("netx builds a dense_rec block's recurrent synapse with the block's input "
+                                        "message bits; this block's input is binary, so netx would count each of "
+                                        "its own graded payloads as one spike", layer=f"layer/{index}")
+        name = f"rec_{index}"
+        self.nodes[name] = QDense(weight=weights[0], weight_exp=weights[1], graded=graded,
+                                  metadata={keys.SOURCE: f"{where.split(': ', 1)[1]} weight_rec",
+                                            keys.RECURRENT: True})
+        self.edges += [(neuron, name), (name, neuron)]
+        self.recurrence[neuron] = name
+
     def delays(self, block: h5py.Group, node: Any, where: str, n: int) -> None:
         if "delay" not in block:
             return
@@ -274,7 +312,9 @@ class _Reader:
         if node.size != n:
             raise ModelLoadError(f"{where}: the neuron has {node.size} values for {n} neurons")
         self.payload = node.payload_levels
+        synapse = self.prev
         self.add(f"{kind}_{index}", node, where)
+        self.blocks.append((synapse, self.prev))
 
 
 def _fields(group: h5py.Group, where: str) -> dict[str, Any]:
@@ -291,23 +331,15 @@ def _fields(group: h5py.Group, where: str) -> dict[str, Any]:
     return out
 
 
-def dense_weights(weight: np.ndarray, layer: str) -> tuple[np.ndarray, int]:
-    """The synapse Lava's Dense computes from a netx dense block's weights: netx's ``optimize_weight_bits``, then
-    Dense's ``clip_weights``/``truncate_weights``; as 8-bit signed mantissas and an exponent."""
-    if not np.any(weight):
+def dense_weights(parts: list[np.ndarray], layer: str) -> list[tuple[np.ndarray, int]]:
+    """The synapses Lava's Dense processes compute from a netx dense block's weights (``weight``, and
+    ``weight_rec`` of a ``dense_rec``): netx's ``optimize_weight_bits`` of them side by side, then each Dense's
+    ``clip_weights``/``truncate_weights``; each as 8-bit signed mantissas and an exponent."""
+    if not any(np.any(p) for p in parts):
         raise UnsupportedLayerError("netx cannot load an all-zero weight matrix (its optimize_weight_bits divides "
                                     "by zero)", layer=layer)
-    from ..compat.lava import import_netx
-
-    import_netx()
-    from lava.lib.dl.netx.utils import optimize_weight_bits
-    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
-
-    with np.errstate(divide="ignore"):
-        w_opt, num_weight_bits, weight_exp, _ = optimize_weight_bits(weight.astype(np.int64))
-    sign_mode = determine_sign_mode(w_opt)
-    w = truncate_weights(clip_weights(w_opt, sign_mode, num_bits=8), sign_mode, num_weight_bits)
-    return fit_mantissas(np.asarray(w, np.int64), int(weight_exp), layer)
+    lava, weight_exp = netx_quantization(parts)
+    return [fit_mantissas(w, weight_exp, layer) for w in lava]
 
 
 def fit_mantissas(weight: np.ndarray, exp: int, layer: str) -> tuple[np.ndarray, int]:

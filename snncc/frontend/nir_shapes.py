@@ -80,8 +80,9 @@ def _flatten_subgraphs(g: Graph) -> None:
 
 def _mark_recurrent(g: Graph) -> None:
     """Each cycle (an edge back to a node on the path from the Input) is closed by a synapse that feeds a neuron
-    layer's spikes back: it is marked recurrent (it delivers the previous step's spikes, Lava's one-step synapse)."""
-    graph = nx.DiGraph(g.edges)
+    layer's spikes back: it is marked recurrent (it delivers the previous step's spikes, Lava's one-step synapse).
+    Synapses marked already (an integer graph read from a netx ``dense_rec`` block) close their cycles."""
+    graph = nx.DiGraph(g.feedforward_edges())
     graph.add_nodes_from(g.nodes)
     if nx.is_directed_acyclic_graph(graph):
         return
@@ -146,6 +147,8 @@ def _output_shape(name: str, node: Any, s: tuple[int, ...] | None) -> tuple[int,
         return tuple(int(v) for v in np.atleast_1d(node.input_type["input"]))
     if isinstance(node, (nir.Affine, nir.Linear)):  # (a recurrent one is ordered before its source)
         return (int(np.asarray(node.weight).shape[0]),)
+    if isinstance(node, SnnccNode):  # snncc's own nodes (an IR file, a netx import) state their shapes, flat
+        return tuple(node.out_shape)
     if s is None:
         raise GraphError("its input's shape is unknown", layer=name)
     if isinstance(node, nir.Conv2d):
@@ -163,8 +166,6 @@ def _output_shape(name: str, node: Any, s: tuple[int, ...] | None) -> tuple[int,
     if isinstance(node, nir.Flatten):
         start, end = int(node.start_dim) % len(s), int(node.end_dim) % len(s)
         return (*s[:start], int(np.prod(s[start:end + 1])), *s[end + 1:])
-    if isinstance(node, SnnccNode):  # snncc's own nodes (an IR file, a netx import) state their shapes, flat
-        return tuple(node.out_shape)
     return s
 
 
