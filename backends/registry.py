@@ -74,7 +74,7 @@ class NetxBackend(_LavaFormat):
 
     name = "netx"
     describe = "lava-dl netx network"
-    export = "netx"  # states (u, v) where netx exposes them: its CUBA blocks' u and v
+    export = "netx"  # states (u, v) only for a bundle compiled from a .net file
 
     def supports(self, program: Program) -> str | None:
         if program.netx_path is None:
@@ -87,7 +87,9 @@ class NetxBackend(_LavaFormat):
 
         if is_netx_source(program.graph):  # the user's own .net, as netx builds it
             return run_netx_source(program.netx_path, program.graph, inputs, record_states)
-        return run_netx(program.netx_path, program.graph, inputs, record_states)
+        # spikes only: netx's recorded u of a stock LIF block differs from the reference's at a layer's first
+        # step (fuzz seed 3, an AR-LIF network lowered to stock LIFs: u 12288 vs 0), not understood yet
+        return run_netx(program.netx_path, program.graph, inputs)
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (ReferenceBackend(), LavaBackend(), NetxBackend(), FloatBackend())}
