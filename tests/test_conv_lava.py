@@ -487,15 +487,16 @@ def netx_cases(draw: st.DrawFn, conv_layers: int, graded_input: bool) -> tuple[G
 
 @pytest.mark.lava
 def test_netx_conv_chains_match_the_reference(tmp_path) -> None:
-    """The netx file of a conv chain, loaded by ``netx.hdf5.Network`` and run in Lava, spikes as the reference."""
+    """The netx file of a conv chain, loaded by ``netx.hdf5.Network`` and run in Lava, spikes as the reference,
+    with the same u and v (netx's (W, H, C) maps put back in CHW order)."""
     seen = Seen()
 
     def check(case: tuple[Graph, np.ndarray]) -> None:
         graph, x = case
         assert netx_expressible(graph) is None
-        ref = ReferenceSimulator(graph).run(x)
-        got = run_netx(write_netx(graph, tmp_path / "net.h5"), graph, x)
-        cmp = compare_results("reference", ref, "netx", got, states=False)
+        ref = ReferenceSimulator(graph).run(x, record_states=True)
+        got = run_netx(write_netx(graph, tmp_path / "net.h5"), graph, x, record_states=True)
+        cmp = compare_results("reference", ref, "netx", got, states=True)
         assert cmp.equal, cmp.first_mismatch
         seen.note("two conv layers", "c1" in graph.nodes)
         seen.note("graded input", graph.nodes["c0"].graded)

@@ -174,8 +174,15 @@ def _conv_rec(g: Graph) -> None:
     g.edges += [("lif1", "rec_lif1"), ("rec_lif1", "lif1")]
 
 
+def _delayed(g: Graph) -> None:
+    """A loop trained to feed back after 2 steps (compiled, its feedback path holds a relay)."""
+    rec = add_rec(g, "lif1", np.full((4, 4), -3))
+    g.nodes[rec].metadata[keys.FEEDBACK_DELAY] = 2
+
+
 @pytest.mark.parametrize(("mutate", "layer", "words"), [
     (_feedback, "back", "feeds lif1's spikes into lif0"),
+    (_delayed, "rec_lif1", "trained with delay=2"),
     (_two, "rec_b", "one weight_rec per layer"),
     (_joint, "rec_lif1", "together, one exponent"),
     (_bias, "lif1", "spike at step 1, the step before its first reset"),
@@ -251,6 +258,28 @@ def test_compile_of_a_graph_netx_cannot_describe_records_why(tmp_path: Path) -> 
     by = {c.b: c for c in result.comparisons}
     assert by["lava"].equal and "netx" not in by
     assert bundle.netx_path is None
+
+
+def test_a_loop_trained_with_a_longer_delay_is_not_exported(tmp_path: Path) -> None:
+    """Recurrent(delay=2) from torch: the quantized feedback synapse keeps its trained delay, the bundle has no
+    netx file and says why (netx's dense_rec feeds back after one step), Lava still verifies."""
+    import torch
+    from torch import nn
+
+    from snncc import neurons as N
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), N.Recurrent(N.LIF(threshold=0.5), 4, delay=2), nn.Linear(4, 3),
+                          N.LIF(threshold=0.3))
+    bundle = compile_model(model, out_dir=tmp_path / "b")
+    (fb,) = [n for n in bundle.graph.nodes if bundle.graph.is_recurrent(n)]
+    assert bundle.graph.nodes[fb].metadata[keys.FEEDBACK_DELAY] == 2
+    assert bundle.graph.predecessors(fb)[0].endswith("__relay0")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["netx"]["file"] is None
+    assert f"layer '{fb}': netx's dense_rec feeds spikes back after one step" in manifest["netx"]["reason"]
+    result = verify_bundle(Bundle.load(tmp_path / "b"), samples=2, seed=0)
+    assert {c.b: c.equal for c in result.comparisons}["lava"]
 
 
 # ---- netx files in ------------------------------------------------------------------------------------------

@@ -62,8 +62,8 @@ def test_traffic_follows_placement():
     g = compiled()
     place(g, l1=Core(0, 0, 0, 0), l2=Core(0, 5, 2, 3))
     t = traffic(g, {"l1": np.array([1, 2, 3]), "l2": np.array([4, 0])})
-    assert t["l1"] == {"messages": 6, "hops": 6 * 5, "chip_hops": 0}
-    assert t["l2"] == {"messages": 0, "hops": 0, "chip_hops": 0}  # output layer: nothing downstream
+    assert t["l1"] == {"messages": 6, "recurrent_messages": 0, "hops": 6 * 5, "chip_hops": 0}
+    assert t["l2"] == {"messages": 0, "recurrent_messages": 0, "hops": 0, "chip_hops": 0}  # nothing downstream
     place(g, l2=Core(2, 0, 0, 0))
     assert traffic(g, {"l1": np.array([1, 0, 0]), "l2": np.zeros(2)})["l1"]["chip_hops"] == 2
 
@@ -96,7 +96,7 @@ def test_traffic_of_tiled_conv_layers_reaches_only_the_tiles_that_read_each_spik
                 reads = dense.mask[syn][dblock.index()].any(axis=0)  # inputs this consumer core reads
                 sent = int(counts[src][block.index()][reads[block.index()]].sum())
                 msgs, hops = msgs + sent, hops + sent * (abs(dcore.row - core.row) + abs(dcore.col - core.col))
-        assert t[src] == {"messages": msgs, "hops": hops, "chip_hops": 0}
+        assert t[src] == {"messages": msgs, "recurrent_messages": 0, "hops": hops, "chip_hops": 0}
     # a tile's receptive field is not the whole map: fewer messages than one per consumer core per spike
     assert t["lif1"]["messages"] < len(mapping.layers["lif2"].blocks) * int(counts["lif1"].sum())
 

@@ -40,6 +40,7 @@ from snncc.backends.lava.netx_layers import (
     netx_weight,
     silent_before_window,
 )
+from snncc.backends.lava.netx_source import chw_flat
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava, import_netx
 from snncc.errors import BackendUnavailableError, GraphError, UnsupportedLayerError
@@ -186,13 +187,13 @@ def _run_netx_once(path: str | Path, graph: Graph, chain: list[tuple[str, str]],
                 out = out.transpose(list(LAVA_AXES)).flatten() if len(out.shape) == 3 else out
                 out.connect(FileSink(shape=out.shape, num_steps=num_steps, path=paths[-1]["spikes"],
                                      dtype="int8").a_in)
-                if record_states and len(out.shape) == 1:  # a conv block's states are (W, H, C) maps: not compared
+                if record_states:  # a conv block's states are (W, H, C) maps, put in CHW order on loading
                     for what in ("u", "v"):
                         paths[-1][what] = recording_path(tmp, k, neuron, what)
                         FileProbe(var=getattr(block.neuron, what), num_steps=num_steps, path=paths[-1][what])
             run_and_stop(source, num_steps)
-            return {neuron: {what: cut_windows(np.load(p).reshape(num_steps, -1), batch, timesteps, timesteps,
-                                               k + 1) for what, p in paths[k].items()}
+            return {neuron: {what: cut_windows(chw_flat(np.load(p)), batch, timesteps, timesteps, k + 1)
+                             for what, p in paths[k].items()}
                     for k, (_, neuron) in enumerate(chain)}
     finally:
         net.net_config.f.close()

@@ -23,6 +23,7 @@ from snncc.compat.lava import import_netx
 from snncc.errors import UnsupportedLayerError
 from snncc.families import REGISTRY
 from snncc.ir import Graph, IntegerNeuron, QConv, QDense, type_name
+from snncc.ir.timing import feedback_delay
 
 
 def _netx_neuron(graph: Graph, name: str) -> bool:
@@ -41,6 +42,12 @@ def netx_chain(graph: Graph) -> list[tuple[str, str]]:
     if len(graph.output_names) != 1:
         raise UnsupportedLayerError("netx describes one output; the graph has "
                                     f"{len(graph.output_names)}", layer=graph.output_names[-1])
+
+    for name in graph.nodes:
+        if graph.is_recurrent(name) and feedback_delay(graph, name) > 1:
+            raise UnsupportedLayerError(f"netx's dense_rec feeds spikes back after one step; this loop was trained "
+                                        f"with delay={feedback_delay(graph, name)} (relays on its feedback path)",
+                                        layer=name)
 
     def forward(names: list[str]) -> list[str]:
         return [n for n in names if not graph.is_recurrent(n)]

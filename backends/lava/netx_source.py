@@ -43,7 +43,7 @@ def is_netx_source(graph: Graph) -> bool:
     return graph.metadata.get(keys.SOURCE_KIND) == "netx"
 
 
-def _flat(arr: np.ndarray) -> np.ndarray:
+def chw_flat(arr: np.ndarray) -> np.ndarray:
     """(steps, W, H, C) Lava layout -> (steps, C*H*W) in snncc's CHW order; flat traces pass unchanged."""
     if arr.ndim == 4:
         return arr.transpose(0, 3, 2, 1).reshape(arr.shape[0], -1)
@@ -125,7 +125,7 @@ class NetxSourceRunner:
                     paths[name][what] = recording_path(tmp, k, name, what)
                     FileProbe(var=getattr(block.neuron, var), num_steps=num_steps, path=paths[name][what])
             run_and_stop(source, num_steps)
-            return {n: {what: cut_windows(_flat(np.load(p)), batch, timesteps, timesteps, self.depth[n])
+            return {n: {what: cut_windows(chw_flat(np.load(p)), batch, timesteps, timesteps, self.depth[n])
                         for what, p in paths[n].items()} for n in self.neurons}
 
 

@@ -85,8 +85,10 @@ class SynapseInputs:
         per output row, the scale the mantissas were rounded with when it differs from row to row."""
         for s in self.names:
             meta = {keys.SOURCE: g.nodes[s].metadata.get(keys.SOURCE, s), keys.SCALE: scale}
-            if g.is_recurrent(s):  # a feedback synapse stays one: it delivers the previous step's spikes
+            if g.is_recurrent(s):  # a feedback synapse stays one, with the delay it was trained with
                 meta[keys.RECURRENT] = True
+                if keys.FEEDBACK_DELAY in g.nodes[s].metadata:
+                    meta[keys.FEEDBACK_DELAY] = g.nodes[s].metadata[keys.FEEDBACK_DELAY]
             if s in self.geometry:
                 geom = self.geometry[s]
                 g.nodes[s] = QConv(weight=mantissas[s], input_shape=geom.in_shape, stride=geom.stride,

@@ -28,7 +28,8 @@ PJ = 1e-12
 
 def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
             mapping: Mapping | None = None) -> dict[str, dict[str, int]]:
-    """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts.
+    """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts; of the
+    messages, ``recurrent_messages`` are those a recurrent synapse carries back (a loop's traffic).
 
     A spike of a neuron in block ``b`` travels from ``b``'s core to every consumer block that reads that neuron: all
     blocks of a dense consumer, only the tiles whose receptive field holds it for a convolution. Per consumer block
@@ -48,8 +49,9 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
         for i, b in enumerate(blocks):
             owner[b.index()] = i
         every = np.bincount(owner, weights=counts, minlength=len(blocks))
-        msgs = hops = chip_hops = 0
+        msgs = hops = chip_hops = rec_msgs = 0
         for c in dict.fromkeys(consumer_layers(graph, name)):
+            loop = any(graph.is_recurrent(s) for s in graph.successors(name) if c in graph.successors(s))
             reads = reads_from(graph, name, c, mapping.layers[c].blocks)
             for idx, core in zip(reads, mapping.layers[c].cores, strict=True):
                 dchip, drow, dcol = core.chip, core.row, core.col
@@ -57,9 +59,10 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
                 sent = np.rint(sent).astype(np.int64)  # exact: float64 sums of counts far below 2**53
                 same = place[:, 0] == dchip
                 msgs += int(sent.sum())
+                rec_msgs += int(sent.sum()) if loop else 0
                 hops += int((sent * (np.abs(drow - place[:, 2]) + np.abs(dcol - place[:, 3])))[same].sum())
                 chip_hops += int((sent * np.abs(dchip - place[:, 0]))[~same].sum())
-        out[name] = {"messages": msgs, "hops": hops, "chip_hops": chip_hops}
+        out[name] = {"messages": msgs, "recurrent_messages": rec_msgs, "hops": hops, "chip_hops": chip_hops}
     return out
 
 
@@ -96,6 +99,7 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     synops = sum(v.get("synops", 0.0) for v in layers.values())
     updates = sum(v.get("neuron_updates", 0.0) for v in layers.values())
     msgs = sum(v.get("messages", 0.0) for v in layers.values())
+    rec_msgs = sum(v.get("recurrent_messages", 0.0) for v in layers.values())
     hops = sum(v.get("hops", 0.0) for v in layers.values())
     chip_hops = sum(v.get("chip_hops", 0.0) for v in layers.values())
     steps = timesteps + latency
@@ -115,7 +119,8 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     used.update({"paper_convention." + k: pc[k] for k in ("ac", "mac")})
     return {
         "per_inference": {"synops": synops, "neuron_updates": updates, "spikes": sum(
-            v.get("spikes", 0.0) for v in layers.values()), "spike_messages": msgs, "hops": hops,
+            v.get("spikes", 0.0) for v in layers.values()), "spike_messages": msgs, "recurrent_messages": rec_msgs,
+        "hops": hops,
             "chip_hops": chip_hops, "steps": steps},
         "layers": layers,
         "target_model": {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,

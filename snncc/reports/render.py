@@ -50,14 +50,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     pi = e["per_inference"]
     lines += ["", "## Operations per inference", "",
               f"synaptic ops {pi['synops']:.0f}, neuron updates {pi['neuron_updates']:.0f}, spikes "
-              f"{pi['spikes']:.1f}, spike messages {pi['spike_messages']:.1f}, mesh hops {pi['hops']:.1f}, chip hops "
-              f"{pi['chip_hops']:.1f}, {pi['steps']} steps", "",
-              "| layer | synops | dense synops | neuron updates | spikes | messages | hops |",
-              "|---|---|---|---|---|---|---|"]
+              f"{pi['spikes']:.1f}, spike messages {pi['spike_messages']:.1f} (through recurrent synapses "
+              f"{pi.get('recurrent_messages', 0):.1f}), mesh hops {pi['hops']:.1f}, chip hops {pi['chip_hops']:.1f}, "
+              f"{pi['steps']} steps", "",
+              "| layer | synops | dense synops | neuron updates | spikes | messages | of them recurrent | hops |",
+              "|---|---|---|---|---|---|---|---|"]
     for name, lay in e["layers"].items():
         lines.append(f"| {name} | {lay.get('synops', 0):.0f} | {lay.get('synops_dense', 0):.0f} | "
                      f"{lay.get('neuron_updates', 0):.0f} | {lay.get('spikes', 0):.1f} | "
-                     f"{lay.get('messages', 0):.1f} | {lay.get('hops', 0):.1f} |")
+                     f"{lay.get('messages', 0):.1f} | {lay.get('recurrent_messages', 0):.1f} | "
+                     f"{lay.get('hops', 0):.1f} |")
     tmod = e["target_model"]
     lines += ["", "## Energy", "", "| component | energy per inference |", "|---|---|"]
     lines += [f"| {k} | {_j(v)} |" for k, v in tmod["dynamic_j"].items()]
