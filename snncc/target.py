@@ -78,6 +78,12 @@ FIGURE_RULES: dict[str, dict[str, Rule]] = {
 }
 # section -> key -> (rule, default) for figures a target may leave out (older target files keep loading)
 OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
+    "core_limits": {
+        "neuron_groups": (COUNT, {
+            "value": 1, "unit": "groups", "confirmed": False,
+            "source": "default (not given by the target file): one layer's block per core, no sharing",
+        }),
+    },
     "memory_model": {
         "conv_weight_sharing": (Rule("flag"), {
             "value": False, "unit": "flag", "confirmed": False,

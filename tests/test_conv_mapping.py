@@ -104,13 +104,16 @@ def independent_use(g: Graph, dense: Dense, target, layer: str, idx: np.ndarray)
 
 
 def destinations(g: Graph, dense: Dense, layer: str) -> np.ndarray:
-    """Per neuron of ``layer``: the consumer cores that read it (each one output axon)."""
-    dest = np.zeros(len(g.nodes[layer].bias_mant), np.int64)
+    """Per neuron of ``layer``: the consumer cores that read it (each one output axon; consumer blocks sharing a
+    core count once)."""
+    reached: dict[int, np.ndarray] = {}  # core (slot) -> which neurons of ``layer`` it reads
+    mapping = Mapping.of(g)
     for c in {c for s in g.successors(layer) for c in g.successors(s) if c in layers(g)}:
         syns = [s for s in g.successors(layer) if c in g.successors(s)]
-        for block in Mapping.of(g).layers[c].blocks:
-            dest += np.any([dense.mask[s][block.index()].any(axis=0) for s in syns], axis=0)
-    return dest
+        for block, slot in zip(mapping.layers[c].blocks, mapping.layers[c].slots, strict=True):
+            reads = np.any([dense.mask[s][block.index()].any(axis=0) for s in syns], axis=0)
+            reached[slot] = reached.get(slot, np.zeros_like(reads)) | reads
+    return np.sum(list(reached.values()), axis=0) if reached else np.zeros(len(g.nodes[layer].bias_mant), np.int64)
 
 
 def layers(g: Graph) -> list[str]:
@@ -125,18 +128,21 @@ def tile_index(shape: tuple[int, int, int], tile: dict) -> np.ndarray:
 
 
 def check_mapping(g: Graph, target) -> dict:
-    """Every block within every limit, every layer covered exactly once, and the report agreeing with both."""
+    """Every core within every limit (its groups' uses summed, at most ``neuron_groups`` of them, never two blocks
+    of one layer), every layer covered exactly once, and the report agreeing with both."""
     lim = {k: target.value("core_limits", k) for k in ("neurons", "memory", "input_axons", "output_axons")}
     report = resource_report(g, target)
     dense = Dense(g)
+    mapping = Mapping.of(g)
+    per_core: dict[tuple[int, int], list[tuple[str, dict]]] = {}
     for name in layers(g):
         node = g.nodes[name]
         dest = destinations(g, dense, name)
-        blocks = Mapping.of(g).layers[name].blocks
-        cores = iter([c for c in report["cores"] if c["layer"] == name])
+        blocks = mapping.layers[name].blocks
+        entries = iter([b for b in report["blocks"] if b["layer"] == name])
         covered = np.sort(np.concatenate([b.index() for b in blocks]))
         np.testing.assert_array_equal(covered, np.arange(len(node.bias_mant)))  # exactly once
-        for i, block in enumerate(blocks):
+        for i, (block, core) in enumerate(zip(blocks, mapping.layers[name].cores, strict=True)):
             idx = block.index()
             if block.tile is not None:
                 maps = [g.nodes[s].geometry.out_shape for s in g.predecessors(name) if isinstance(g.nodes[s], QConv)]
@@ -144,11 +150,20 @@ def check_mapping(g: Graph, target) -> dict:
                 np.testing.assert_array_equal(idx, tile_index(shape, block.tile.to_data()))
             use = independent_use(g, dense, target, name, idx)
             use["output_axons"] = int(dest[idx].sum())
-            for k, v in lim.items():
-                assert use[k] <= v, f"{name} block {i}: {k} {use[k]} > {v}"
-            core = next(cores)
-            assert core["layer"] == name and core["synapses_stored"] == use["synapses"]
-            assert core["use"] == {k: use[k] for k in lim}
+            entry = next(entries)
+            assert entry["layer"] == name and entry["synapses_stored"] == use["synapses"], f"{name} block {i}"
+            assert entry["use"] == {k: use[k] for k in lim}, f"{name} block {i}"
+            per_core.setdefault((core.chip, core.core), []).append((name, use))
+    groups = target.value("core_limits", "neuron_groups")
+    cores = {(c["chip"], c["core"]): c for c in report["cores"]}
+    assert len(cores) == len(per_core) == report["cores_used"] == len(set(mapping.slot_members()))
+    for where, members in per_core.items():
+        names = [n for n, _ in members]
+        assert len(names) == len(set(names)) and len(names) <= groups, names
+        total = {k: sum(u[k] for _, u in members) for k in lim}
+        for k, v in lim.items():
+            assert total[k] <= v, f"core of {names}: {k} {total[k]} > {v}"
+        assert cores[where]["use"] == total and cores[where]["layers"] == names
     return report
 
 

@@ -198,8 +198,9 @@ def test_partition_checks_every_block_against_every_core_limit(monkeypatch):
     PassManager([Quantize(), Partition()]).run(g, ctx())  # the greedy blocks pass the check
     monkeypatch.setitem(PARTITIONERS, "greedy", OneBlockPerLayer)
     # 3000 x (600 synapses + 8 bytes of state) + 600 x 4 bytes of axon table = 1826400 bytes
-    with pytest.raises(ResourceError, match="in pass 'partition': layer 'lif1': the 'greedy' partitioner's block 0 "
-                                            "uses 1826400 memory, more than a core's 196608 \\(core_limits.memory"):
+    with pytest.raises(ResourceError, match="in pass 'partition': layer 'lif1': the core holding lif1 block 0 "
+                                            r"\(partitioner 'greedy'\) uses 1826400 memory, more than a core's "
+                                            r"196608 \(core_limits.memory"):
         PassManager([Quantize(), Partition()]).run(g, ctx())
 
 

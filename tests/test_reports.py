@@ -17,7 +17,7 @@ from snncc.target import load_target
 TARGET = load_target("loihi2")
 
 
-def compiled(n_in=4, n_hidden=3, n_out=2):
+def compiled(n_in=4, n_hidden=3, n_out=2, options=None):
     g = Graph(nodes={"input": nir.Input(input_type={"input": np.array([n_in])}),
                      "fc1": nir.Linear(weight=np.ones((n_hidden, n_in))),
                      "l1": LIFNeuron(decay_v=1.0, decay_i=0.0, threshold=np.full(n_hidden, 1.5),
@@ -27,7 +27,7 @@ def compiled(n_in=4, n_hidden=3, n_out=2):
                      "output": nir.Output(output_type={"output": np.array([n_out])})},
               edges=[("input", "fc1"), ("fc1", "l1"), ("l1", "fc2"), ("fc2", "l2"), ("l2", "output")],
               metadata={"dt": 1.0})
-    return PassManager(default_pipeline()).run(g, PassContext(target=TARGET))
+    return PassManager(default_pipeline(options)).run(g, PassContext(target=TARGET))
 
 
 def place(g: Graph, **cores: Core) -> None:
@@ -69,12 +69,25 @@ def test_traffic_follows_placement():
 
 
 def test_resource_report_utilisation():
+    """Both layers share one core (two of its neuron groups): the core spends what the two blocks spend, and l1's
+    spikes need one output axon each, to that same core."""
     r = resource_report(compiled(), TARGET)
-    assert r["cores_used"] == 2 and r["cores_lower_bound"] == 1
-    core = r["cores"][0]
-    assert core["use"] == {"neurons": 3, "memory": 3 * 4 + 3 * 8 + 4 * 4, "input_axons": 4, "output_axons": 3}
-    assert core["utilisation"]["neurons"] == pytest.approx(3 / 8192)
+    assert r["cores_used"] == 1 and r["cores_lower_bound"] == 1
+    l1, l2 = r["blocks"]
+    assert l1["use"] == {"neurons": 3, "memory": 3 * 4 + 3 * 8 + 4 * 4, "input_axons": 4, "output_axons": 3}
+    assert l2["use"] == {"neurons": 2, "memory": 2 * 3 + 2 * 8 + 3 * 4, "input_axons": 3, "output_axons": 0}
+    (core,) = r["cores"]
+    assert core["layers"] == ["l1", "l2"] and core["groups"] == 2
+    assert core["use"] == {k: l1["use"][k] + l2["use"][k] for k in l1["use"]}
+    assert core["utilisation"]["neurons"] == pytest.approx(5 / 8192)
+    assert core["utilisation"]["neuron_groups"] == pytest.approx(2 / 8)
     assert r["layers"]["l1"]["synapses_nonzero"] == 12 and r["layers"]["l2"]["synapses_nonzero"] == 2
+
+
+def test_unshared_cores_when_the_option_is_off():
+    r = resource_report(compiled(options={"partition.share_cores": False}), TARGET)
+    assert r["cores_used"] == 2 and [c["layers"] for c in r["cores"]] == [["l1"], ["l2"]]
+    assert r["blocks"][0]["use"]["output_axons"] == 3
 
 
 def test_traffic_of_tiled_conv_layers_reaches_only_the_tiles_that_read_each_spike():

@@ -118,10 +118,14 @@ class Core:
 
 @dataclass
 class LayerMapping:
-    """One layer's blocks and, once placed, the core of each."""
+    """One layer's blocks, the shared core (slot) each block sits on, and, once placed, the core of each.
+
+    Blocks of different layers with the same slot share one core (each is one of the core's neuron groups); a
+    layer's own blocks never share one."""
 
     blocks: list[Block]
     cores: list[Core] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)
 
     @property
     def tiled(self) -> bool:
@@ -130,27 +134,43 @@ class LayerMapping:
 
 @dataclass
 class Mapping:
-    """Every neuron layer's blocks and cores (layers in network order)."""
+    """Every neuron layer's blocks, slots and cores (layers in network order)."""
 
     layers: dict[str, LayerMapping] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        start = 1 + max((s for m in self.layers.values() for s in m.slots), default=-1)
+        for m in self.layers.values():  # a layer without slots: one core of its own per block
+            if not m.slots:
+                m.slots = list(range(start, start + len(m.blocks)))
+                start += len(m.blocks)
+
     @property
     def cores_used(self) -> int:
-        return sum(len(m.blocks) for m in self.layers.values())
+        return len(self.slot_members())
 
     @property
     def placed(self) -> bool:
         return all(len(m.cores) == len(m.blocks) for m in self.layers.values())
 
+    def slot_members(self) -> dict[int, list[tuple[str, int]]]:
+        """Per slot (in order of first use), the (layer, block index) pairs it holds."""
+        out: dict[int, list[tuple[str, int]]] = {}
+        for name, m in self.layers.items():
+            for i, slot in enumerate(m.slots):
+                out.setdefault(slot, []).append((name, i))
+        return out
+
     def to_data(self) -> dict[str, Any]:
-        return {"layers": {name: {"blocks": [b.to_data() for b in m.blocks],
+        return {"layers": {name: {"blocks": [b.to_data() for b in m.blocks], "slots": list(m.slots),
                                   "cores": [[c.chip, c.core, c.row, c.col] for c in m.cores]}
                            for name, m in self.layers.items()}}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Mapping:
         return cls({name: LayerMapping([Block.from_data(b) for b in m["blocks"]],
-                                       [Core(*(int(v) for v in c)) for c in m.get("cores", [])])
+                                       [Core(*(int(v) for v in c)) for c in m.get("cores", [])],
+                                       [int(v) for v in m.get("slots", [])])
                     for name, m in data.get("layers", {}).items()})
 
     @classmethod

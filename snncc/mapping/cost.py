@@ -21,7 +21,7 @@ from ..errors import ResourceError
 from ..ir import Graph
 from ..target import Target
 from .axes import axes, in_channels, max_in_channels
-from .blocks import Block, Tile
+from .blocks import Block, Mapping, Tile
 from .layers import LayerInputs, destinations, layer_inputs
 
 LIMITS = ("neurons", "memory", "input_axons", "output_axons")
@@ -35,11 +35,12 @@ class Limits:
     memory: int
     input_axons: int
     output_axons: int
+    neuron_groups: int = 1  # blocks (of different layers) one core may hold
 
     @classmethod
     def of(cls, target: Target) -> Limits:
         lim = target.figures["core_limits"]
-        return cls(*(int(lim[k].value) for k in LIMITS))
+        return cls(*(int(lim[k].value) for k in LIMITS), int(lim["neuron_groups"].value))
 
 
 def weight_sharing(target: Target) -> bool:
@@ -148,17 +149,38 @@ def binding(use: Use, out_axons: int, lim: Limits) -> str:
     return max(u, key=lambda k: u[k] / getattr(lim, k))
 
 
-def overfull(graph: Graph, target: Target, blocks: dict[str, list[Block]]) -> tuple[str, int, str, int, int] | None:
-    """``(layer, block index, limit, use, limit value)`` of the first block over a per-core limit, or None: the
-    check every partitioner's result passes."""
-    lim, sharing = Limits.of(target), weight_sharing(target)
-    for name, layer_blocks in blocks.items():
-        li, dest = layer_inputs(graph, name), destinations(graph, name, blocks)
-        for i, block in enumerate(layer_blocks):
-            used = usage(block_use(target, li, block, sharing), int(np.sum(dest[block.index()])))
-            for k, v in used.items():
-                if v > getattr(lim, k):
-                    return name, i, k, v, getattr(lim, k)
+def core_uses(graph: Graph, target: Target, mapping: Mapping) -> dict[int, tuple[list[tuple[str, int]], Use, int]]:
+    """Per core (slot) of ``mapping``: its (layer, block) groups, their summed :class:`Use` and the core's output
+    axons (one per neuron and distinct destination core). The one per-core cost function: every group's neurons,
+    input axons, stored synapses and memory add up on the core they share."""
+    sharing = weight_sharing(target)
+    blocks = {name: m.blocks for name, m in mapping.layers.items()}
+    slots = {name: m.slots for name, m in mapping.layers.items()}
+    dest = {name: destinations(graph, name, blocks, slots) for name in mapping.layers}
+    out: dict[int, tuple[list[tuple[str, int]], Use, int]] = {}
+    for slot, members in mapping.slot_members().items():
+        uses = [block_use(target, layer_inputs(graph, name), blocks[name][i], sharing) for name, i in members]
+        axons = sum(int(np.sum(dest[name][blocks[name][i].index()])) for name, i in members)
+        out[slot] = (members, add_uses(uses), axons)
+    return out
+
+
+def add_uses(uses: list[Use]) -> Use:
+    """What a core holding several groups spends: the sum of theirs."""
+    return Use(*(sum(getattr(u, f) for u in uses) for f in ("neurons", "input_axons", "synapses", "memory")))
+
+
+def overfull(graph: Graph, target: Target, mapping: Mapping) -> tuple[str, str, int, int] | None:
+    """``(where, limit, use, limit value)`` of the first core over a per-core limit, or None: the check every
+    mapping passes (``where`` names the core's groups)."""
+    lim = Limits.of(target)
+    for members, use, out_axons in core_uses(graph, target, mapping).values():
+        where = ", ".join(f"{name} block {i}" for name, i in members)
+        if len(members) > lim.neuron_groups:
+            return where, "neuron_groups", len(members), lim.neuron_groups
+        for k, v in usage(use, out_axons).items():
+            if v > getattr(lim, k):
+                return where, k, v, getattr(lim, k)
     return None
 
 

@@ -97,19 +97,34 @@ def reads_from(graph: Graph, layer: str, consumer: str, blocks: list[Block]) -> 
     return out
 
 
-def destinations(graph: Graph, layer: str, blocks: dict[str, list[Block]]) -> np.ndarray:
+def destinations(graph: Graph, layer: str, blocks: dict[str, list[Block]],
+                 slots: dict[str, list[int]] | None = None) -> np.ndarray:
     """Per neuron of ``layer``: the consumer cores its spikes must reach (each one output axon).
 
     ``blocks`` maps a layer to its blocks; consumers missing from it are left out (during partitioning, the layer
-    itself, which the caller accounts for).
+    itself, which the caller accounts for). With ``slots`` (each block's shared core), consumer blocks on one core
+    are one destination; without, every consumer block is a core of its own.
     """
     dest = np.zeros(layer_size(graph.nodes[layer]), np.int64)
+    per_core: dict[int, list[np.ndarray | None]] = {}
     for c in dict.fromkeys(consumer_layers(graph, layer)):
         if c not in blocks:
             continue
-        for idx in reads_from(graph, layer, c, blocks[c]):
-            if idx is None:
-                dest += 1
+        for i, idx in enumerate(reads_from(graph, layer, c, blocks[c])):
+            if slots is None:
+                _add(dest, idx)
             else:
-                dest[idx] += 1
+                per_core.setdefault(slots[c][i], []).append(idx)
+    for reads in per_core.values():
+        if len(reads) == 1 or any(r is None for r in reads):
+            _add(dest, None if any(r is None for r in reads) else reads[0])
+        else:
+            _add(dest, np.unique(np.concatenate(reads)))
     return dest
+
+
+def _add(dest: np.ndarray, idx: np.ndarray | None) -> None:
+    if idx is None:
+        dest += 1
+    else:
+        dest[idx] += 1

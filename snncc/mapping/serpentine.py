@@ -1,4 +1,4 @@
-"""The serpentine placer: blocks in network order along a boustrophedon walk of each chip's core mesh, so
+"""The serpentine placer: cores (slots) in network order along a boustrophedon walk of each chip's core mesh, so
 consecutive layers sit on neighbouring cores and spike traffic travels few hops. (The report measures the
 hop-weighted traffic of whatever placement is chosen.)"""
 
@@ -22,14 +22,8 @@ class SerpentinePlacer(Placer):
     def place(self, graph: Graph, target: Target, mapping: Mapping) -> dict[str, list[Core]]:
         per_chip = int(target.value("system", "cores_per_chip"))
         rows, cols = target.value("system", "mesh_shape")
-        cores: dict[str, list[Core]] = {}
-        index = 0
-        for name in graph.topological_order():
-            if name not in mapping.layers:
-                continue
-            cores[name] = []
-            for _ in mapping.layers[name].blocks:
-                chip, local = divmod(index, per_chip)
-                cores[name].append(Core(chip, local, *serpentine(local, rows, cols)))
-                index += 1
-        return cores
+        where: dict[int, Core] = {}
+        for index, slot in enumerate(mapping.slot_members()):  # slots in network order of their first block
+            chip, local = divmod(index, per_chip)
+            where[slot] = Core(chip, local, *serpentine(local, rows, cols))
+        return {name: [where[s] for s in m.slots] for name, m in mapping.layers.items()}

@@ -2,7 +2,9 @@
 
 The algorithm is the ``algorithm`` option (a partitioner of :mod:`snncc.mapping`; the greedy one by default). The
 blocks go into the graph's mapping (:class:`snncc.mapping.Mapping`, ``keys.MAPPING``); per-layer figures and the
-binding limit to ``ctx.notes['partition']``. A layer no block size can fit, or a model needing more cores than
+binding limit to ``ctx.notes['partition']``. With ``share_cores`` (the default) blocks of different layers are then
+packed onto shared cores (:mod:`snncc.mapping.packing`), up to the target's ``core_limits.neuron_groups``; the
+mapping's slots say which blocks share one. A layer no block size can fit, or a model needing more cores than
 the target has, raises :class:`ResourceError` naming the layer and the limit.
 """
 
@@ -14,8 +16,9 @@ from typing import Literal
 from ..errors import GraphError, ResourceError
 from ..ir import Graph, keys, layer_size
 from ..mapping import PARTITIONERS, LayerMapping, Mapping
-from ..mapping.cost import overfull
+from ..mapping.cost import Limits, overfull
 from ..mapping.layers import neuron_layers
+from ..mapping.packing import pack
 from ..target import Target
 from .base import Pass, PassContext
 from .options import option
@@ -27,6 +30,8 @@ PartitionAlgorithm = Literal[tuple(PARTITIONERS)]  # type: ignore[valid-type]
 class Partition(Pass):
     name = "partition"
     algorithm: PartitionAlgorithm = option("greedy", help="the partitioning algorithm (snncc.mapping.PARTITIONERS)")
+    share_cores: bool = option(True, help="pack blocks of different layers onto shared cores, up to the target's "
+                                          "core_limits.neuron_groups")
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:
         if not graph.metadata.get(keys.QUANTIZED):
@@ -35,9 +40,13 @@ class Partition(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
         blocks, notes = PARTITIONERS[self.algorithm]().partition(g, ctx.target)
-        _check_total(ctx.target, {k: len(b) for k, b in blocks.items()})
-        Mapping({name: LayerMapping(b) for name, b in blocks.items()}).store(g)
-        ctx.notes["partition"] = {"layers": notes, "cores": sum(len(b) for b in blocks.values())}
+        shared = self.share_cores and Limits.of(ctx.target).neuron_groups > 1
+        slots = pack(g, ctx.target, blocks) if shared else {}
+        mapping = Mapping({name: LayerMapping(b, slots=slots.get(name, [])) for name, b in blocks.items()})
+        _check_total(ctx.target, mapping, {k: len(b) for k, b in blocks.items()})
+        mapping.store(g)
+        ctx.notes["partition"] = {"layers": notes, "blocks": sum(len(b) for b in blocks.values()),
+                                  "cores": mapping.cores_used}
         return g
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
@@ -51,15 +60,18 @@ class Partition(Pass):
             if any(a != prev for (a, _), prev in zip(ranges, stops, strict=False)) or stops[-1] != layer_size(
                     graph.nodes[name]):
                 raise ResourceError("blocks do not cover the layer exactly once", layer=name)
-        broken = overfull(graph, ctx.target, {name: m.blocks for name, m in mapping.layers.items()})
+        for name, m in mapping.layers.items():
+            if len(set(m.slots)) != len(m.slots):
+                raise ResourceError("two blocks of the layer share a core", layer=name)
+        broken = overfull(graph, ctx.target, mapping)
         if broken is not None:
-            name, i, limit, used, cap = broken
-            raise ResourceError(f"the '{self.algorithm}' partitioner's block {i} uses {used} {limit}, more than a "
-                                f"core's {cap} (core_limits.{limit})", layer=name)
+            where, limit, used, cap = broken
+            raise ResourceError(f"the core holding {where} (partitioner '{self.algorithm}') uses {used} {limit}, "
+                                f"more than a core's {cap} (core_limits.{limit})", layer=where.split()[0])
 
 
-def _check_total(target: Target, n_blocks: dict[str, int]) -> None:
-    total = sum(n_blocks.values())
+def _check_total(target: Target, mapping: Mapping, n_blocks: dict[str, int]) -> None:
+    total = mapping.cores_used
     if total > target.total_cores:
         worst = max(n_blocks, key=lambda k: n_blocks[k])
         raise ResourceError(f"the model needs {total} cores but the target has {target.total_cores} "

@@ -1,7 +1,7 @@
 """place: give each block of the mapping a (chip, core) and mesh coordinates.
 
-The algorithm is the ``algorithm`` option (a placer of :mod:`snncc.mapping`; serpentine by default). Every block
-gets a distinct core (checked).
+The algorithm is the ``algorithm`` option (a placer of :mod:`snncc.mapping`; serpentine by default). Every
+slot (a core shared by blocks of different layers) gets a distinct core, all its blocks the same one (checked).
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ class Place(Pass):
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
         mapping = Mapping.of(graph)
-        seen = set()
+        slot_at: dict[tuple[int, int], int] = {}
         for name, layer in mapping.layers.items():
             if len(layer.cores) != len(layer.blocks):
                 raise GraphError("blocks left unplaced", layer=name)
-            for c in layer.cores:
-                if (c.chip, c.core) in seen:
-                    raise GraphError(f"core {c.chip}:{c.core} assigned twice")
-                seen.add((c.chip, c.core))
+            for c, slot in zip(layer.cores, layer.slots, strict=True):
+                if slot_at.setdefault((c.chip, c.core), slot) != slot:
+                    raise GraphError(f"core {c.chip}:{c.core} assigned to two slots", layer=name)
+        if len(slot_at) != mapping.cores_used:
+            raise GraphError("blocks of one slot placed on different cores")

@@ -39,11 +39,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {lay['neurons']} | {lay['fan_in']} | {lay['cores']} | {lay['binding_limit']} | "
                      f"{ql.get('vth', '')} | {ql.get('weight_exp', '')} | {prim.get('reset', '')} | "
                      f"{prim.get('lava', '')} ({prim.get('kind', '')}) |")
-    lines += ["", "## Per-core utilisation", "", "| chip:core | mesh | layer | neurons | memory | input axons | "
+    lines += ["", "## Per-core utilisation", "", "| chip:core | mesh | layers | neurons | memory | input axons | "
               "output axons | binding |", "|---|---|---|---|---|---|---|---|"]
     for c in r["cores"]:
         u = c["utilisation"]
-        lines.append(f"| {c['chip']}:{c['core']} | {tuple(c['mesh'])} | {c['layer']} | {c['use']['neurons']} "
+        lines.append(f"| {c['chip']}:{c['core']} | {tuple(c['mesh'])} | {', '.join(c['layers'])} | "
+                     f"{c['use']['neurons']} "
                      f"({_pct(u['neurons'])}) | {c['use']['memory']} B ({_pct(u['memory'])}) | "
                      f"{c['use']['input_axons']} ({_pct(u['input_axons'])}) | {c['use']['output_axons']} "
                      f"({_pct(u['output_axons'])}) | {c['binding_limit']} |")
@@ -137,7 +138,7 @@ def render_summary(report: dict[str, Any]) -> str:
     """A few lines for the terminal after ``snncc compile``."""
     r, e = report["resources"], report["energy"]
     lines = [f"compiled {report['model']} for {report['target']}: {len(r['layers'])} neuron layers, "
-             f"{r['totals']['neurons']} neurons, {r['cores_used']} cores (lower bound {r['cores_lower_bound']})"]
+             f"{r['totals']['neurons']} neurons, {r['cores_used']} core(s) (lower bound {r['cores_lower_bound']})"]
     for name, lay in r["layers"].items():
         lines.append(f"  {name:<14} {lay['neurons']:>6} neurons  fan-in {lay['fan_in']:>5}  {lay['cores']} core(s)")
     if report.get("semantics") and report["semantics"]["choices"]:

@@ -1,5 +1,8 @@
 """Resource report: cores used against a true lower bound, per-core use of every limit, the binding limit.
 
+A core may hold blocks of several layers (one neuron group each): ``cores`` has one entry per core with the groups'
+use summed, ``blocks`` one per block with its own share.
+
 Conv-fed layers are reported per tile (output channels x rows x columns) with their receptive-field input axons and
 their synaptic memory under the target's ``memory_model.conv_weight_sharing`` (and, for comparison, without it).
 """
@@ -99,28 +102,53 @@ def lower_bound(graph: Graph, target: Target, limits: dict[str, int]) -> dict[st
 
 
 def resource_report(graph: Graph, target: Target) -> dict[str, Any]:
-    """Per-core usage of each limit, per-layer summary (tiles for conv layers), and the cores lower bound."""
+    """Per core (several layers' blocks when they share one) and per block the use of each limit, the per-layer
+    summary (tiles for conv layers), and the cores lower bound."""
     lim = target.figures["core_limits"]
     limits = {k: lim[k].value for k in LIMITS}
+    groups_limit = int(lim["neuron_groups"].value)
     sharing = weight_sharing(target)
     mapping = Mapping.of(graph)
     blocks = {name: m.blocks for name, m in mapping.layers.items()}
-    cores, layers = [], {}
+    slots = {name: m.slots for name, m in mapping.layers.items()}
+    entries, layers = [], {}
     for name in graph.topological_order():
         if name not in mapping.layers:
             continue
         li = layer_inputs(graph, name)
-        dest = destinations(graph, name, blocks)
-        layer_cores = []
-        for block, place in zip(mapping.layers[name].blocks, mapping.layers[name].cores, strict=True):
+        dest = destinations(graph, name, blocks, slots)
+        layer_entries = []
+        m = mapping.layers[name]
+        for block, place, slot in zip(m.blocks, m.cores, m.slots, strict=True):
             use = block_use(target, li, block, sharing)
             out_axons = int(np.sum(dest[block.index()]))
-            layer_cores.append(_core_entry(name, block, place, use, out_axons, limits))
-        cores += layer_cores
-        layers[name] = _layer_entry(graph, target, name, li, layer_cores, mapping.layers[name].blocks, sharing)
+            layer_entries.append({**_core_entry(name, block, place, use, out_axons, limits), "slot": slot})
+        entries += layer_entries
+        layers[name] = _layer_entry(graph, target, name, li, layer_entries, m.blocks, sharing)
+    cores = _cores(entries, limits, groups_limit)
     by_limit = lower_bound(graph, target, limits)
+    by_limit["neuron_groups"] = math.ceil(len(mapping.layers) / groups_limit)
     return {"cores_used": len(cores), "cores_lower_bound": max(1, *by_limit.values()),
-            "cores_lower_bound_by_limit": by_limit, "cores_available": target.total_cores, "limits": limits,
-            "weight_sharing": sharing, "layers": layers, "cores": cores,
+            "cores_lower_bound_by_limit": by_limit, "cores_available": target.total_cores,
+            "limits": {**limits, "neuron_groups": groups_limit}, "weight_sharing": sharing, "layers": layers,
+            "cores": cores, "blocks": entries,
             "totals": {"neurons": sum(c["use"]["neurons"] for c in cores),
                        "memory_bytes": sum(c["use"]["memory"] for c in cores)}}
+
+
+def _cores(entries: list[dict[str, Any]], limits: dict[str, int], groups_limit: int) -> list[dict[str, Any]]:
+    """One entry per core: the blocks it holds summed (a core shared by layers spends what each group spends)."""
+    by_slot: dict[int, list[dict[str, Any]]] = {}
+    for e in entries:
+        by_slot.setdefault(e["slot"], []).append(e)
+    cores = []
+    for members in by_slot.values():
+        used = {k: sum(e["use"][k] for e in members) for k in members[0]["use"]}
+        util = {k: used[k] / limits[k] for k in used}
+        util["neuron_groups"] = len(members) / groups_limit
+        first = members[0]
+        cores.append({"chip": first["chip"], "core": first["core"], "mesh": first["mesh"],
+                      "layers": [e["layer"] for e in members], "groups": len(members), "use": used,
+                      "utilisation": util, "synapses_stored": sum(e["synapses_stored"] for e in members),
+                      "binding_limit": max(util, key=lambda k: util[k])})
+    return sorted(cores, key=lambda c: (c["chip"], c["core"]))
