@@ -3,7 +3,8 @@
 A partitioner gives each layer the largest blocks the limits allow, so a small layer leaves most of its core empty
 (the digits MLP's 10-neuron output layer took a core of its own). Packing is first-fit decreasing over the blocks:
 each block, largest first (by its fullest limit), goes onto the first core that still has room for it in every
-limit and in neuron groups, and holds no block of the same layer. A core's use is the sum of its groups' uses
+limit and in neuron groups, and holds no block of the same layer (among the last :data:`WINDOW` cores opened, which
+keeps a ResNet's 8,000 blocks linear in time). A core's use is the sum of its groups' uses
 (:func:`snncc.mapping.cost.core_uses`). Output axons are checked against each block's count before packing (one per
 destination block): packing puts consumer blocks together, so a neuron's destination cores can only become fewer,
 and the exact count, checked after packing, never exceeds the one used here.
@@ -20,6 +21,7 @@ from .cost import Limits, block_use, weight_sharing
 from .layers import destinations, layer_inputs
 
 FIELDS = ("neurons", "memory", "input_axons", "output_axons")
+WINDOW = 1024  # cores searched per block: the most recently opened (older ones, filled by larger blocks, rarely fit)
 
 
 def block_demands(graph: Graph, target: Target, blocks: dict[str, list[Block]]) -> tuple[list[tuple[str, int]],
@@ -50,10 +52,11 @@ def pack(graph: Graph, target: Target, blocks: dict[str, list[Block]]) -> dict[s
     opened = 0
     for j in order:
         layer = layer_id[items[j][0]]
-        fits = ((free[:opened] >= need[j]).all(axis=1) & (groups[:opened] < lim.neuron_groups)
-                & ~holds[:opened, layer])
+        lo = max(0, opened - WINDOW)
+        fits = ((free[lo:opened] >= need[j]).all(axis=1) & (groups[lo:opened] < lim.neuron_groups)
+                & ~holds[lo:opened, layer])
         hit = np.flatnonzero(fits)
-        core = int(hit[0]) if hit.size else opened
+        core = lo + int(hit[0]) if hit.size else opened
         opened += not hit.size
         free[core] -= need[j]
         groups[core] += 1
