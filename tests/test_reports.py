@@ -56,16 +56,24 @@ def test_counts_match_hand_computation():
     assert e["paper_convention"]["ac"] == 22 and e["paper_convention"]["mac"] == 0  # binary input: all ACs
     assert e["paper_convention"]["ann_mac"] == 12 + 6
     assert e["figures"]["energy.synop"]["confirmed"] is False  # provenance travels with the number
+    pi = e["per_inference"]  # both layers share one core: every message stays in it
+    assert pi["messages_within_core"] == pi["spike_messages"] == 6 and pi["hops_per_message"] == 0
+    assert pi["messages_between_cores"] == pi["messages_between_chips"] == 0
 
 
 def test_traffic_follows_placement():
     g = compiled()
     place(g, l1=Core(0, 0, 0, 0), l2=Core(0, 5, 2, 3))
     t = traffic(g, {"l1": np.array([1, 2, 3]), "l2": np.array([4, 0])})
-    assert t["l1"] == {"messages": 6, "recurrent_messages": 0, "hops": 6 * 5, "chip_hops": 0}
-    assert t["l2"] == {"messages": 0, "recurrent_messages": 0, "hops": 0, "chip_hops": 0}  # nothing downstream
+    assert t["l1"] == {"messages": 6, "recurrent_messages": 0, "messages_within_core": 0, "messages_between_cores": 6,
+                       "messages_between_chips": 0, "hops": 6 * 5, "chip_hops": 0}
+    assert set(t["l2"].values()) == {0}  # nothing downstream
     place(g, l2=Core(2, 0, 0, 0))
-    assert traffic(g, {"l1": np.array([1, 0, 0]), "l2": np.zeros(2)})["l1"]["chip_hops"] == 2
+    t = traffic(g, {"l1": np.array([1, 0, 0]), "l2": np.zeros(2)})["l1"]
+    assert t["chip_hops"] == 2 and t["messages_between_chips"] == 1 and t["messages_between_cores"] == 0
+    place(g, l2=Core(0, 0, 0, 0))  # the two layers share core 0:0
+    t = traffic(g, {"l1": np.array([1, 2, 0]), "l2": np.zeros(2)})["l1"]
+    assert t["messages_within_core"] == t["messages"] == 3 and t["hops"] == 0
 
 
 def test_resource_report_utilisation():
@@ -109,7 +117,9 @@ def test_traffic_of_tiled_conv_layers_reaches_only_the_tiles_that_read_each_spik
                 reads = dense.mask[syn][dblock.index()].any(axis=0)  # inputs this consumer core reads
                 sent = int(counts[src][block.index()][reads[block.index()]].sum())
                 msgs, hops = msgs + sent, hops + sent * (abs(dcore.row - core.row) + abs(dcore.col - core.col))
-        assert t[src] == {"messages": msgs, "recurrent_messages": 0, "hops": hops, "chip_hops": 0}
+        assert {k: t[src][k] for k in ("messages", "recurrent_messages", "hops", "chip_hops")} == {
+            "messages": msgs, "recurrent_messages": 0, "hops": hops, "chip_hops": 0}
+        assert t[src]["messages_within_core"] + t[src]["messages_between_cores"] == msgs
     # a tile's receptive field is not the whole map: fewer messages than one per consumer core per spike
     assert t["lif1"]["messages"] < len(mapping.layers["lif2"].blocks) * int(counts["lif1"].sum())
 

@@ -30,7 +30,8 @@ PJ = 1e-12
 def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
             mapping: Mapping | None = None) -> dict[str, dict[str, int]]:
     """Spike messages, on-chip hops and chip hops per source layer, from per-neuron spike counts; of the
-    messages, ``recurrent_messages`` are those a recurrent synapse carries back (a loop's traffic).
+    messages, ``recurrent_messages`` are those a recurrent synapse carries back (a loop's traffic), and each is
+    counted as staying within its core, crossing cores on one chip, or crossing chips.
 
     A spike of a neuron in block ``b`` travels from ``b``'s core to every consumer block that reads that neuron: all
     blocks of a dense consumer, only the tiles whose receptive field holds it for a convolution. Per consumer block
@@ -50,16 +51,20 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
         for i, b in enumerate(blocks):
             owner[b.index()] = i
         every = np.bincount(owner, weights=counts, minlength=len(blocks))
-        msgs = hops = chip_hops = rec_msgs = 0
+        msgs = hops = chip_hops = rec_msgs = local = between_chips = 0
         for core, (idx, loop) in _destination_cores(graph, name, mapping).items():
             sent = every if idx is None else np.bincount(owner[idx], weights=counts[idx], minlength=len(blocks))
             sent = np.rint(sent).astype(np.int64)  # exact: float64 sums of counts far below 2**53
             same = place[:, 0] == core.chip
             msgs += int(sent.sum())
             rec_msgs += int(sent.sum()) if loop else 0
+            local += int(sent[same & (place[:, 1] == core.core)].sum())
+            between_chips += int(sent[~same].sum())
             hops += int((sent * (np.abs(core.row - place[:, 2]) + np.abs(core.col - place[:, 3])))[same].sum())
             chip_hops += int((sent * np.abs(core.chip - place[:, 0]))[~same].sum())
-        out[name] = {"messages": msgs, "recurrent_messages": rec_msgs, "hops": hops, "chip_hops": chip_hops}
+        out[name] = {"messages": msgs, "recurrent_messages": rec_msgs, "messages_within_core": local,
+                     "messages_between_cores": msgs - local - between_chips, "messages_between_chips": between_chips,
+                     "hops": hops, "chip_hops": chip_hops}
     return out
 
 
@@ -113,6 +118,8 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     updates = sum(v.get("neuron_updates", 0.0) for v in layers.values())
     msgs = sum(v.get("messages", 0.0) for v in layers.values())
     rec_msgs = sum(v.get("recurrent_messages", 0.0) for v in layers.values())
+    where = {k: sum(v.get(k, 0.0) for v in layers.values())
+             for k in ("messages_within_core", "messages_between_cores", "messages_between_chips")}
     hops = sum(v.get("hops", 0.0) for v in layers.values())
     chip_hops = sum(v.get("chip_hops", 0.0) for v in layers.values())
     steps = timesteps + latency
@@ -133,7 +140,7 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     return {
         "per_inference": {"synops": synops, "neuron_updates": updates, "spikes": sum(
             v.get("spikes", 0.0) for v in layers.values()), "spike_messages": msgs, "recurrent_messages": rec_msgs,
-        "hops": hops,
+        **where, "hops_per_message": hops / msgs if msgs else 0.0, "hops": hops,
             "chip_hops": chip_hops, "steps": steps},
         "layers": layers,
         "target_model": {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,

@@ -54,6 +54,9 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"{pi['spikes']:.1f}, spike messages {pi['spike_messages']:.1f} (through recurrent synapses "
               f"{pi.get('recurrent_messages', 0):.1f}), mesh hops {pi['hops']:.1f}, chip hops {pi['chip_hops']:.1f}, "
               f"{pi['steps']} steps", "",
+              f"spike messages within a core {pi.get('messages_within_core', 0):.1f}, between cores "
+              f"{pi.get('messages_between_cores', 0):.1f}, between chips {pi.get('messages_between_chips', 0):.1f}; "
+              f"{pi.get('hops_per_message', 0):.2f} mesh hops per message", "",
               "| layer | synops | dense synops | neuron updates | spikes | messages | of them recurrent | hops |",
               "|---|---|---|---|---|---|---|---|"]
     for name, lay in e["layers"].items():
