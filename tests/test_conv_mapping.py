@@ -250,8 +250,8 @@ def test_memory_binds_without_sharing_and_more_cores_follow():
 
 def test_too_large_conv_layer_names_it():
     big = conv_net(in_shape=(512, 6, 6), c1=4, c2=4)  # one neuron of conv1 reads 512 x 3 x 3 = 4608 inputs
-    with pytest.raises(ResourceError, match=r"layer 'lif1'.*4608 inputs.*core_limits\.input_axons"):
-        mapped(big)
+    with pytest.raises(ResourceError, match=r"layer 'lif1'.*4608 inputs.*4096 input axons.*core_limits\.input_axons"):
+        mapped(big, target_with(input_axons=4096))
     with pytest.raises(ResourceError, match=r"layer 'lif1'.*bytes.*core_limits\.memory"):
         mapped(conv_net(in_shape=(64, 8, 8), k=5, pad=2), target_with(memory=5000))  # 1600 inputs: 8 KB
     with pytest.raises(ResourceError, match=r"cores but the target has 2.*layer 'lif1'"):
@@ -306,11 +306,12 @@ def test_resnet18_layer_partitions_without_dense_matrices(monkeypatch):
     out = mapped(g)  # speed is the benchmark's business (benchmarks/); here: no dense matrix is ever built
     report = resource_report(out, LOIHI2)
     lay = report["layers"]["lif1"]
-    # 3x3 kernels over 64 channels: a tile's (rows + 2) x (cols + 2) x 64 inputs must fit 4096 axons
-    assert lay["input_axons_max"] <= 4096 and lay["cores"] <= 36
+    # 3x3 kernels over 64 channels: a tile's (rows + 2) x (cols + 2) x 64 inputs must fit the core's input axons
+    axons_in, axons_out = (LOIHI2.value("core_limits", k) for k in ("input_axons", "output_axons"))
+    assert lay["input_axons_max"] <= axons_in and lay["cores"] <= 36
     assert lay["memory_bytes"] < lay["memory_bytes_unshared"]
     assert report["cores_lower_bound"] <= report["cores_used"]
-    assert all(c["use"]["output_axons"] <= 4096 for c in report["cores"])
+    assert all(c["use"]["output_axons"] <= axons_out for c in report["cores"])
 
 
 def test_targets_parse_the_sharing_figure():

@@ -169,8 +169,8 @@ def test_partition_splits_by_the_binding_limit():
 
 
 def test_partition_errors_name_layer_and_limit():
-    with pytest.raises(ResourceError, match="layer 'lif1'.*fan-in 5000 exceeds the 4096 input axons"):
-        PassManager([Quantize(), Partition()]).run(float_graph(np.ones((2, 5000)), np.ones((2, 2))), ctx())
+    with pytest.raises(ResourceError, match="layer 'lif1'.*fan-in 16001 exceeds the 16000 input axons"):
+        PassManager([Quantize(), Partition()]).run(float_graph(np.ones((2, 16001)), np.ones((2, 2))), ctx())
     small = copy.deepcopy(TARGET.to_dict())
     data = {"schema_version": 1, "name": "tiny", **{s: {k: {kk: vv for kk, vv in f.items()} for k, f in sec.items()}
                                                      for s, sec in small["figures"].items()},

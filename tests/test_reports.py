@@ -87,7 +87,7 @@ def test_resource_report_utilisation():
     (core,) = r["cores"]
     assert core["layers"] == ["l1", "l2"] and core["groups"] == 2
     assert core["use"] == {k: l1["use"][k] + l2["use"][k] for k in l1["use"]}
-    assert core["utilisation"]["neurons"] == pytest.approx(5 / 8192)
+    assert core["utilisation"]["neurons"] == pytest.approx(5 / 4096)
     assert core["utilisation"]["neuron_groups"] == pytest.approx(2 / 8)
     assert r["layers"]["l1"]["synapses_nonzero"] == 12 and r["layers"]["l2"]["synapses_nonzero"] == 2
 
