@@ -52,6 +52,7 @@ from examples.digits.training import (  # noqa: E402
     weight_noise,
 )
 from examples.digits.training import fit as _fit  # noqa: E402
+from snncc.bundle import Bundle  # noqa: E402
 from snncc.fidelity import logical_spikes, predictions  # noqa: E402
 from snncc.frontend.loading import load_model  # noqa: E402
 from snncc.neurons import ARLIF, NASN, QCFS, GradedInput, MultiLevel, SpikingModule, reset_states  # noqa: E402
@@ -295,7 +296,6 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
     int_counts = logical_spikes(bundle.graph, out, deployed.layers[out].spikes).sum(axis=1)
     arlifs = [m for m in model.modules() if isinstance(m, ARLIF)]
     report = bundle.manifest["report"]
-    res = report["resources"]
     result = {
         "model": _short(model_path),
         "target": target, "lowering_choice": lowering, "timesteps": t,
@@ -306,10 +306,7 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
         "prediction_agreement": float(np.mean(float_pred == int_pred)),
         "count_agreement": float(np.mean(np.all(f_counts == int_counts, axis=1))),
         "deploy_exact": bool(arlifs) and all(m.deploy_exact for m in arlifs),
-        "cores": res["cores_used"], "neurons": res["totals"]["neurons"],
-        "synapses": sum(layer["synapses_nonzero"] for layer in res["layers"].values()),
-        "energy_j": report["energy"]["target_model"]["total_j"],
-        "dynamic_energy_j": report["energy"]["target_model"]["dynamic_total_j"],
+        **costs(report),
         "lowering": report["lowering"], "primitives": report["primitives"],
         "fidelity_output_agreement": report["fidelity"]["output_agreement"],
         "compile_seconds": compile_s,
@@ -318,13 +315,24 @@ def measure(model_path: str | Path, target: str = "loihi2", out_dir: str | Path 
         "deployed_correct": int_pred == split.y_test,
     }
     if lava_samples:
-        ref = bundle.run(x[:lava_samples], "reference", record_states=True)
-        lava = bundle.run(x[:lava_samples], "lava", record_states=True)
-        cmp = compare_results("reference", ref, "lava", lava, states=True)
-        result["lava_samples"] = lava_samples
-        result["lava_bit_exact"] = cmp.equal
-        result["lava_first_mismatch"] = cmp.first_mismatch
+        result.update(lava_recheck(bundle, x[:lava_samples]))
     return result
+
+
+def costs(report: dict) -> dict:
+    """Cores, neurons, non-zero synapses and energy per inference from a compile report."""
+    res, tm = report["resources"], report["energy"]["target_model"]
+    return {"cores": res["cores_used"], "neurons": res["totals"]["neurons"],
+            "synapses": sum(layer["synapses_nonzero"] for layer in res["layers"].values()),
+            "energy_j": tm["total_j"], "dynamic_energy_j": tm["dynamic_total_j"]}
+
+
+def lava_recheck(bundle: Bundle, x: np.ndarray) -> dict:
+    """Reference == Lava in spikes and states on payloads ``x``."""
+    ref = bundle.run(x, "reference", record_states=True)
+    lava = bundle.run(x, "lava", record_states=True)
+    cmp = compare_results("reference", ref, "lava", lava, states=True)
+    return {"lava_samples": len(x), "lava_bit_exact": cmp.equal, "lava_first_mismatch": cmp.first_mismatch}
 
 
 def _short(path: str | Path) -> str:

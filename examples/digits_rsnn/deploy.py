@@ -23,9 +23,9 @@ import snncc  # noqa: E402
 from examples.digits.data import load_digits_split  # noqa: E402
 from examples.digits.training import predict_counts  # noqa: E402
 from examples.digits_rsnn.train import HERE, output_counts, row_payloads  # noqa: E402
+from examples.seed_deploy import costs, lava_recheck  # noqa: E402
 from snncc.fidelity import logical_spikes, predictions  # noqa: E402
 from snncc.frontend.loading import load_model  # noqa: E402
-from snncc.verify import compare_results  # noqa: E402
 
 ACTIVITY_IMAGES = 64  # test payloads passed to snncc.compile for the activity / energy figures
 
@@ -49,7 +49,6 @@ def measure(model_path: str | Path = HERE / "model.pt", target: str = "loihi2", 
     out = deployed.output_layers[0]
     int_counts = logical_spikes(bundle.graph, out, deployed.layers[out].spikes).sum(axis=1)
     report = bundle.manifest["report"]
-    res = report["resources"]
     result = {
         "model": str(model_path), "target": target, "timesteps": t, "extra_steps": extra,
         "test_images": int(len(split.y_test)),
@@ -57,20 +56,12 @@ def measure(model_path: str | Path = HERE / "model.pt", target: str = "loihi2", 
         "deployed_accuracy": float(np.mean(int_pred == split.y_test)),
         "prediction_agreement": float(np.mean(float_pred == int_pred)),
         "count_agreement": float(np.mean(np.all(f_counts == int_counts, axis=1))),
-        "cores": res["cores_used"], "neurons": res["totals"]["neurons"],
-        "synapses": sum(layer["synapses_nonzero"] for layer in res["layers"].values()),
-        "energy_j": report["energy"]["target_model"]["total_j"],
-        "dynamic_energy_j": report["energy"]["target_model"]["dynamic_total_j"],
+        **costs(report),
         "compile_seconds": compile_s,
         "recurrent": [n for n in bundle.graph.nodes if bundle.graph.is_recurrent(n)],
     }
     if lava_samples:
-        ref = bundle.run(x[:lava_samples], "reference", record_states=True)
-        lava = bundle.run(x[:lava_samples], "lava", record_states=True)
-        cmp = compare_results("reference", ref, "lava", lava, states=True)
-        result["lava_samples"] = lava_samples
-        result["lava_bit_exact"] = cmp.equal
-        result["lava_first_mismatch"] = cmp.first_mismatch
+        result.update(lava_recheck(bundle, x[:lava_samples]))
     return result
 
 
