@@ -112,3 +112,14 @@ def test_conv_tiles_pack_within_every_limit(groups: int) -> None:
     assert max(c["groups"] for c in report["cores"]) <= groups
     if groups > 1:  # the dense output layer's 5 neurons join a partly filled tile core
         assert report["cores_used"] < blocks_of(g)
+
+
+def test_a_mapping_with_slots_for_other_blocks_is_refused() -> None:
+    from snncc.errors import GraphError
+    from snncc.mapping import Block
+
+    data = {"layers": {"l1": {"blocks": [Block.span(0, 3).to_data(), Block.span(3, 5).to_data()], "slots": [0]}}}
+    with pytest.raises(GraphError, match="layer 'l1': the mapping gives 1 slots for 2 blocks"):
+        Mapping.from_data(data)
+    unshared = Mapping.from_data({"layers": {"l1": {"blocks": data["layers"]["l1"]["blocks"]}}})
+    assert unshared.layers["l1"].slots == [0, 1]  # a mapping written before cores were shared

@@ -139,6 +139,9 @@ class Mapping:
     layers: dict[str, LayerMapping] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, m in self.layers.items():
+            if m.slots and len(m.slots) != len(m.blocks):
+                raise GraphError(f"the mapping gives {len(m.slots)} slots for {len(m.blocks)} blocks", layer=name)
         start = 1 + max((s for m in self.layers.values() for s in m.slots), default=-1)
         for m in self.layers.values():  # a layer without slots: one core of its own per block
             if not m.slots:
