@@ -3,6 +3,7 @@ consumer core reads, and so how many cores each neuron's spikes reach (its outpu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,6 +98,26 @@ def reads_from(graph: Graph, layer: str, consumer: str, blocks: list[Block]) -> 
     return out
 
 
+def reads_by_core(graph: Graph, layer: str, blocks: dict[str, list[Block]],
+                  core_of: Callable[[str, int], Hashable]) -> dict[Hashable, tuple[np.ndarray | None, list[str]]]:
+    """Per destination core of ``layer``'s spikes (``core_of(consumer, block index)`` names the core of a consumer
+    block): the sorted neurons of ``layer`` it reads (None: all of them) and the consumer layers it holds. Consumer
+    blocks that share a core read the union of what each reads: each spike reaches the core once. Consumers missing
+    from ``blocks`` are left out."""
+    out: dict[Hashable, tuple[np.ndarray | None, list[str]]] = {}
+    for c in dict.fromkeys(consumer_layers(graph, layer)):
+        if c not in blocks:
+            continue
+        for i, idx in enumerate(reads_from(graph, layer, c, blocks[c])):
+            key = core_of(c, i)
+            if key in out:
+                prev, held = out[key]
+                out[key] = (None if prev is None or idx is None else np.union1d(prev, idx), [*held, c])
+            else:
+                out[key] = (idx, [c])
+    return out
+
+
 def destinations(graph: Graph, layer: str, blocks: dict[str, list[Block]],
                  slots: dict[str, list[int]] | None = None) -> np.ndarray:
     """Per neuron of ``layer``: the consumer cores its spikes must reach (each one output axon).
@@ -106,25 +127,14 @@ def destinations(graph: Graph, layer: str, blocks: dict[str, list[Block]],
     are one destination; without, every consumer block is a core of its own.
     """
     dest = np.zeros(layer_size(graph.nodes[layer]), np.int64)
-    per_core: dict[int, list[np.ndarray | None]] = {}
-    for c in dict.fromkeys(consumer_layers(graph, layer)):
-        if c not in blocks:
-            continue
-        for i, idx in enumerate(reads_from(graph, layer, c, blocks[c])):
-            if slots is None:
-                _add(dest, idx)
-            else:
-                per_core.setdefault(slots[c][i], []).append(idx)
-    for reads in per_core.values():
-        if len(reads) == 1 or any(r is None for r in reads):
-            _add(dest, None if any(r is None for r in reads) else reads[0])
-        else:
-            _add(dest, np.unique(np.concatenate(reads)))
-    return dest
-
-
-def _add(dest: np.ndarray, idx: np.ndarray | None) -> None:
-    if idx is None:
-        dest += 1
+    if slots is None:  # the partitioner's many calls: every block its own core, nothing to merge
+        reads = [idx for c in dict.fromkeys(consumer_layers(graph, layer)) if c in blocks
+                 for idx in reads_from(graph, layer, c, blocks[c])]
     else:
-        dest[idx] += 1
+        reads = [idx for idx, _ in reads_by_core(graph, layer, blocks, lambda c, i: slots[c][i]).values()]
+    for idx in reads:
+        if idx is None:
+            dest += 1
+        else:
+            dest[idx] += 1
+    return dest

@@ -21,7 +21,7 @@ import numpy as np
 from ..conv import fan_out
 from ..ir import Graph, IntegerNeuron, IntegerSynapse, QConv, layer_size
 from ..mapping import Core, Mapping
-from ..mapping.layers import consumer_layers, reads_from
+from ..mapping.layers import reads_by_core
 from ..target import Target
 
 PJ = 1e-12
@@ -70,18 +70,12 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
 
 def _destination_cores(graph: Graph, layer: str, mapping: Mapping) -> dict[Core, tuple[np.ndarray | None, bool]]:
     """Per core that holds a consumer block of ``layer``: the neurons of ``layer`` it reads (None: all), and
-    whether a recurrent synapse carries them. Consumer blocks sharing a core receive each spike once."""
-    out: dict[Core, tuple[np.ndarray | None, bool]] = {}
-    for c in dict.fromkeys(consumer_layers(graph, layer)):
-        loop = any(graph.is_recurrent(s) for s in graph.successors(layer) if c in graph.successors(s))
-        for idx, core in zip(reads_from(graph, layer, c, mapping.layers[c].blocks), mapping.layers[c].cores,
-                             strict=True):
-            if core in out:
-                prev, prev_loop = out[core]
-                idx = None if prev is None or idx is None else np.union1d(prev, idx)
-                loop = loop or prev_loop
-            out[core] = (idx, loop)
-    return out
+    whether a recurrent synapse carries them there."""
+    blocks = {name: m.blocks for name, m in mapping.layers.items()}
+    reads = reads_by_core(graph, layer, blocks, lambda c, i: mapping.layers[c].cores[i])
+    return {core: (idx, any(graph.is_recurrent(s) for s in graph.successors(layer)
+                            if any(c in graph.successors(s) for c in held)))
+            for core, (idx, held) in reads.items()}
 
 
 def ann_macs(node: IntegerSynapse) -> int:
@@ -140,8 +134,8 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
     return {
         "per_inference": {"synops": synops, "neuron_updates": updates, "spikes": sum(
             v.get("spikes", 0.0) for v in layers.values()), "spike_messages": msgs, "recurrent_messages": rec_msgs,
-        **where, "hops_per_message": hops / msgs if msgs else 0.0, "hops": hops,
-            "chip_hops": chip_hops, "steps": steps},
+            **where, "hops_per_message": hops / msgs if msgs else 0.0, "hops": hops, "chip_hops": chip_hops,
+            "steps": steps},
         "layers": layers,
         "target_model": {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,
                          "total_j": sum(dynamic.values()) + static, "step_time_s": step_time,

@@ -44,8 +44,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for c in r["cores"]:
         u = c["utilisation"]
         lines.append(f"| {c['chip']}:{c['core']} | {tuple(c['mesh'])} | {', '.join(c['layers'])} | "
-                     f"{c['use']['neurons']} "
-                     f"({_pct(u['neurons'])}) | {c['use']['memory']} B ({_pct(u['memory'])}) | "
+                     f"{c['use']['neurons']} ({_pct(u['neurons'])}) | {c['use']['memory']} B ({_pct(u['memory'])}) | "
                      f"{c['use']['input_axons']} ({_pct(u['input_axons'])}) | {c['use']['output_axons']} "
                      f"({_pct(u['output_axons'])}) | {c['binding_limit']} |")
     pi = e["per_inference"]
