@@ -19,6 +19,11 @@ Lava's convolution differs from snncc's (:mod:`snncc.conv`, PyTorch's) in four w
   divisor of ``groups`` that fits, its kernel widened with zeros between the original groups (:func:`regroup`);
   the other parameters must fit as they are.
 
+A convolution with a negative exponent (split-fan-in's sum of partial sums into a dense-fed layer) has no kernel
+form; it runs as Lava's ``Sparse`` of its matrix (:func:`conv_sparse`, built from the taps, no dense matrix), which
+applies the exponent as a floor shift. ``Sparse`` does not wrap its sum, so that is exact only where the sum provably
+never reaches the 24-bit wrap (:func:`wrap_free`).
+
 Lava sums in float64 (exact) and casts to int32 before wrapping the sum to signed 24 bits; a sum of magnitude
 ``>= 2**31`` would not survive the cast, so :func:`max_abs_sum` bounds it.
 
@@ -28,7 +33,12 @@ Lava executes every ``.py`` file of this folder as a top-level module (see ``pro
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
+from snncc import fixedpoint as fx
+from snncc.conv import ConvGeometry
+
+ACC_BITS = fx.STATE_BITS  # Lava's Conv wraps its sum to signed 24 bits
 INT32_LIMIT = 1 << 31  # Lava casts its float64 convolution sum to int32 before the 24-bit wrap
 INT8_MAX = 127  # Lava's Conv keeps kernel_size, stride, padding, dilation and groups in int8 Vars
 LAVA_AXES = (2, 1, 0)  # (C, H, W) <-> (W, H, C): the transpose is its own inverse
@@ -105,3 +115,28 @@ def to_lava_layout(x: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
 def from_lava_layout(y: np.ndarray) -> np.ndarray:
     """Lava's ``(W, H, C)`` tensor -> a flat ``(C*H*W,)`` map (what the output port's transpose + flatten do)."""
     return np.asarray(y).transpose(LAVA_AXES).reshape(-1)
+
+
+def conv_sparse(weight: np.ndarray, geom: ConvGeometry) -> csr_matrix:
+    """The (out_size, in_size) sparse matrix of a convolution, from its non-zero taps (padding taps dropped)."""
+    c_in, h, w = geom.in_shape
+    c_out, ho, wo = geom.out_shape
+    cg_in, cg_out = c_in // geom.groups, c_out // geom.groups
+    (ky, kx), (sy, sx), (py, px), (dy, dx) = geom.kernel, geom.stride, geom.padding, geom.dilation
+    o, y, x, j, a, b = np.meshgrid(np.arange(c_out), np.arange(ho), np.arange(wo), np.arange(cg_in), np.arange(ky),
+                                   np.arange(kx), indexing="ij", sparse=True)
+    iy, ix = y * sy - py + a * dy, x * sx - px + b * dx
+    shape = np.broadcast_shapes(o.shape, y.shape, x.shape, j.shape, a.shape, b.shape)
+    values = np.broadcast_to(np.asarray(weight)[o, j, a, b], shape)
+    keep = (values != 0) & (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    rows = np.broadcast_to((o * ho + y) * wo + x, shape)[keep]
+    cols = np.broadcast_to((((o // cg_out) * cg_in + j) * h + iy) * w + ix, shape)[keep]
+    return csr_matrix((values[keep].astype(np.int64), (rows, cols)), shape=(geom.out_size, geom.in_size))
+
+
+def wrap_free(weight: np.ndarray, weight_exp: int, max_payload: int) -> bool:
+    """Whether no output of a convolution can reach its 24-bit wrap: ``|sum| * max_payload``, shifted by the
+    exponent, stays inside ``[-2**23, 2**23 - 1]``."""
+    bound = max_abs_sum(weight, 0, max_payload)
+    half = 1 << (ACC_BITS - 1)
+    return bool(fx.shift_floor(bound, weight_exp) <= half - 1 and fx.shift_floor(-bound, weight_exp) >= -half)

@@ -89,3 +89,17 @@ def record(graph: Graph, name: str, proc: Any, num_steps: int, record_states: bo
             paths[what] = path(what)
             FileProbe(var=getattr(proc, var), num_steps=num_steps, path=paths[what])
     return paths
+
+
+def sparse_process(matrix: Any, weight_exp: int, graded: bool, name: str) -> Any:
+    """Lava's ``Sparse`` for an integer CSR ``matrix`` of mantissas with exponent ``weight_exp``, with the exact
+    encoding of :func:`snncc.fixedpoint.lava_dense_encoding` (mantissas doubled, exponent lowered by one)."""
+    import_lava()
+    from lava.proc.sparse.process import Sparse
+    from lava.utils.weightutils import SignMode
+
+    data, exp, bits = fx.lava_dense_encoding(matrix.data, weight_exp)
+    weights = matrix.copy()
+    weights.data = data.astype(np.int32)
+    return Sparse(weights=weights, weight_exp=exp, num_weight_bits=bits, sign_mode=SignMode.MIXED,
+                  num_message_bits=GRADED_MESSAGE_BITS if graded else 0, name=f"sparse:{name}")

@@ -25,7 +25,14 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.backends.base import check_inputs
-from snncc.backends.lava.conv_encoding import INT32_LIMIT, LAVA_AXES, lava_conv_args, max_abs_sum
+from snncc.backends.lava.conv_encoding import (
+    INT32_LIMIT,
+    LAVA_AXES,
+    conv_sparse,
+    lava_conv_args,
+    max_abs_sum,
+    wrap_free,
+)
 from snncc.backends.lava.execution import (
     GRADED_MESSAGE_BITS,
     build_result,
@@ -35,7 +42,14 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.lava.processes import dense_process, lava_class, neuron_process, primitive_of, record
+from snncc.backends.lava.processes import (
+    dense_process,
+    lava_class,
+    neuron_process,
+    primitive_of,
+    record,
+    sparse_process,
+)
 from snncc.backends.reference.simulator import check_synapse_sources
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava
@@ -98,6 +112,14 @@ class LavaRunner:
             if isinstance(node, QDense):
                 fx.lava_dense_encoding(node.weight, node.weight_exp)
                 return
+            if node.weight_exp < 0:  # runs as Sparse, which does not wrap: exact only where no sum can wrap
+                fx.lava_dense_encoding(node.weight, node.weight_exp)
+                if 2 * max_abs_sum(node.weight, 0, self._max_payload(name)) >= INT32_LIMIT:
+                    raise ValueError("a convolution sum (its mantissas doubled for Sparse) can leave int32")
+                if not wrap_free(node.weight, node.weight_exp, self._max_payload(name)):
+                    raise ValueError(f"a convolution with weight_exp={node.weight_exp} < 0 runs as Lava's Sparse, "
+                                     "which does not wrap its sum to 24 bits, and its sum can reach the wrap")
+                return
             conv_args(node)
         except ValueError as exc:
             raise QuantizationError(str(exc), layer=name) from None
@@ -148,6 +170,10 @@ class LavaRunner:
         (W, H, C), its (W, H, C) output transposed back and flattened (see :mod:`snncc.backends.lava.conv_encoding`).
         """
         node = self.graph.nodes[name]
+        if isinstance(node, QConv) and node.weight_exp < 0:  # no kernel form: its matrix, on Sparse
+            sparse = sparse_process(conv_sparse(node.weight, node.geometry), node.weight_exp, node.graded, name)
+            source.connect(sparse.s_in)
+            return sparse.a_out
         if isinstance(node, QConv):
             from lava.proc.conv.process import Conv
 

@@ -6,9 +6,10 @@ This list is the only place that names them: a new family is a folder with a ``F
 
 from __future__ import annotations
 
-from snncc.families import arlif, klif, lif, multilevel, sigma_delta, substep
+from snncc.families import arlif, klif, lif, multilevel, partial_sum, sigma_delta, substep
 from snncc.families.registry import Registry
 
-REGISTRY = Registry(module.FAMILY for module in (lif, klif, arlif, multilevel, substep, sigma_delta))
+REGISTRY = Registry(module.FAMILY for module in (lif, klif, arlif, multilevel, substep, sigma_delta,
+                                                  partial_sum))
 
 __all__ = ["REGISTRY", "Registry"]

@@ -9,6 +9,10 @@ A **binary** relay fires exactly when its input spiked; a **graded** relay re-em
 ``0..levels``, each level worth ``out_scale`` (its quantizer gives weight and threshold the same quantum, so the
 integer relay is exact too). The family that makes each kind says so with ``Family.relay`` and builds the neurons
 (``Family.relay_neuron``); a graded relay needs a target with graded spikes (``Family.relays_on``).
+
+A **signed** relay is integer from the start (split-fan-in makes it after quantize): it re-emits a signed integer
+sum, a partial sum of a split fan-in of magnitude up to ``levels``, or binary spikes (``levels`` None) on the paths
+split-fan-in rebalances.
 """
 
 from __future__ import annotations
@@ -33,3 +37,14 @@ def graded_relay(n: int, levels: int, metadata: dict, out_scale: float = 1.0) ->
 def graded_relays(target: Target) -> bool:
     """Whether ``target`` runs graded relays (it has graded spikes)."""
     return REGISTRY.relay("graded").relays_on(target)
+
+
+def signed_relay(n: int, levels: int | None, metadata: dict) -> Any:
+    """``n`` memoryless integer neurons that re-emit their summed input: a signed graded payload of magnitude up to
+    ``levels``, or binary spikes (``levels`` None)."""
+    return REGISTRY.relay("signed").relay_neuron(n, levels, metadata, 1.0)
+
+
+def signed_relays(target: Target) -> bool:
+    """Whether ``target`` runs signed relays (its ``signed_relay`` primitive, graded spikes)."""
+    return REGISTRY.relay("signed").relays_on(target)

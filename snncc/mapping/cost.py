@@ -189,7 +189,8 @@ def explain_unfit(layer: str, use: Use, out_per_neuron: int, lim: Limits) -> Res
     if use.input_axons > lim.input_axons:
         return ResourceError(f"one neuron reads {use.input_axons} inputs, more than the {lim.input_axons} input "
                              "axons of a core (core_limits.input_axons)", layer=layer,
-                             hint="a core cannot split a neuron's inputs; reduce the fan-in (input channels, kernel)")
+                             hint="a core cannot split a neuron's inputs; reduce the fan-in (input channels, kernel), "
+                                  "or let split-fan-in cut it into partial sums (--fan-in-split on; graded spikes)")
     if use.memory > lim.memory:
         return ResourceError(f"one neuron needs {use.memory} bytes, more than the {lim.memory} bytes of a core "
                              "(core_limits.memory)", layer=layer)

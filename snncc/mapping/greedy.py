@@ -153,7 +153,8 @@ def _dense_per_core(target: Target, layer: str, li: LayerInputs, out_per_neuron:
     if li.dense_in > lim.input_axons:
         raise ResourceError(f"fan-in {li.dense_in} exceeds the {lim.input_axons} input axons of a core "
                             "(core_limits.input_axons)", layer=layer,
-                            hint="a core cannot split a neuron's inputs; reduce the fan-in")
+                            hint="a core cannot split a neuron's inputs; reduce the fan-in, or let split-fan-in cut it "
+                                 "into partial sums (--fan-in-split on, the default; needs graded spikes)")
     if not fits(one, out_per_neuron, lim):
         raise explain_unfit(layer, one, out_per_neuron, lim)
     fixed = dense_use(target, li, 0).memory

@@ -12,7 +12,8 @@ from .partition import Partition
 from .pipeline import PASSES, Pipeline, default_pipeline
 from .place import Place
 from .quantize import Quantize
+from .split_fan_in import SplitFanIn
 
 __all__ = ["BalanceLatency", "Calibrate", "Canonicalize", "DumpIR", "Instrument", "KeepGraph", "LowerNeurons",
            "LowerPrimitives", "LoweringGraphs", "PASSES", "Partition", "Pass", "PassContext", "PassManager",
-           "Pipeline", "Place", "Progress", "Quantize", "Timings", "check_canonical", "default_pipeline"]
+           "Pipeline", "Place", "Progress", "Quantize", "SplitFanIn", "Timings", "check_canonical", "default_pipeline"]

@@ -18,6 +18,9 @@ Costs (relay neurons and synapses per layer) go to ``ctx.notes['balance-latency'
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import networkx as nx
 import nir
 import numpy as np
@@ -52,23 +55,7 @@ class BalanceLatency(Pass):
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
-        notes = {}
-        chains: dict[str, list[str]] = {}  # source -> its relay stages so far, shared by every delayed reader
-        for name in g.topological_order():
-            if not isinstance(g.nodes[name], FloatNeuron):
-                continue
-            depth = g.synapse_depth()
-            synapses = [p for p in g.predecessors(name) if not g.is_recurrent(p)]
-            deepest = max((depth[s] for s in synapses), default=0)
-            for syn in synapses:
-                lag = deepest - depth[syn]
-                if lag:
-                    notes[syn] = _delay(g, syn, lag, chains)
-        for syn, _src, _target, trained, deployed in list(loop_latencies(g)):
-            if trained > deployed:
-                notes[syn] = _delay(g, syn, trained - deployed, chains)
-        check_loops(g)
-        ctx.notes["balance-latency"] = notes
+        ctx.notes["balance-latency"] = balance_paths(g, FloatNeuron, float_stage)
         return g
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
@@ -90,7 +77,41 @@ def check_loops(g: Graph) -> None:
                  f"{deployed})), or close it with one synapse")
 
 
-def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]]) -> dict:
+Stage = Callable[[int, str, int | None], tuple[Any, Any]]
+"""Makes one relay stage of ``n`` neurons copying ``source`` (``levels``: its largest graded payload, None for
+binary spikes): ``(identity synapse, relay layer)``."""
+
+
+def float_stage(n: int, source: str, levels: int | None) -> tuple[Any, Any]:
+    """A float relay stage: an identity synapse into a binary or graded float relay."""
+    return identity_synapse(n, {keys.RELAY: source, keys.SOURCE: f"relay synapse of {source}"}), \
+        _relay(n, source, levels)
+
+
+def balance_paths(g: Graph, neuron_type: type, stage: Stage) -> dict:
+    """Delay, in place, the shallower synapses into every layer of ``neuron_type`` and the recurrent synapses whose
+    loop the trained model takes longer over, by relay stages made by ``stage``; then :func:`check_loops`. Returns
+    the relays added per delayed synapse (``ctx.notes``)."""
+    notes = {}
+    chains: dict[str, list[str]] = {}  # source -> its relay stages so far, shared by every delayed reader
+    for name in g.topological_order():
+        if not isinstance(g.nodes[name], neuron_type):
+            continue
+        depth = g.synapse_depth()
+        synapses = [p for p in g.predecessors(name) if not g.is_recurrent(p)]
+        deepest = max((depth[s] for s in synapses), default=0)
+        for syn in synapses:
+            lag = deepest - depth[syn]
+            if lag:
+                notes[syn] = _delay(g, syn, lag, chains, stage)
+    for syn, _src, _target, trained, deployed in list(loop_latencies(g)):
+        if trained > deployed:
+            notes[syn] = _delay(g, syn, trained - deployed, chains, stage)
+    check_loops(g)
+    return notes
+
+
+def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]], stage: Stage) -> dict:
     """Feed ``synapse`` from stage ``stages`` of its source's relay chain, growing the chain as needed (a source read
     by several shorter paths gets one chain, not one per reader)."""
     (src,) = g.predecessors(synapse)
@@ -100,8 +121,7 @@ def _delay(g: Graph, synapse: str, stages: int, chains: dict[str, list[str]]) ->
     added = max(stages - len(chain), 0)
     for k in range(len(chain), stages):
         syn_name, relay_name = f"{src}__delay{k}", f"{src}__relay{k}"
-        g.nodes[syn_name] = identity_synapse(n, {keys.RELAY: src, keys.SOURCE: f"relay synapse of {src}"})
-        g.nodes[relay_name] = _relay(n, src, levels)
+        g.nodes[syn_name], g.nodes[relay_name] = stage(n, src, levels)
         g.edges += [(chain[-1] if chain else src, syn_name), (syn_name, relay_name)]
         chain.append(relay_name)
     g.edges = [e for e in g.edges if e != (src, synapse)] + [(chain[stages - 1], synapse)]

@@ -25,10 +25,11 @@ from .options import format_value, option_fields, option_type, parse_value
 from .partition import Partition
 from .place import Place
 from .quantize import Quantize
+from .split_fan_in import SplitFanIn
 
 PASSES: dict[str, type[Pass]] = {
-    p.name: p for p in (Canonicalize, BalanceLatency, LowerNeurons, Calibrate, Quantize, LowerPrimitives, Partition,
-                        Place)
+    p.name: p for p in (Canonicalize, BalanceLatency, LowerNeurons, Calibrate, Quantize, SplitFanIn, LowerPrimitives,
+                        Partition, Place)
 }
 """Every pass by name, in the order of the default pipeline (optional passes only when their options ask)."""
 
@@ -80,8 +81,8 @@ class Pipeline:
 
 
 def default_pipeline(options: Mapping[str, Any] | None = None) -> Pipeline:
-    """canonicalize -> balance-latency -> lower-neurons -> [calibrate] -> quantize -> lower-primitives -> partition
-    -> place, with ``options`` set; an optional pass (calibrate) only when its options ask for it.
+    """canonicalize -> balance-latency -> lower-neurons -> [calibrate] -> quantize -> split-fan-in -> lower-primitives
+    -> partition -> place, with ``options`` set; an optional pass (calibrate) only when its options ask for it.
 
     Every pass reads the target's data (formats, limits, declared primitives), never its name.
     """
