@@ -130,7 +130,7 @@ def split_layer(g: Graph, layer: str, fan: int, limit: int, payload_max: int) ->
                                         f"convolution '{s}' keeps a feature map the split layer no longer has",
                                         layer=layer, hint="feed the layer back through a dense synapse")
         kept += fan_in_of(node)
-    plans = {s: _plan(g, layer, s, limit, payload_max) for s in synapses}
+    plans = {s: _plan(g, layer, fan, s, limit, payload_max) for s in synapses}
     total = kept + sum(p["chunks"] for p in plans.values())
     if total > limit:
         raise ResourceError(f"fan-in {fan} exceeds the {limit} input axons of a core, and split into partial sums "
@@ -151,7 +151,7 @@ def fan_in_of(node: QDense | QConv) -> int:
     return int(node.weight.shape[1])
 
 
-def _plan(g: Graph, layer: str, s: str, limit: int, payload_max: int) -> dict[str, Any]:
+def _plan(g: Graph, layer: str, fan: int, s: str, limit: int, payload_max: int) -> dict[str, Any]:
     """How synapse ``s`` is cut (``chunks``, the partial synapse's kernel ``weight`` and geometry) and the proof that
     its partial sums and total fit; ResourceError naming the layer, the limit and the excess otherwise."""
     node = g.nodes[s]
@@ -178,7 +178,8 @@ def _plan(g: Graph, layer: str, s: str, limit: int, payload_max: int) -> dict[st
                             f"and cannot be split: {why}", layer=layer, hint="reduce the fan-in")
     partial = int(abs_chunks.max(initial=0)) * payload
     if partial > payload_max:
-        raise ResourceError(f"a partial sum of synapse '{s}' can reach {partial}, beyond the {payload_max} a signed "
+        raise ResourceError(f"fan-in {fan} exceeds the {limit} input axons of a core and cannot be split exactly: a "
+                            f"partial sum of synapse '{s}' can reach {partial}, beyond the {payload_max} a signed "
                             f"graded payload holds (formats.graded_payload_bits) by {partial - payload_max}",
                             layer=layer, hint="reduce the weights or the input range, or the fan-in")
     total = int(abs_chunks.sum(axis=1).max(initial=0)) * payload
@@ -186,9 +187,9 @@ def _plan(g: Graph, layer: str, s: str, limit: int, payload_max: int) -> dict[st
     half = 1 << (ACC_BITS - 1)
     if hi > half - 1 or lo < -half:
         over = max(hi - (half - 1), -half - lo)
-        raise ResourceError(f"the input of synapse '{s}' can reach {hi} (exponent {node.weight_exp}), beyond the "
-                            f"{half - 1} of the 24-bit accumulator that sums the partial sums by {over}, so the "
-                            "split would not be exact", layer=layer,
+        raise ResourceError(f"fan-in {fan} exceeds the {limit} input axons of a core and cannot be split exactly: "
+                            f"the input of synapse '{s}' can reach {max(hi, -lo)} (exponent {node.weight_exp}), "
+                            f"beyond the 24-bit accumulator that sums its partial sums by {over}", layer=layer,
                             hint="reduce the weights, the exponent or the input range, or the fan-in")
     return {"chunks": k, "chunk_fan_in": width, "relay": f"{s}__sums", "relay_neurons": k * node.weight.shape[0]
             if isinstance(node, QDense) else k * node.geometry.out_size, "max_partial_sum": partial}

@@ -32,6 +32,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation("levels-beyond-voltage-range", r"\d+ levels of quantum 2\*\*\d+ overflow the \d+-bit voltage"),
     Limitation("input-sum-beyond-int32", r"worst-case synaptic input \d+ reaches 2\*\*\d+, where Lava's int32"),
     Limitation("arlif-value-beyond-q12", r"AR-LIF \w+ \S+ exceeds the Q12 range"),
+    Limitation("fan-in-split-inexact", r"input axons of a core and cannot be split exactly"),
     Limitation("fan-in-beyond-input-axons", r"fan-in \d+ exceeds the \d+ input axons of a core"),
     Limitation("conv-sum-beyond-int32", r"a convolution sum can reach \d+ >= 2\*\*31"),
 )
