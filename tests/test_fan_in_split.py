@@ -24,10 +24,10 @@ from snncc.backends.reference.simulator import ReferenceSimulator
 from snncc.errors import ResourceError, UnsupportedLayerError
 from snncc.families.lif.nodes import QLIF
 from snncc.families.partial_sum.nodes import QRelay
-from snncc.ir import Graph, QConv, QDense, keys
+from snncc.ir import Graph, QConv, QDense, keys, read_graph, write_graph
 from snncc.mapping.layers import fan_in, neuron_layers
 from snncc.passes import LowerPrimitives, Partition, PassContext, PassManager, Place
-from snncc.passes.split_fan_in import SplitFanIn
+from snncc.passes.split_fan_in import SplitFanIn, integer_stage
 from snncc.target import load_target
 from snncc.testing import assert_equivalent
 from tests.test_cli import assert_user_error
@@ -150,7 +150,7 @@ def dense_wide(rng: np.random.Generator, n: int = 3, m: int = 24, exp: int = -3,
                       graded, 7 if graded else 1, 2)
 
 
-def test_ir_before_and_after() -> None:
+def test_ir_before_and_after(tmp_path) -> None:
     g = dense_wide(np.random.default_rng(1))
     ctx = PassContext(target=target_with(input_axons=8))
     out = PassManager([SplitFanIn()]).run(g, ctx)
@@ -172,6 +172,16 @@ def test_ir_before_and_after() -> None:
     assert note["layers"]["wide"]["fan_in_after"] == 3 and note["relay_neurons"] > 0
     assert set(note["delays"]) == {"s_out_skip__total"}
     assert {n for n in g.nodes} <= set(out.nodes)  # every original node stays, under its name
+    write_graph(tmp_path / "split.nir", out)  # the relays (graded, and binary on a delay path) survive a round trip
+    back = read_graph(tmp_path / "split.nir")
+    assert isinstance(back.nodes["s_wide__sums"], QRelay) and back.nodes["s_wide__sums"].levels == relay.levels
+    syn, binary = integer_stage(4, "input", None)  # a delay stage of binary spikes
+    tiny = Graph(nodes={"input": nir.Input(input_type={"input": np.array([4])}), "syn": syn, "relay": binary,
+                        "output": nir.Output(output_type={"output": np.array([4])})},
+                 edges=[("input", "syn"), ("syn", "relay"), ("relay", "output")])
+    write_graph(tmp_path / "tiny.nir", tiny)
+    relay_back = read_graph(tmp_path / "tiny.nir").nodes["relay"]
+    assert isinstance(relay_back, QRelay) and relay_back.levels is None and relay_back.payload_levels is None
     mapped = PassManager([LowerPrimitives(), Partition(), Place()]).run(out, PassContext(target=ctx.target))
     assert keys.MAPPING in mapped.metadata
 

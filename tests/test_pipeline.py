@@ -15,7 +15,8 @@ from tests.test_cli import snncc as run_cli
 
 DEFAULT_TEXT = (
     "canonicalize,balance-latency,lower-neurons{arlif=program},quantize{bias_resolution=weight},"
-    "lower-primitives{multilevel=population},partition{algorithm=greedy,share_cores=True},place{algorithm=serpentine}"
+    "split-fan-in{fan_in_split=on},lower-primitives{multilevel=population},"
+    "partition{algorithm=greedy,share_cores=True},place{algorithm=serpentine}"
 )
 
 
