@@ -222,9 +222,9 @@ def test_pass_manager_checks_and_dumps(tmp_path):
     timings = Timings()
     PassManager(default_pipeline(), [DumpIR(tmp_path), timings]).run(g, ctx())
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names[:2] == ["00-input.nir", "00-input.txt"] and "07-place.txt" in names
+    assert names[:2] == ["00-input.nir", "00-input.txt"] and "08-place.txt" in names
     assert "snncc.QLIF" in (tmp_path / "04-quantize.txt").read_text()
-    assert set(timings.seconds) == {"canonicalize", "balance-latency", "lower-neurons", "quantize",
+    assert set(timings.seconds) == {"canonicalize", "balance-latency", "lower-neurons", "quantize", "split-fan-in",
                                     "lower-primitives", "partition", "place"}
 
 
