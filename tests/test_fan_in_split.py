@@ -20,7 +20,9 @@ from torch import nn
 
 import snncc
 from snncc import neurons as N
+from snncc.backends.lava.conv_encoding import conv_sparse
 from snncc.backends.reference.simulator import ReferenceSimulator
+from snncc.conv import ConvGeometry, conv_matrix
 from snncc.errors import ResourceError, UnsupportedLayerError
 from snncc.families.lif.nodes import QLIF
 from snncc.families.partial_sum.nodes import QRelay
@@ -36,6 +38,7 @@ from tests.test_conv_lava import Seen, run_both
 from tests.test_conv_mapping import target_with
 
 ORIGINAL = ("wide", "skip", "out")
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 def lif(n: int, rng: np.random.Generator) -> QLIF:
@@ -77,10 +80,12 @@ def split_cases(draw: st.DrawFn) -> tuple[Graph, Graph, dict, np.ndarray]:
         wide = QDense(weight=rng.integers(-128, 128, (draw(st.integers(1, 6)), c * h * w)),
                       weight_exp=draw(st.integers(-6, 3)), graded=graded)
     else:
-        k, pad = draw(st.integers(1, 3)), draw(st.integers(0, 1))
-        assume(min(h, w) + 2 * pad >= k)
+        k, pad, stride, dil = (draw(st.integers(1, 3)), draw(st.integers(0, 1)), draw(st.integers(1, 2)),
+                               draw(st.integers(1, 2)))
+        assume(min(h, w) + 2 * pad >= dil * (k - 1) + 1)
         wide = QConv(weight=rng.integers(-128, 128, (draw(st.integers(1, 3)), c, k, k)), input_shape=in_shape,
-                     padding=(pad, pad), weight_exp=draw(st.integers(0, 3)), graded=graded)
+                     padding=(pad, pad), stride=(stride, stride), dilation=(dil, dil),
+                     weight_exp=draw(st.integers(0, 3)), graded=graded)
     g = skip_graph(rng, in_shape, wide, graded, max_value, draw(st.integers(1, 4)))
     limit = draw(st.integers(2, max(2, fan_in(g, "wide") - 1)))
     assume(fan_in(g, "wide") > limit)
@@ -109,7 +114,7 @@ def assert_same_layers(before: Graph, after: Graph, x: np.ndarray) -> dict:
 def test_split_equals_unsplit_on_the_reference() -> None:
     seen = Seen()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @settings(SETTINGS, max_examples=60)
     @given(split_cases())
     def check(case: tuple[Graph, Graph, dict, np.ndarray]) -> None:
         before, after, note, x = case
@@ -121,18 +126,21 @@ def test_split_equals_unsplit_on_the_reference() -> None:
         seen.note("dense", isinstance(before.nodes["s_wide"], QDense))
         seen.note("graded", before.nodes["s_wide"].graded)
         seen.note("negative exponent", before.nodes["s_wide"].weight_exp < 0)
+        seen.note("stride or dilation", isinstance(before.nodes["s_wide"], QConv) and
+                  max(*before.nodes["s_wide"].stride, *before.nodes["s_wide"].dilation) > 1)
         seen.note("several chunks", note["layers"]["wide"]["synapses"]["s_wide"]["chunks"] > 1)
         seen.note("skip delayed", bool(note["delays"]))
         seen.note("wide spikes", ReferenceSimulator(after).run(x).layers["wide"].spikes.any())
 
     check()
-    seen.check("conv", "dense", "graded", "negative exponent", "several chunks", "skip delayed", "wide spikes")
+    seen.check("conv", "dense", "graded", "negative exponent", "stride or dilation", "several chunks", "skip delayed",
+               "wide spikes")
 
 
 def test_split_graph_is_bit_exact_on_lava() -> None:
     seen = Seen()
 
-    @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @settings(SETTINGS, max_examples=8)
     @given(split_cases())
     def check(case: tuple[Graph, Graph, dict, np.ndarray]) -> None:
         before, after, note, x = case
@@ -143,6 +151,25 @@ def test_split_graph_is_bit_exact_on_lava() -> None:
 
     check()
     seen.check("several chunks")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.integers(0, 1),
+       st.integers(1, 2), st.sampled_from([1, 2]))
+def test_the_sparse_matrix_of_a_convolution_is_its_matrix(seed, c, k, stride, pad, dil, groups) -> None:
+    """conv_sparse (Lava's Sparse form of a convolution with a negative exponent) against the dense matrix."""
+    rng = np.random.default_rng(seed)
+    geom = ConvGeometry((2 * c, 5, 4), 2 * groups, (k, 1 + k % 2), (stride, 1), (pad, 0), (dil, 1), groups)
+    weight = rng.integers(-3, 4, geom.weight_shape)
+    assert np.array_equal(conv_sparse(weight, geom).toarray(), conv_matrix(weight, geom))
+
+
+def test_a_grouped_convolution_that_needs_its_groups_cut_is_refused() -> None:
+    wide = QConv(weight=np.ones((4, 6, 3, 3), np.int64), input_shape=(12, 3, 3), groups=2)
+    g = skip_graph(np.random.default_rng(7), (12, 3, 3), wide, False, 1, 2)
+    with pytest.raises(ResourceError, match=r"layer 'wide'.*fan-in 54 of synapse 's_wide' exceeds the 20 input "
+                                            r"axons of a core and cannot be split: a grouped convolution's groups"):
+        PassManager([SplitFanIn()]).run(g, PassContext(target=target_with(input_axons=20)))
 
 
 def dense_wide(rng: np.random.Generator, n: int = 3, m: int = 24, exp: int = -3, graded: bool = False) -> Graph:
