@@ -268,3 +268,21 @@ def test_a_model_loihi2_refused_now_compiles_and_runs_bit_exact(tmp_path) -> Non
     assert_equivalent(bundle, x)
     assert_user_error(run_cli("compile", tmp_path / "wide.pt", "-o", tmp_path / "o", "--fan-in-split", "off"),
                       "layer 'lif_1'", "fan-in 16500", "16000 input axons", "--fan-in-split on")
+
+
+def test_a_synapse_feeding_two_wide_layers_is_split_for_each() -> None:
+    rng = np.random.default_rng(8)
+    g = dense_wide(rng)
+    g.nodes["twin"] = QLIF(du=4095, dv=0, vth=1, bias_mant=np.zeros(3, np.int64), bias_exp=np.zeros(3, np.int64),
+                           reset="zero")
+    g.edges.append(("s_wide", "twin"))
+    out = PassManager([SplitFanIn()]).run(g, PassContext(target=target_with(input_axons=8)))
+    assert out.successors("s_wide__wide") == ["s_wide__wide__sums"] and out.successors("s_wide") == ["s_wide__sums"]
+    assert out.predecessors("twin") == ["s_wide__total"] and out.predecessors("wide") == ["s_wide__wide__total"]
+    x = (rng.random((2, 6, 24)) < 0.4).astype(np.int64)
+    a = ReferenceSimulator(g).run(x, record_states=True)
+    b = ReferenceSimulator(out).run(x, record_states=True)
+    for name in (*ORIGINAL, "twin"):
+        assert np.array_equal(a.layers[name].spikes, b.layers[name].spikes)
+        assert np.array_equal(a.layers[name].v, b.layers[name].v)
+    assert a.layers["twin"].spikes.any()

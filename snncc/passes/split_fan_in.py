@@ -137,7 +137,7 @@ def split_layer(g: Graph, layer: str, fan: int, limit: int, payload_max: int) ->
                             f"it still reads {total} (recurrent inputs {kept}, one input per chunk): "
                             f"{total - limit} too many", layer=layer, hint="reduce the fan-in")
     for s, plan in plans.items():
-        _rewrite(g, layer, s, n, plan)
+        plan["relay"] = _rewrite(g, layer, s, n, plan)
     return {"fan_in": fan, "input_axons": limit, "fan_in_after": total, "synapses": {
         s: {k: plan[k] for k in ("chunks", "chunk_fan_in", "relay", "relay_neurons", "max_partial_sum")}
         for s, plan in plans.items()}, "relay_neurons": sum(p["relay_neurons"] for p in plans.values())}
@@ -191,14 +191,18 @@ def _plan(g: Graph, layer: str, fan: int, s: str, limit: int, payload_max: int) 
                             f"the input of synapse '{s}' can reach {max(hi, -lo)} (exponent {node.weight_exp}), "
                             f"beyond the 24-bit accumulator that sums its partial sums by {over}", layer=layer,
                             hint="reduce the weights, the exponent or the input range, or the fan-in")
-    return {"chunks": k, "chunk_fan_in": width, "relay": f"{s}__sums", "relay_neurons": k * node.weight.shape[0]
+    return {"chunks": k, "chunk_fan_in": width, "relay_neurons": k * node.weight.shape[0]
             if isinstance(node, QDense) else k * node.geometry.out_size, "max_partial_sum": partial}
 
 
-def _rewrite(g: Graph, layer: str, s: str, n: int, plan: dict[str, Any]) -> None:
-    """Replace synapse ``s -> layer`` by the partial synapse, its relays and the summing synapse (in place)."""
+def _rewrite(g: Graph, layer: str, s: str, n: int, plan: dict[str, Any]) -> str:
+    """Replace synapse ``s -> layer`` by the partial synapse, its relays and the summing synapse (in place); returns
+    the relay layer's name. The partial synapse takes the name ``s`` unless ``s`` also feeds other layers."""
     node = g.nodes[s]
-    k, relay, total = plan["chunks"], plan["relay"], f"{s}__total"
+    (src,) = g.predecessors(s)
+    shared = len(g.successors(s)) > 1
+    name = f"{s}__{layer}" if shared else s
+    k, relay, total = plan["chunks"], f"{name}__sums", f"{name}__total"
     meta = {**node.metadata, keys.SOURCE: f"partial sums of {s} ({k} chunks)"}
     if k == 1:
         partial: QDense | QConv = (QDense(weight=node.weight, weight_exp=0, graded=node.graded, metadata=meta)
@@ -217,10 +221,12 @@ def _rewrite(g: Graph, layer: str, s: str, n: int, plan: dict[str, Any]) -> None
         partial = QConv(weight=kernel.reshape(k * c_out, c_in // k, *node.weight.shape[2:]),
                         input_shape=node.input_shape, stride=node.stride, padding=node.padding,
                         dilation=node.dilation, groups=k, weight_exp=0, graded=node.graded, metadata=meta)
-    g.nodes[s] = partial
+    g.nodes[name] = partial
     g.nodes[relay] = signed_relay(k * n, max(plan["max_partial_sum"], 1),
                                   {keys.RELAY: s, keys.SOURCE: f"partial sums of {s} into {layer}"})
     g.nodes[total] = QConv(weight=np.ones((1, 1, k, 1), np.int64), input_shape=(1, k, n), weight_exp=node.weight_exp,
                            graded=True, metadata={keys.RELAY: s, keys.SOURCE: f"sum of the partial sums of {s}"})
-    g.edges = [e for e in g.edges if e != (s, layer)] + [(s, relay), (relay, total), (total, layer)]
+    g.edges = ([e for e in g.edges if e != (s, layer)] + ([(src, name)] if shared else [])
+               + [(name, relay), (relay, total), (total, layer)])
+    return relay
 
