@@ -42,7 +42,7 @@ def test_compile_verify_run_report(model_file, tmp_path):
     proc = snncc("compile", model_file, "--target", "loihi2", "-o", out, "--timesteps", "6")
     assert proc.returncode == 0, proc.stderr
     assert "compiled mlp.pt for loihi2: 2 neuron layers, 26 neurons, 1 core(s) (lower bound 1)" in proc.stdout
-    assert "[snncc] pass 1/7: canonicalize" in proc.stderr  # progress goes to stderr
+    assert "[snncc] pass 1/8: canonicalize" in proc.stderr  # progress goes to stderr
     assert {p.name for p in out.iterdir()} >= {"manifest.json", "graph.nir", "float.nir", "report.json", "report.md"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["timesteps"] == 6 and manifest["versions"]["lava-nc"] == "0.10.0"
@@ -176,7 +176,7 @@ def test_compile_a_nir_file(tmp_path):
                  "subtract", "--timesteps", "10", "--dump-ir")
     assert proc.returncode == 0, proc.stderr
     dumps = sorted(p.name for p in (tmp_path / "b" / "ir").iterdir())
-    assert dumps[0] == "00-input.nir" and "01-canonicalize.txt" in dumps and "07-place.txt" in dumps
+    assert dumps[0] == "00-input.nir" and "01-canonicalize.txt" in dumps and "08-place.txt" in dumps
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["netx"]["file"] is None and "subtract" in manifest["netx"]["reason"]
     proc = snncc("verify", tmp_path / "b", "--samples", "3")

@@ -406,10 +406,16 @@ def single_conv_graph(conv: QConv, max_value: int = 1) -> Graph:
                  max_value=max_value)
 
 
-def test_runner_rejects_a_negative_conv_exponent() -> None:
-    graph = single_conv_graph(QConv(weight=np.ones((2, 1, 3, 3)), input_shape=(1, 4, 4), weight_exp=-1))
-    with pytest.raises(QuantizationError, match="weight_exp=-1") as exc:
-        lava_runner(graph)
+def test_a_negative_conv_exponent_runs_as_sparse_only_where_no_sum_wraps() -> None:
+    """Lava's Conv cannot apply a floor shift: a convolution with weight_exp < 0 (split-fan-in's sum of partial sums
+    into a dense-fed layer) runs as Lava's Sparse of its matrix, which does not wrap its sum, so it is bit-exact where
+    no sum can reach the 24-bit wrap and refused where one could."""
+    graph = single_conv_graph(QConv(weight=np.full((2, 1, 3, 3), 90), input_shape=(1, 4, 4), weight_exp=-1))
+    x = (np.random.default_rng(0).random((2, 5, 16)) < 0.5).astype(np.int64)
+    assert run_both(graph, x).layers["l0"].spikes.any()
+    wide = QConv(weight=np.full((1, 64, 3, 3), 127), input_shape=(64, 3, 3), weight_exp=-1, graded=True)
+    with pytest.raises(QuantizationError, match="weight_exp=-1 < 0 runs as Lava's Sparse.*can reach the wrap") as exc:
+        lava_runner(single_conv_graph(wide, max_value=255))
     assert exc.value.layer == "conv0"
 
 
