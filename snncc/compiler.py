@@ -199,6 +199,7 @@ def _report(bundle: Bundle, x: np.ndarray, activity: str, source: Any, ctx: Pass
                          "calibration": ctx.notes.get("calibrate", {"method": "max", "samples": 0, "layers": {}})},
         "fidelity": compare_float_int(float_graph, float_run, final, int_run),
         "lowering": lowering,
+        "fan_in_split": ctx.notes.get("split-fan-in", {}),
         "primitives": _primitives(final),
         "semantics": float_graph.metadata.get(keys.SEMANTICS),
         "warnings": list(ctx.warnings),

@@ -10,6 +10,8 @@ target used to refuse.
 
 from __future__ import annotations
 
+import json
+
 import nir
 import numpy as np
 import pytest
@@ -264,6 +266,8 @@ def test_a_model_loihi2_refused_now_compiles_and_runs_bit_exact(tmp_path) -> Non
     assert proc.returncode == 0, proc.stderr
     bundle = snncc.load_bundle(tmp_path / "b")
     assert fan_in(bundle.graph, "lif_1") == 2  # 16500 inputs in two chunks of 8250 <= 16000
+    split = json.loads((tmp_path / "b" / "report.json").read_text())["fan_in_split"]["layers"]["lif_1"]
+    assert split["fan_in"] == 16500 and split["synapses"]["linear_0"]["chunks"] == 2
     x = (np.random.default_rng(0).random((2, 6, 16500)) < 0.05).astype(np.int64)
     assert_equivalent(bundle, x)
     assert_user_error(run_cli("compile", tmp_path / "wide.pt", "-o", tmp_path / "o", "--fan-in-split", "off"),
