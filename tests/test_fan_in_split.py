@@ -290,3 +290,20 @@ def test_a_synapse_feeding_two_wide_layers_is_split_for_each() -> None:
         assert np.array_equal(a.layers[name].spikes, b.layers[name].spikes)
         assert np.array_equal(a.layers[name].v, b.layers[name].v)
     assert a.layers["twin"].spikes.any()
+
+
+@pytest.mark.parametrize("kind", ["dense, negative exponent", "conv, graded input"])
+def test_fixed_splits_on_lava(kind: str) -> None:
+    """Both summing-synapse forms on Lava: Sparse (a dense-fed layer's negative exponent) and Conv."""
+    rng = np.random.default_rng(9)
+    if kind.startswith("dense"):
+        g, limit, x = dense_wide(rng), 8, (rng.random((2, 6, 24)) < 0.4).astype(np.int64)
+    else:
+        wide = QConv(weight=rng.integers(-128, 128, (2, 4, 3, 3)), input_shape=(4, 3, 3), padding=(1, 1),
+                     weight_exp=1, graded=True)
+        g, limit, x = skip_graph(rng, (4, 3, 3), wide, True, 5, 2), 18, rng.integers(0, 6, (2, 6, 36))
+    out = PassManager([SplitFanIn(), LowerPrimitives()]).run(g, PassContext(target=target_with(input_axons=limit)))
+    assert out.nodes["s_wide__total"].weight_exp == g.nodes["s_wide"].weight_exp
+    assert_same_layers(g, out, x)
+    ref = run_both(out, x)
+    assert ref.layers["wide"].spikes.any() and np.abs(ref.layers["s_wide__sums"].spikes).max() > 0
