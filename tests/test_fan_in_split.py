@@ -169,8 +169,8 @@ def test_the_sparse_matrix_of_a_convolution_is_its_matrix(seed, c, k, stride, pa
 def test_a_grouped_convolution_that_needs_its_groups_cut_is_refused() -> None:
     wide = QConv(weight=np.ones((4, 6, 3, 3), np.int64), input_shape=(12, 3, 3), groups=2)
     g = skip_graph(np.random.default_rng(7), (12, 3, 3), wide, False, 1, 2)
-    with pytest.raises(ResourceError, match=r"layer 'wide'.*fan-in 54 of synapse 's_wide' exceeds the 20 input "
-                                            r"axons of a core and cannot be split: a grouped convolution's groups"):
+    with pytest.raises(ResourceError, match=r"layer 'wide'.*fan-in 54 exceeds the 20 input axons of a core and "
+                                            r"cannot be split: synapse 's_wide' \(54 inputs\): a grouped conv"):
         PassManager([SplitFanIn()]).run(g, PassContext(target=target_with(input_axons=20)))
 
 

@@ -18,7 +18,7 @@ Costs (relay neurons and synapses per layer) go to ``ctx.notes['balance-latency'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import networkx as nx
@@ -63,10 +63,11 @@ class BalanceLatency(Pass):
         check_loops(graph)
 
 
-def check_loops(g: Graph) -> None:
-    """Every loop brings its spikes back when the trained model expects them; otherwise an error naming the loop."""
+def check_loops(g: Graph, synapses: Collection[str] | None = None) -> None:
+    """Every loop (closed by one of ``synapses``, default all) brings its spikes back when the trained model expects
+    them; otherwise an error naming the loop."""
     for syn, src, target, trained, deployed in loop_latencies(g):
-        if trained == deployed:
+        if trained == deployed or (synapses is not None and syn not in synapses):
             continue
         path = nx.shortest_path(g.to_networkx(), target, src)
         loop = " -> ".join([*path, syn, target])
@@ -88,10 +89,10 @@ def float_stage(n: int, source: str, levels: int | None) -> tuple[Any, Any]:
         _relay(n, source, levels)
 
 
-def balance_paths(g: Graph, neuron_type: type, stage: Stage) -> dict:
-    """Delay, in place, the shallower synapses into every layer of ``neuron_type`` and the recurrent synapses whose
-    loop the trained model takes longer over, by relay stages made by ``stage``; then :func:`check_loops`. Returns
-    the relays added per delayed synapse (``ctx.notes``)."""
+def balance_paths(g: Graph, neuron_type: type, stage: Stage, loops: bool = True) -> dict:
+    """Delay, in place, the shallower synapses into every layer of ``neuron_type`` and (with ``loops``) the recurrent
+    synapses whose loop the trained model takes longer over, by relay stages made by ``stage``, then
+    :func:`check_loops`. Returns the relays added per delayed synapse (``ctx.notes``)."""
     notes = {}
     chains: dict[str, list[str]] = {}  # source -> its relay stages so far, shared by every delayed reader
     for name in g.topological_order():
@@ -104,10 +105,11 @@ def balance_paths(g: Graph, neuron_type: type, stage: Stage) -> dict:
             lag = deepest - depth[syn]
             if lag:
                 notes[syn] = _delay(g, syn, lag, chains, stage)
-    for syn, _src, _target, trained, deployed in list(loop_latencies(g)):
-        if trained > deployed:
-            notes[syn] = _delay(g, syn, trained - deployed, chains, stage)
-    check_loops(g)
+    if loops:
+        for syn, _src, _target, trained, deployed in list(loop_latencies(g)):
+            if trained > deployed:
+                notes[syn] = _delay(g, syn, trained - deployed, chains, stage)
+        check_loops(g)
     return notes
 
 
