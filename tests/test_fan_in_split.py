@@ -181,9 +181,9 @@ def dense_wide(rng: np.random.Generator, n: int = 3, m: int = 24, exp: int = -3,
 
 def test_ir_before_and_after(tmp_path) -> None:
     g = dense_wide(np.random.default_rng(1))
-    ctx = PassContext(target=target_with(input_axons=8))
+    ctx = PassContext(target=target_with(input_axons=16))
     out = PassManager([SplitFanIn()]).run(g, ctx)
-    assert fan_in(g, "wide") == 24 and fan_in(out, "wide") == 3  # three chunks of 8, one input each
+    assert fan_in(g, "wide") == 24 and fan_in(out, "wide") == 3  # three chunks of 8 (half the limit), one input each
     partial, relay, total = out.nodes["s_wide"], out.nodes["s_wide__sums"], out.nodes["s_wide__total"]
     assert isinstance(partial, QConv) and partial.groups == 3 and partial.weight_exp == 0
     assert partial.input_shape == (24, 1, 1) and partial.weight.shape == (9, 8, 1, 1)
@@ -194,7 +194,7 @@ def test_ir_before_and_after(tmp_path) -> None:
     assert isinstance(total, QConv) and total.input_shape == (1, 3, 3) and np.all(total.weight == 1)
     assert total.weight_exp == -3 and total.graded
     assert out.predecessors("wide") == ["s_wide__total"] and out.predecessors("s_wide__total") == ["s_wide__sums"]
-    # 'out' reads 3 + 24 inputs > 8: split too; its skip path, one step shorter, gets one relay stage
+    # 'out' reads 3 + 24 inputs > 16: split too; its skip path, one step shorter, gets one relay stage
     assert out.predecessors("s_out_skip__total") == ["s_out_skip__sums__relay0"]
     note = ctx.notes["split-fan-in"]
     assert note["layers"]["wide"]["synapses"]["s_wide"]["chunks"] == 3
@@ -235,10 +235,10 @@ def test_an_unprovable_wrap_is_refused_on_one_line() -> None:
 
 
 def test_a_partial_sum_beyond_the_payload_range_is_refused() -> None:
-    g = skip_graph(np.random.default_rng(4), (600, 1, 1), QDense(weight=np.full((1, 600), -128), weight_exp=-8,
-                                                                  graded=True), True, 255, 2)
+    g = skip_graph(np.random.default_rng(4), (1200, 1, 1), QDense(weight=np.full((1, 1200), -128), weight_exp=-8,
+                                                                   graded=True), True, 255, 2)
     with pytest.raises(ResourceError, match=r"layer 'wide'.*partial sum.*can reach 9792000.*graded_payload_bits.*by"):
-        PassManager([SplitFanIn()]).run(g, PassContext(target=target_with(input_axons=600 // 2)))
+        PassManager([SplitFanIn()]).run(g, PassContext(target=target_with(input_axons=600)))  # chunks of 300
 
 
 def test_a_target_without_graded_spikes_is_refused() -> None:
@@ -265,9 +265,9 @@ def test_a_model_loihi2_refused_now_compiles_and_runs_bit_exact(tmp_path) -> Non
     proc = run_cli("compile", tmp_path / "wide.pt", "-o", tmp_path / "b", "-q")
     assert proc.returncode == 0, proc.stderr
     bundle = snncc.load_bundle(tmp_path / "b")
-    assert fan_in(bundle.graph, "lif_1") == 2  # 16500 inputs in two chunks of 8250 <= 16000
+    assert fan_in(bundle.graph, "lif_1") == 3  # 16500 inputs in three chunks of 5500 <= 16000 / 2
     split = json.loads((tmp_path / "b" / "report.json").read_text())["fan_in_split"]["layers"]["lif_1"]
-    assert split["fan_in"] == 16500 and split["synapses"]["linear_0"]["chunks"] == 2
+    assert split["fan_in"] == 16500 and split["synapses"]["linear_0"]["chunks"] == 3
     x = (np.random.default_rng(0).random((2, 6, 16500)) < 0.05).astype(np.int64)
     assert_equivalent(bundle, x)
     assert_user_error(run_cli("compile", tmp_path / "wide.pt", "-o", tmp_path / "o", "--fan-in-split", "off"),

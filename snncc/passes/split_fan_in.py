@@ -117,8 +117,15 @@ def integer_stage(n: int, source: str, levels: int | None) -> tuple[QConv, Any]:
 
 def chunks(m: int, per_chunk: int, limit: int) -> int | None:
     """The fewest equal chunks ``K`` (a divisor of ``m``) of ``m`` input groups, each ``per_chunk`` inputs wide,
-    with ``(m / K) * per_chunk <= limit`` (None: no such K)."""
-    return next((k for k in range(1, m + 1) if m % k == 0 and (m // k) * per_chunk <= limit), None)
+    with ``(m / K) * per_chunk <= limit // 2``, else ``<= limit`` (None: no such K). Half the limit lets a core hold
+    relays of many neighbouring chunk outputs: the partitioner bounds the inputs of a tile of a grouped convolution's
+    output channels by two groups' inputs (``mapping.axes.max_in_channels``), so chunks up to the whole limit leave
+    one relay channel per core."""
+    for cap in (limit // 2, limit):
+        k = next((k for k in range(1, m + 1) if m % k == 0 and (m // k) * per_chunk <= cap), None)
+        if k is not None:
+            return k
+    return None
 
 
 def split_layer(g: Graph, layer: str, fan: int, limit: int, payload_max: int) -> dict[str, Any]:
