@@ -89,6 +89,10 @@ OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
             "value": False, "unit": "flag", "confirmed": False,
             "source": "default (not given by the target file): one stored synapse per convolution connection",
         }),
+        "population_axon_slots": (Rule("int", 0, 8), {
+            "value": 0, "unit": "slots", "confirmed": False,
+            "source": "default (not given by the target file): no population axons, one axon per neuron",
+        }),
     },
 }
 TOP_LEVEL_KEYS = ("schema_version", "name", "description", "primitives", "backends", "exporters", *FIGURE_RULES)

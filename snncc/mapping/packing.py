@@ -5,9 +5,10 @@ A partitioner gives each layer the largest blocks the limits allow, so a small l
 each block, largest first (by its fullest limit), goes onto the first core that still has room for it in every
 limit and in neuron groups, and holds no block of the same layer (among the last :data:`WINDOW` cores opened, which
 keeps a ResNet's 8,000 blocks linear in time). A core's use is the sum of its groups' uses
-(:func:`snncc.mapping.cost.core_uses`). Output axons are checked against each block's count before packing (one per
-destination block): packing puts consumer blocks together, so a neuron's destination cores can only become fewer,
-and the exact count, checked after packing, never exceeds the one used here.
+(:func:`snncc.mapping.cost.core_uses`). Output axons are checked against each block's count before packing (every
+destination block a core of its own): packing puts consumer blocks together, and the entries of blocks on one core
+never exceed the sum of their own (:mod:`snncc.mapping.axons` keeps the counts subadditive), so the exact count,
+checked after packing, never exceeds the one used here.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 
 from ..ir import Graph
 from ..target import Target
+from .axons import block_entries
 from .blocks import Block
 from .cost import Limits, block_use, weight_sharing
-from .layers import destinations, layer_inputs
+from .layers import layer_inputs
 
 FIELDS = ("neurons", "memory", "input_axons", "output_axons")
 WINDOW = 1024  # cores searched per block: the most recently opened (older ones, filled by larger blocks, rarely fit)
@@ -30,11 +32,11 @@ def block_demands(graph: Graph, target: Target, blocks: dict[str, list[Block]]) 
     sharing = weight_sharing(target)
     items, rows = [], []
     for name, layer_blocks in blocks.items():
-        li, dest = layer_inputs(graph, name), destinations(graph, name, blocks)
+        li, out_axons = layer_inputs(graph, name), block_entries(graph, target, name, blocks)
         for i, block in enumerate(layer_blocks):
             use = block_use(target, li, block, sharing)
             items.append((name, i))
-            rows.append((use.neurons, use.memory, use.input_axons, int(np.sum(dest[block.index()]))))
+            rows.append((use.neurons, use.memory, use.input_axons, out_axons[i]))
     return items, np.asarray(rows, np.int64).reshape(-1, len(FIELDS))
 
 
