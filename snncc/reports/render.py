@@ -39,7 +39,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {lay['neurons']} | {lay['fan_in']} | {lay['cores']} | {lay['binding_limit']} | "
                      f"{ql.get('vth', '')} | {ql.get('weight_exp', '')} | {prim.get('reset', '')} | "
                      f"{prim.get('lava', '')} ({prim.get('kind', '')}) |")
-    lines += ["", "## Per-core utilisation", "", "| chip:core | mesh | layers | neurons | memory | input axons | "
+    lines += ["", "## Per-core utilisation", ""]
+    if r.get("core_map"):
+        lines += [f"![cores coloured by their fullest limit]({r['core_map']})", ""]
+    lines += ["| chip:core | mesh | layers | neurons | memory | input axons | "
               "output axons | binding |", "|---|---|---|---|---|---|---|---|"]
     for c in r["cores"]:
         u = c["utilisation"]
