@@ -170,7 +170,12 @@ def print_result(r: CompileResult, peak_rss_mib: float) -> None:
           f"{r.relay_neurons:,} relays added by the compiler)")
     print(f"synapses  {r.synapses:,} (non-zero connections)")
     bound = ", ".join(f"{k} {v}" for k, v in r.cores_lower_bound_by_limit.items())
-    print(f"cores     {r.cores:,} used (lower bound {r.cores_lower_bound}; by limit: {bound})")
+    print(f"cores     {r.cores:,} used, lower bound {r.cores_lower_bound} ({r.cores / r.cores_lower_bound:.2f}x; "
+          f"bound by limit: {bound})")
+    binding: dict[str, list[int]] = {}
+    for entry in r.report["resources"]["layers"].values():
+        binding.setdefault(str(entry["binding_limit"]), []).append(entry["cores"])
+    print("binding   " + ", ".join(f"{k}: {len(v)} layers on {sum(v)} blocks" for k, v in binding.items()))
     print(f"peak memory (ru_maxrss) {peak_rss_mib:,.0f} MiB")
 
 
