@@ -89,6 +89,10 @@ OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
             "value": False, "unit": "flag", "confirmed": False,
             "source": "default (not given by the target file): one stored synapse per convolution connection",
         }),
+        "kernel_weight_bits": (Rule("int", 1, 64), {
+            "value": 8, "unit": "bits", "confirmed": False,
+            "source": "default (not given by the target file): one 8-bit mantissa per shared kernel weight",
+        }),
         "population_axon_slots": (Rule("int", 0, 8), {
             "value": 0, "unit": "slots", "confirmed": False,
             "source": "default (not given by the target file): no population axons, one axon per neuron",

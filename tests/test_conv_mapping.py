@@ -91,7 +91,9 @@ class Dense:
 def independent_use(g: Graph, dense: Dense, target, layer: str, idx: np.ndarray) -> dict[str, int]:
     """Neurons, input axons, stored synapses and memory of a core holding neurons ``idx`` of ``layer``."""
     sharing = target.value("memory_model", "conv_weight_sharing")
-    axons = synapses = 0
+    maps = [g.nodes[s].geometry.out_shape for s in g.predecessors(layer) if isinstance(g.nodes[s], QConv)]
+    layer_map = max(maps, key=lambda m: m[1] * m[2]) if maps else None  # a per-neuron (n, 1, 1) one only if alone
+    axons = synapses = kernel = 0
     for s in g.predecessors(layer):
         rows = dense.mask[s][idx]
         read = np.flatnonzero(rows.any(axis=0))
@@ -100,11 +102,14 @@ def independent_use(g: Graph, dense: Dense, target, layer: str, idx: np.ndarray)
         axons += len(read)
         if s in dense.ids and sharing:
             ids = dense.ids[s][idx]
-            synapses += len(np.unique(ids[ids > 0]))
+            stored = len(np.unique(ids[ids > 0]))
+            synapses += stored
+            kernel += stored if g.nodes[s].geometry.out_shape == layer_map else 0  # a per-neuron one: synapses
         else:
             synapses += int(rows.sum())  # dense: every (out, in) pair; conv: every connection inside the map
     mm = target.figures["memory_model"]
-    memory = (math.ceil(synapses * mm["synapse_bits"].value / 8) + len(idx) * mm["neuron_state_bytes"].value
+    bits = (synapses - kernel) * mm["synapse_bits"].value + kernel * mm["kernel_weight_bits"].value
+    memory = (math.ceil(bits / 8) + len(idx) * mm["neuron_state_bytes"].value
               + axons * mm["input_axon_bytes"].value)
     return {"neurons": len(idx), "input_axons": axons, "synapses": synapses, "memory": memory}
 
@@ -269,10 +274,10 @@ def test_weight_sharing_stores_less():
 
 
 def test_memory_binds_without_sharing_and_more_cores_follow():
-    g = conv_net(in_shape=(16, 16, 16), c1=16, c2=16)  # lif1: 4096 neurons x 144 connections = 590 KB unshared
+    g = conv_net(in_shape=(16, 16, 16), c1=16, c2=16)  # lif1: 4096 neurons x 144 connections x 20 bits = 1.47 MB
     reports = {s: resource_report(mapped(g, target_with(sharing=s)), target_with(sharing=s)) for s in (True, False)}
     shared, unshared = reports[True]["layers"]["lif1"], reports[False]["layers"]["lif1"]
-    assert shared["cores"] == 1 and unshared["cores"] == 4
+    assert shared["cores"] == 1 and unshared["cores"] == math.ceil(4096 * 144 * 20 / 8 / 96000)  # 16
     assert unshared["memory_bytes"] > LOIHI2.value("core_limits", "memory") >= shared["memory_bytes"]
 
 

@@ -128,3 +128,24 @@ def demand(graph: Graph, target: Target, layer: str, blocks: dict[str, list[Bloc
         else:
             per_neuron += hit * (slots if d.pixels else 1)
     return Demand(per_neuron, per_pixel, slots)
+
+
+class RangeEntries:
+    """Output entries of any range ``[a, b)`` of a layer's neurons, bounded in O(destinations): per destination
+    the neurons of the range it reads (prefix sums), at most the pixels it reads for a population one. Consumer
+    blocks each count as a core of their own (an upper bound of any packing of them)."""
+
+    def __init__(self, graph: Graph, target: Target, layer: str, blocks: dict[str, list[Block]]):
+        self.slots = population_slots(target)
+        n = layer_size(graph.nodes[layer])
+        dests = destination_list(graph, layer, blocks, self.slots)
+        reads = [np.ones(n, bool) if d.reads is None else _mask(d, n) for d in dests]
+        self.counts = np.zeros((len(dests), n + 1), np.int64)
+        for row, hit in zip(self.counts, reads, strict=True):
+            np.cumsum(hit, out=row[1:])
+        self.pixels = np.array([len(np.unique(np.flatnonzero(hit) % d.pixels)) if d.pixels else 0
+                                for d, hit in zip(dests, reads, strict=True)], np.int64)
+
+    def __call__(self, a: int, b: int) -> int:
+        read = self.counts[:, b] - self.counts[:, a]
+        return int(np.where(self.pixels > 0, self.slots * np.minimum(read, self.pixels), read).sum())

@@ -50,10 +50,13 @@ def weight_sharing(target: Target) -> bool:
     return bool(fig.value) if fig is not None else False
 
 
-def memory_bytes(target: Target, neurons: int, input_axons: int, synapses: int) -> int:
-    """Bytes of one core: stored synapses, neuron state and the input-axon table (``memory_model``)."""
+def memory_bytes(target: Target, neurons: int, input_axons: int, synapses: int, kernel: int = 0) -> int:
+    """Bytes of one core: ``synapses`` stored synapses of which ``kernel`` are shared convolution kernel weights
+    (``memory_model.kernel_weight_bits`` each, the others ``synapse_bits``), neuron state and the input-axon table
+    (``memory_model``)."""
     mm = target.figures["memory_model"]
-    return (math.ceil(synapses * mm["synapse_bits"].value / 8) + neurons * mm["neuron_state_bytes"].value
+    bits = (synapses - kernel) * mm["synapse_bits"].value + kernel * mm["kernel_weight_bits"].value
+    return (math.ceil(bits / 8) + neurons * mm["neuron_state_bytes"].value
             + input_axons * mm["input_axon_bytes"].value)
 
 
@@ -78,13 +81,14 @@ def tile_use(target: Target, li: LayerInputs, t: Tile, sharing: bool) -> Use:
         per_pair = (ay.taps_used(t.r0, t.r1) * ax.taps_used(t.x0, t.x1) if sharing
                     else ay.connections(t.r0, t.r1) * ax.connections(t.x0, t.x1))
         synapses += (t.c1 - t.c0) * g.weight_shape[1] * per_pair
+    kernel = synapses - t.size * li.dense_in if sharing else 0
     if li.flat:
         idx = Block(tile=t, shape=li.shape).index()
         for g in li.flat:
             groups = len(np.unique(idx // (g.out_channels // g.groups)))
             axons += groups * _flat_field_size(g)
             synapses += len(idx) * _flat_connections(g)
-    return Use(t.size, axons, synapses, memory_bytes(target, t.size, axons, synapses))
+    return Use(t.size, axons, synapses, memory_bytes(target, t.size, axons, synapses, kernel))
 
 
 def tile_bound(target: Target, li: LayerInputs, dims: tuple[int, int, int], sharing: bool) -> Use:
@@ -98,10 +102,11 @@ def tile_bound(target: Target, li: LayerInputs, dims: tuple[int, int, int], shar
         per_pair = (ay.max_taps(th) * ax.max_taps(tw) if sharing
                     else ay.max_connections(th) * ax.max_connections(tw))
         synapses += cc * g.weight_shape[1] * per_pair
+    kernel = synapses - n * li.dense_in if sharing else 0
     for g in li.flat:  # each neuron belongs to one group of a per-neuron convolution
         axons += min(g.groups, n) * _flat_field_size(g)
         synapses += n * _flat_connections(g)
-    return Use(n, axons, synapses, memory_bytes(target, n, axons, synapses))
+    return Use(n, axons, synapses, memory_bytes(target, n, axons, synapses, kernel))
 
 
 def _flat_field_size(g: ConvGeometry) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -263,3 +263,19 @@ class GreedyPartitioner(Partitioner):
             if len(plan.blocks) <= count:
                 return plan
             count = len(plan.blocks)
+
+
+def replan(graph: Graph, target: Target, blocks: dict[str, list[Block]], layers: list[str],
+           memory: int) -> dict[str, LayerPlan]:
+    """``layers`` (conv-fed, none feeding itself) planned again, consumers first, with ``memory`` bytes per core
+    instead of the target's: room left on their cores for relays to fill (:mod:`.fill`). The other layers keep
+    ``blocks``; ResourceError when a layer no longer fits."""
+    lim, sharing = replace(Limits.of(target), memory=memory), weight_sharing(target)
+    current = dict(blocks)
+    plans: dict[str, LayerPlan] = {}
+    for name in reversed([n for n in blocks if n in layers]):
+        li = layer_inputs(graph, name)
+        consumers = {c: current[c] for c in consumer_layers(graph, name) if c in current and c != name}
+        plans[name] = plan_layer(target, graph, name, demand(graph, target, name, consumers, li.shape), lim, sharing)
+        current[name] = plans[name].blocks
+    return plans

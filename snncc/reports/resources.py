@@ -103,7 +103,7 @@ def lower_bound(graph: Graph, target: Target, limits: dict[str, int]) -> dict[st
         n = layer_size(node)
         whole = whole_layer_use(target, layer_inputs(graph, name), n, sharing)
         need["neurons"] += n
-        need["memory"] += memory_bytes(target, n, 0, whole.synapses)
+        need["memory"] += whole.memory - memory_bytes(target, 0, whole.input_axons, 0)  # synapses and state
         need["output_axons"] += _least_output_entries(graph, name, slots)
         for s in graph.predecessors(name):
             src = graph.predecessors(s)[0]
