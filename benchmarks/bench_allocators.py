@@ -13,8 +13,10 @@ the target (loihi, the Loihi 1 of nengo-loihi: 128 cores a chip, 1,024 neurons a
 Mappers:
   * ``serpentine``, ``greedy``: snncc's packing (blocks of up to ``neuron_groups`` layers share a core), then the
     placer;
-  * ``metis``: what nengo-loihi's ``PartitionInterchip`` does: one block per core (no sharing), METIS into the
-    chips (snncc's traffic placer, which also orders the chips and places each chip's mesh);
+  * ``metis``: what nengo-loihi's ``PartitionInterchip`` does: one block per core (no sharing), METIS (pymetis,
+    only the benchmark's) into all the chips, each chip's cores in network order;
+  * ``traffic 1/core``: one block per core, then snncc's traffic placer (Mt-KaHyPar into the fewest chips, chips
+    ordered, recursive bisection and swaps on each chip's mesh);
   * ``snncc``: packing, then the traffic placer (the default).
 
 Share of spikes crossing chips: spike messages between chips / all spike messages, from the rates (nengo-loihi's
@@ -45,6 +47,9 @@ import numpy as np
 from snncc.families.lif.nodes import QLIF
 from snncc.ir import Graph, IntegerNeuron, QConv, QDense, keys
 from snncc.mapping import Mapping
+from snncc.mapping.coregraph import core_traffic
+from snncc.mapping.graphcut import integer_weights
+from snncc.mapping.traffic import chip_cells, cores_of
 from snncc.passes import Partition, PassContext, Place
 from snncc.reports.energy import traffic
 from snncc.reports.resources import lower_bound
@@ -99,14 +104,38 @@ def rates_of(graph: Graph) -> dict[str, np.ndarray]:
             if isinstance(node, IntegerNeuron)}
 
 
+def metis_chips(graph: Graph, target: Target) -> Graph:
+    """nengo-loihi's ``PartitionInterchip``: METIS (pymetis, default balance, seeded) cuts the core graph into
+    ``system.chips`` parts, one chip each (an error when a part exceeds a chip); a chip's cores in network order."""
+    import pymetis  # the baseline's own library (requirements/test.txt), not snncc's
+
+    g = graph.copy()
+    mapping = Mapping.of(g)
+    w = core_traffic(g, mapping)
+    per_chip, k = int(target.value("system", "cores_per_chip")), int(target.value("system", "chips"))
+    _, parts = pymetis.part_graph(k, adjacency=pymetis.CSRAdjacency(w.indptr, w.indices),
+                                  eweights=integer_weights(w.data), options=pymetis.Options(seed=0))
+    chip = np.asarray(parts, np.int64)
+    if np.bincount(chip).max() > per_chip:
+        raise ValueError(f"METIS put {np.bincount(chip).max()} cores on one chip of {per_chip}")
+    core = np.zeros_like(chip)
+    for c in range(k):
+        core[chip == c] = np.arange(int((chip == c).sum()))
+    for name, cores in cores_of(mapping, chip, core, chip_cells(target)).items():
+        mapping.layers[name].cores = cores
+    mapping.store(g)
+    return g
+
+
 def measure(graph: Graph, target: Target, mapper: str, share: bool, placer: str) -> tuple[Row, Graph]:
-    """Partition (with or without core sharing) and place ``graph``; the table row."""
+    """Partition (with or without core sharing) and place ``graph`` (``placer`` 'metis': :func:`metis_chips`);
+    the table row."""
     ctx = PassContext(target=target)
     start = time.perf_counter()
     g = Partition(share_cores=share).run(graph, ctx)
-    g = Place(algorithm=placer).run(g, ctx)
+    g = metis_chips(g, target) if placer == "metis" else Place(algorithm=placer).run(g, ctx)
     seconds = time.perf_counter() - start
-    Place(algorithm=placer).ensures(g, ctx)
+    Place().ensures(g, ctx)
     mapping = Mapping.of(g)
     tr = traffic(g, rates_of(g), mapping)
     total = sum(t["messages"] for t in tr.values())  # traffic counts integer spikes: rates scaled below
@@ -136,15 +165,15 @@ def counted(graph: Graph, scale: float) -> Graph:
     return g
 
 
-MAPPERS = (("serpentine", True, "serpentine"), ("greedy", True, "greedy"), ("metis", False, "traffic"),
-           ("snncc", True, "traffic"))
+MAPPERS = (("serpentine", True, "serpentine"), ("greedy", True, "greedy"), ("metis", False, "metis"),
+           ("traffic 1/core", False, "traffic"), ("snncc", True, "traffic"))
 
 
 def print_table(rows: list[Row]) -> None:
-    print(f"{'mapper':<11} {'cores':>6} {'bound':>6} {'cores/bound':>11} {'chips':>5} {'inter-chip':>10} "
+    print(f"{'mapper':<15} {'cores':>6} {'bound':>6} {'cores/bound':>11} {'chips':>5} {'inter-chip':>10} "
           f"{'mean hops':>9} {'time s':>7}")
     for r in rows:
-        print(f"{r.mapper:<11} {r.cores:>6} {r.bound:>6} {r.cores / r.bound:>11.2f} {r.chips:>5} "
+        print(f"{r.mapper:<15} {r.cores:>6} {r.bound:>6} {r.cores / r.bound:>11.2f} {r.chips:>5} "
               f"{100 * r.inter_chip:>9.1f}% {r.mean_hops:>9.2f} {r.seconds:>7.2f}")
 
 
@@ -195,7 +224,7 @@ def million_benchmark(n_layers: int, fan_in: int, target: str = "loihi2-kapoho-p
     weights = sum(node.weight.size for node in graph.nodes.values() if isinstance(node, QConv))
     print(f"{n:,} neurons in {n_layers} layers, {weights:,} stored weights, target {tgt.name}; built in "
           f"{build:.1f} s")
-    rows = [measure(graph, tgt, name, True, placer)[0] for name, _, placer in MAPPERS if name != "metis"]
+    rows = [measure(graph, tgt, name, share, placer)[0] for name, share, placer in MAPPERS if share]
     print_table(rows)
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return rows

@@ -95,7 +95,9 @@ OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
         }),
     },
 }
-TOP_LEVEL_KEYS = ("schema_version", "name", "description", "primitives", "backends", "exporters", *FIGURE_RULES)
+TOP_LEVEL_KEYS = ("schema_version", "name", "description", "base", "primitives", "backends", "exporters",
+                  *FIGURE_RULES)
+FIGURE_SECTIONS = (*FIGURE_RULES, "primitives")  # what a derived target replaces entry by entry
 # primitives every target must declare (what the lowering to LIF/Dense produces)
 REQUIRED_PRIMITIVES = ("dense", "lif_hard_reset", "lif_soft_reset")
 PRIMITIVE_KINDS = ("stock", "custom")
@@ -197,7 +199,35 @@ def load_target(name_or_path: str | Path) -> Target:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise TargetError(f"target file {where} is not valid YAML{at}: {problem}") from None
-    return parse_target(data, where)
+    return parse_target(with_base(data, where), where)
+
+
+def with_base(data: Any, where: str, seen: tuple[str, ...] = ()) -> Any:
+    """A target's data with its ``base`` (a built-in target's name or a file's path) filled in: the base's
+    sections, each figure (and primitive) the derived file gives replacing the base's, every other top-level key
+    the derived file's (a path is relative to the derived file). A file without ``base`` is returned as is."""
+    if not isinstance(data, dict) or "base" not in data:
+        return data
+    name = data["base"]
+    if not isinstance(name, str) or not name.strip():
+        raise TargetError(f"target {where}: 'base' must name a target (built-in name or path), got {name!r}")
+    if name in seen:
+        raise TargetError(f"target {where}: 'base' chain loops back to '{name}'")
+    if Path(name).suffix in (".yaml", ".yml") and not Path(name).is_absolute() and Path(where).is_file():
+        name = str(Path(where).parent / name)  # a path relative to the derived file
+    text, base_where = _read_target_text(name)
+    base = with_base(yaml.safe_load(text), base_where, (*seen, name))
+    if not isinstance(base, dict):
+        raise TargetError(f"target {where}: its base {base_where} is not a mapping of sections")
+    out = {k: v for k, v in base.items()}
+    for key, value in data.items():
+        if key == "base":
+            continue
+        if key in FIGURE_SECTIONS and isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = {**base[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, folder: str | Path | None = None) -> Path:
@@ -207,7 +237,7 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
     import tempfile
 
     text, where = _read_target_text(str(base))
-    data = yaml.safe_load(text)
+    data = with_base(yaml.safe_load(text), where)
     name = parse_target(data, where).name
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")

@@ -1,22 +1,30 @@
-"""Cutting a weighted core graph into parts of bounded size: METIS (pymetis) k-way partitioning minimising the
-cut weight, then a repair that moves the cheapest nodes out of any part METIS left over its capacity (METIS's
-balance is a tolerance, a chip's core count is a hard limit). Seeded: the same graph gives the same parts.
-docs/placement.md says why METIS (measured against KaHIP and Mt-KaHyPar).
+"""Cutting a weighted core graph into parts of bounded size: Mt-KaHyPar's graph partitioner (its deterministic
+preset, one thread, seeded) minimising the cut weight with each part's capacity as its maximum block weight, then a
+guard that moves the cheapest nodes out of any part still over its capacity (a chip's core count is a hard limit).
+The same graph gives the same parts. docs/placement.md says why Mt-KaHyPar (measured against METIS and KaHIP).
 """
 
 from __future__ import annotations
 
+import mtkahypar
 import numpy as np
-import pymetis
 import scipy.sparse as sp
 
 SEED = 0
 INT_WEIGHT_MAX = 1_000_000  # the heaviest edge after scaling to METIS's integer weights
-INT_TOTAL_MAX = 1 << 30  # the summed weights stay within METIS's 32-bit integers
+INT_TOTAL_MAX = 1 << 30  # the summed weights stay within 32-bit integers
+_STATE: dict[str, mtkahypar.Initializer] = {}
+
+
+def _initializer() -> mtkahypar.Initializer:
+    """Mt-KaHyPar's thread pool, made once per process (one thread: a compile must not depend on the cores)."""
+    if "init" not in _STATE:
+        _STATE["init"] = mtkahypar.initialize(1)
+    return _STATE["init"]
 
 
 def integer_weights(w: np.ndarray) -> np.ndarray:
-    """Positive integer edge weights proportional to ``w`` (METIS takes integers only)."""
+    """Positive integer edge weights proportional to ``w`` (the partitioner takes integers only)."""
     if w.size == 0:
         return np.zeros(0, np.int64)
     scale = min(INT_WEIGHT_MAX / float(w.max()), INT_TOTAL_MAX / float(w.sum())) if w.max() > 0 else 1.0
@@ -34,19 +42,19 @@ def cut(w: sp.csr_matrix, caps: list[int], seed: int = SEED) -> np.ndarray:
     w = sp.csr_matrix(w)
     w.setdiag(0)
     w.eliminate_zeros()
-    total = float(sum(caps))
     if w.nnz == 0 or n <= k:  # nothing to cut (or one node a part): fill the parts in order
         return np.repeat(np.arange(k), caps)[:n].astype(np.int64)
-    opts = pymetis.Options(seed=seed, ufactor=_ufactor(caps, n))
-    _, parts = pymetis.part_graph(k, xadj=w.indptr.astype(np.int64), adjncy=w.indices.astype(np.int64),
-                                  eweights=integer_weights(w.data), tpwgts=[c / total for c in caps], options=opts)
-    return repair(w, np.asarray(parts, np.int64), caps)
-
-
-def _ufactor(caps: list[int], n: int) -> int:
-    """METIS's allowed imbalance, in 1/1000 of each part's target share, that still keeps every part within its
-    capacity (part p's target is ``n * caps[p] / sum(caps)``, so the room is ``sum(caps) / n - 1``)."""
-    return int(max(1, min(1000, np.floor(1000 * (sum(caps) / n - 1)))))
+    init = _initializer()
+    mtkahypar.set_seed(seed)
+    ctx = init.context_from_preset(mtkahypar.PresetType.DETERMINISTIC)
+    ctx.logging = False
+    ctx.set_partitioning_parameters(k, max(0.001, sum(caps) / n - 1), mtkahypar.Objective.CUT)
+    ctx.set_individual_target_block_weights([int(c) for c in caps])
+    upper = sp.triu(w, 1).tocoo()
+    graph = init.create_graph(ctx, n, upper.nnz, np.stack([upper.row, upper.col], axis=1).tolist(), [1] * n,
+                              integer_weights(upper.data).tolist())
+    parts = np.asarray(graph.partition(ctx).get_partition(), np.int64)
+    return repair(w, parts, caps)
 
 
 def repair(w: sp.csr_matrix, parts: np.ndarray, caps: list[int]) -> np.ndarray:

@@ -1,6 +1,7 @@
 """place: give each block of the mapping a (chip, core) and mesh coordinates.
 
-The algorithm is the ``algorithm`` option (a placer of :mod:`snncc.mapping`; serpentine by default). Every
+The algorithm is the ``algorithm`` option (a placer of :mod:`snncc.mapping`; by default ``traffic``, which cut
+the hop-weighted and inter-chip traffic the most on benchmarks/bench_allocators.py, docs/placement.md). Every
 slot (a core shared by blocks of different layers) gets a distinct core, all its blocks the same one (checked).
 """
 
@@ -21,7 +22,7 @@ PlaceAlgorithm = Literal[tuple(PLACERS)]  # type: ignore[valid-type]
 @dataclass
 class Place(Pass):
     name = "place"
-    algorithm: PlaceAlgorithm = option("serpentine", help="the placement algorithm (snncc.mapping.PLACERS)")
+    algorithm: PlaceAlgorithm = option("traffic", help="the placement algorithm (snncc.mapping.PLACERS)")
 
     def requires(self, graph: Graph, ctx: PassContext) -> None:
         if keys.MAPPING not in graph.metadata:
