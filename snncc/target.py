@@ -192,14 +192,17 @@ def builtin_targets() -> list[str]:
 def load_target(name_or_path: str | Path) -> Target:
     """Load a shipped target by name (``loihi2``) or a YAML file by path; validate it fully."""
     text, where = _read_target_text(str(name_or_path))
+    return parse_target(with_base(_yaml(text, where), where), where)
+
+
+def _yaml(text: str, where: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise TargetError(f"target file {where} is not valid YAML{at}: {problem}") from None
-    return parse_target(with_base(data, where), where)
 
 
 def with_base(data: Any, where: str, seen: tuple[str, ...] = ()) -> Any:
@@ -211,12 +214,13 @@ def with_base(data: Any, where: str, seen: tuple[str, ...] = ()) -> Any:
     name = data["base"]
     if not isinstance(name, str) or not name.strip():
         raise TargetError(f"target {where}: 'base' must name a target (built-in name or path), got {name!r}")
-    if name in seen:
-        raise TargetError(f"target {where}: 'base' chain loops back to '{name}'")
     if Path(name).suffix in (".yaml", ".yml") and not Path(name).is_absolute() and Path(where).is_file():
         name = str(Path(where).parent / name)  # a path relative to the derived file
     text, base_where = _read_target_text(name)
-    base = with_base(yaml.safe_load(text), base_where, (*seen, name))
+    chain = (*seen, _identity(where))
+    if _identity(base_where) in chain:
+        raise TargetError(f"target {where}: its 'base' chain loops back to {base_where}")
+    base = with_base(_yaml(text, base_where), base_where, chain)
     if not isinstance(base, dict):
         raise TargetError(f"target {where}: its base {base_where} is not a mapping of sections")
     out = {k: v for k, v in base.items()}
@@ -237,7 +241,7 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
     import tempfile
 
     text, where = _read_target_text(str(base))
-    data = with_base(yaml.safe_load(text), where)
+    data = with_base(_yaml(text, where), where)
     name = parse_target(data, where).name
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
@@ -251,6 +255,11 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
     parse_target(data, str(out))  # the variant must still be a valid target
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
+
+
+def _identity(where: str) -> str:
+    """One name per target file, however its path was written."""
+    return str(Path(where).resolve()) if Path(where).is_file() else where
 
 
 def _read_target_text(name_or_path: str) -> tuple[str, str]:
