@@ -166,3 +166,20 @@ def test_multi_chip_target_pays_static_power_for_the_chips_used() -> None:
 def test_more_cores_than_the_target_has_is_a_resource_error(small_chips: Target) -> None:
     with pytest.raises(ResourceError, match=r"the model needs \d+ cores but the target has 32"):
         placed(random_ensembles(5, layers=80, connections=10), small_chips, "traffic", share=False)
+
+
+def test_calibration_data_give_the_measured_rates_the_placement_weighs() -> None:
+    """With calibration data, every integer neuron layer carries the float run's spikes per step and neuron."""
+    import snncc
+    from tests.models import mlp
+
+    x = np.random.default_rng(1).integers(0, 9, (4, 10, 16))
+    bundle = snncc.compile(mlp(sizes=(16, 40, 6)), "loihi2", options=snncc.Options(
+        inputs=x, timesteps=10, passes={"calibrate.data": x}))
+    run = bundle.run(x, "float")
+    layers = list(Mapping.of(bundle.graph).layers)
+    assert layers
+    for name in layers:
+        measured = run.counts[name].spikes_per_neuron / (4 * 10)
+        assert np.allclose(spike_rates(bundle.graph, name), measured, atol=1e-6), name
+    assert any(np.ptp(spike_rates(bundle.graph, n)) > 0 for n in layers)  # measured, not the structural ones

@@ -2,8 +2,10 @@
 cores, counted the way the energy report counts messages (a neuron's spike reaches each destination core once).
 
 Spike rates: a neuron layer's ``snncc.spike_rates`` node metadata (mean spikes per step, one number or one per
-neuron; written from a measured run) when present, else the structural estimate: every neuron spikes once, so an
-edge weighs the neurons whose spikes cross it (one per destination core).
+neuron; the calibrate pass writes them from its float run on the calibration data) when present, else the
+structural estimate: every neuron spikes once, so an edge weighs the neurons whose spikes cross it (one per
+destination core). Rates measured before lower-primitives made each neuron a population of N members are shared
+out over the members.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ def spike_rates(graph: Graph, layer: str) -> np.ndarray:
         return np.ones(n)
     rates = np.broadcast_to(np.asarray(given, np.float64), (n,)) if np.ndim(given) == 0 else np.asarray(given,
                                                                                                         np.float64)
+    pop = (graph.nodes[layer].metadata or {}).get(keys.POPULATION)
+    if pop and rates.shape == (int(pop["neurons"]),):  # measured before lower-primitives made each neuron N members
+        rates = np.repeat(rates / int(pop["members"]), int(pop["members"]))
     if rates.shape != (n,) or not np.all(np.isfinite(rates)) or np.any(rates < 0):
         raise GraphError(f"spike rates ({keys.SPIKE_RATES}) must be {n} finite non-negative numbers", layer=layer)
     return rates
