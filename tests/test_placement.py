@@ -17,7 +17,7 @@ from snncc.ir import Graph, QDense, keys
 from snncc.mapping import PLACERS, Mapping
 from snncc.mapping.coregraph import core_traffic, slot_order, spike_rates
 from snncc.mapping.graphcut import cut
-from snncc.mapping.traffic import chip_cells
+from snncc.mapping.traffic import chip_cells, order_chips
 from snncc.passes import Partition, PassContext, PassManager, Place
 from snncc.reports import energy_report
 from snncc.reports.energy import traffic
@@ -183,3 +183,29 @@ def test_calibration_data_give_the_measured_rates_the_placement_weighs() -> None
         measured = run.counts[name].spikes_per_neuron / (4 * 10)
         assert np.allclose(spike_rates(bundle.graph, name), measured, atol=1e-6), name
     assert any(np.ptp(spike_rates(bundle.graph, n)) > 0 for n in layers)  # measured, not the structural ones
+
+
+@pytest.mark.parametrize("k", [3, 8, 12])
+def test_chip_order_is_a_permutation_no_worse_than_the_given_one(k: int) -> None:
+    rng = np.random.default_rng(k)
+    chip = rng.integers(0, k, 60)
+    a = rng.random((60, 60)) * (rng.random((60, 60)) < 0.1)
+    w = sp.csr_matrix(np.triu(a, 1) + np.triu(a, 1).T)
+    onehot = np.eye(k)[chip]
+    c = onehot.T @ w.toarray() @ onehot
+    np.fill_diagonal(c, 0)
+
+    def cost(pos: np.ndarray) -> float:
+        return float((c * np.abs(pos[:, None] - pos[None, :])).sum())
+
+    pos = order_chips(w, chip, k)
+    assert sorted(pos.tolist()) == list(range(k)) and cost(pos) <= cost(np.arange(k))
+    assert np.array_equal(pos, order_chips(w, chip, k))
+
+
+def test_chips_larger_than_the_swap_limit_keep_the_bisection(tmp_path) -> None:
+    target = load_target(target_variant("loihi2", {"system.cores_per_chip": 300, "system.mesh_shape": [10, 30],
+                                                   "core_limits.neurons": 30}, "a big chip", tmp_path))
+    g = placed(random_ensembles(6, layers=30, connections=40), target, "traffic", share=False)
+    assert Mapping.of(g).cores_used > 30
+    check_placement(g, target)

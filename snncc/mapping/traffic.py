@@ -9,7 +9,8 @@ few hops, and as little of it as possible between chips.
    ``cores_per_chip`` cells along the serpentine walk, so core numbers stay the serpentine's) is halved across
    its longer side and the cores are cut by METIS into two parts of matching sizes, down to one core per cell.
 3. **Swaps.** Pairwise exchanges of two cells of a chip (a core and an empty cell too) while one lowers the
-   hop-weighted traffic of the chip (best exchange per cell, at most :data:`SWEEPS` sweeps).
+   hop-weighted traffic of the chip (best exchange per cell, at most :data:`SWEEPS` sweeps; chips of at most
+   :data:`SWAP_MAX_CELLS` cores).
 
 Deterministic: METIS runs seeded, every tie is broken by index.
 """
@@ -30,7 +31,9 @@ from .graphcut import cut
 from .serpentine import serpentine
 
 SWEEPS = 8
+SWAP_MAX_CELLS = 256  # swaps cost cells**3 a sweep: chips with more cells keep the bisection's placement
 BRUTE_FORCE_CHIPS = 8  # chip orders tried exhaustively up to this many chips (8! = 40,320)
+SWAP_MAX_CHIPS = 128  # beyond, the spectral chip order is kept as it is
 
 
 def chip_cells(target: Target) -> np.ndarray:
@@ -46,22 +49,29 @@ def hop_distance(cells: np.ndarray) -> np.ndarray:
 
 
 def order_chips(w: sp.csr_matrix, chip: np.ndarray, k: int) -> np.ndarray:
-    """New number of each chip so that chip-to-chip traffic times chip distance is least."""
+    """New number of each chip so that chip-to-chip traffic times chip distance is least: every order up to
+    :data:`BRUTE_FORCE_CHIPS` chips; beyond, the better of the given and the spectral order (the Fiedler vector of
+    the chip graph), then pairwise swaps while one helps."""
     onehot = sp.csr_matrix((np.ones(chip.size), (np.arange(chip.size), chip)), shape=(chip.size, k))
     c = np.asarray((onehot.T @ w @ onehot).todense())
     np.fill_diagonal(c, 0)
     if k <= 2:
         return np.arange(k)
-
-    def cost(pos: np.ndarray) -> float:
-        return float((c * np.abs(pos[:, None] - pos[None, :])).sum())
-
     if k <= BRUTE_FORCE_CHIPS:
         perms = np.asarray(list(itertools.permutations(range(k))))
         dist = np.abs(perms[:, :, None] - perms[:, None, :])
         return perms[int(np.argmin((dist * c[None]).sum(axis=(1, 2))))]
-    pos = np.arange(k)
-    improved = True
+
+    def cost(pos: np.ndarray) -> float:
+        return float((c * np.abs(pos[:, None] - pos[None, :])).sum())
+
+    laplacian = np.diag(c.sum(axis=1)) - c
+    fiedler = np.linalg.eigh(laplacian)[1][:, 1]
+    fiedler = fiedler * (1.0 if fiedler[np.flatnonzero(np.abs(fiedler) > 1e-12)[0]] > 0 else -1.0)
+    spectral = np.empty(k, np.int64)
+    spectral[np.lexsort((np.arange(k), np.round(fiedler, 12)))] = np.arange(k)
+    pos = min((np.arange(k), spectral), key=cost)
+    improved = k <= SWAP_MAX_CHIPS
     while improved:
         improved = False
         for a, b in itertools.combinations(range(k), 2):
@@ -125,13 +135,16 @@ def swap_refine(m: np.ndarray, d: np.ndarray) -> np.ndarray:
 def place_on_chips(w: sp.csr_matrix, chip: np.ndarray, target: Target) -> np.ndarray:
     """Per node its core index on its chip: recursive bisection onto the chip's mesh, then swaps."""
     cells = chip_cells(target)
-    d = hop_distance(cells)
+    d = hop_distance(cells) if len(cells) <= SWAP_MAX_CELLS else None
     core = np.empty(chip.size, np.int64)
     for c in np.unique(chip):
         nodes = np.flatnonzero(chip == c)
         local = np.empty(w.shape[0], np.int64)
         bisect(w, nodes, cells, np.arange(len(cells)), local)
         start = local[nodes]
+        if len(cells) > SWAP_MAX_CELLS:
+            core[nodes] = start
+            continue
         m = np.zeros((len(cells), len(cells)))
         m[np.ix_(start, start)] = np.asarray(w[nodes][:, nodes].todense())
         core[nodes] = swap_refine(m, d)[start]
