@@ -1,6 +1,8 @@
 """Cutting a weighted core graph into parts of bounded size: Mt-KaHyPar's graph partitioner (its deterministic
-preset, one thread, seeded) minimising the cut weight with each part's capacity as its maximum block weight, then a
-guard that moves the cheapest nodes out of any part still over its capacity (a chip's core count is a hard limit).
+preset, one thread, seeded) minimising the cut weight, the parts' capacity given as its allowed imbalance (equal
+parts: that cut better than hard maxima, docs/placement.md) or as each part's maximum weight (unequal parts), then
+a repair that moves the cheapest nodes out of any part still over its capacity (a chip's core count is a hard
+limit).
 The same graph gives the same parts. docs/placement.md says why Mt-KaHyPar (measured against METIS and KaHIP).
 """
 
@@ -49,7 +51,8 @@ def cut(w: sp.csr_matrix, caps: list[int], seed: int = SEED) -> np.ndarray:
     ctx = init.context_from_preset(mtkahypar.PresetType.DETERMINISTIC)
     ctx.logging = False
     ctx.set_partitioning_parameters(k, max(0.001, sum(caps) / n - 1), mtkahypar.Objective.CUT)
-    ctx.set_individual_target_block_weights([int(c) for c in caps])
+    if len(set(caps)) > 1:  # parts of different sizes (a bisection of a mesh region): each part's maximum
+        ctx.set_individual_target_block_weights([int(c) for c in caps])
     upper = sp.triu(w, 1).tocoo()
     graph = init.create_graph(ctx, n, upper.nnz, np.stack([upper.row, upper.col], axis=1).tolist(), [1] * n,
                               integer_weights(upper.data).tolist())
