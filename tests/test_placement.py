@@ -209,3 +209,15 @@ def test_chips_larger_than_the_swap_limit_keep_the_bisection(tmp_path) -> None:
     g = placed(random_ensembles(6, layers=30, connections=40), target, "traffic", share=False)
     assert Mapping.of(g).cores_used > 30
     check_placement(g, target)
+
+
+def test_the_place_pass_refuses_a_core_outside_the_target(small_chips: Target) -> None:
+    g = placed(random_ensembles(0, layers=4, connections=4), small_chips, "traffic")
+    mapping = Mapping.of(g)
+    first = next(iter(mapping.layers.values()))
+    c = first.cores[0]
+    first.cores[0] = type(c)(4, c.core, c.row, c.col)  # chip 4 of a 4-chip target
+    mapping.store(g)
+    with pytest.raises(GraphError, match=r"core 4:\d+ at mesh .* lies outside the target's 4 chip\(s\) of 8 cores "
+                                         r"on a 3x3 mesh"):
+        Place().ensures(g, PassContext(target=small_chips))
