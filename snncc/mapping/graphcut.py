@@ -2,8 +2,8 @@
 preset, one thread, seeded) minimising the cut weight, the parts' capacity given as its allowed imbalance (equal
 parts: that cut better than hard maxima, docs/placement.md) or as each part's maximum weight (unequal parts), then
 a repair that moves the cheapest nodes out of any part still over its capacity (a chip's core count is a hard
-limit).
-The same graph gives the same parts. docs/placement.md says why Mt-KaHyPar (measured against METIS and KaHIP).
+limit). The same graph gives the same parts. docs/placement.md says why Mt-KaHyPar (measured against METIS and
+KaHIP).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 SEED = 0
-INT_WEIGHT_MAX = 1_000_000  # the heaviest edge after scaling to METIS's integer weights
+INT_WEIGHT_MAX = 1_000_000  # the heaviest edge after scaling to the partitioner's integers
 INT_TOTAL_MAX = 1 << 30  # the summed weights stay within 32-bit integers
 _STATE: dict[str, mtkahypar.Initializer] = {}
 
