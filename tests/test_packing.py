@@ -53,7 +53,7 @@ def test_small_layers_share_cores_up_to_the_neuron_groups() -> None:
     g = mapped(dense_chain([10] * 21), target)
     report = check_mapping(g, target)
     assert blocks_of(g) == 20 and report["cores_used"] == 3 == report["cores_lower_bound"]
-    assert [c["groups"] for c in report["cores"]] == [8, 8, 4]
+    assert sorted((c["groups"] for c in report["cores"]), reverse=True) == [8, 8, 4]  # in any placement order
     assert report["cores_lower_bound_by_limit"]["neuron_groups"] == 3
 
 

@@ -206,7 +206,7 @@ def test_partition_checks_every_block_against_every_core_limit(monkeypatch):
 
 def test_place_assigns_unique_neighbouring_cores():
     g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
-    out = PassManager([Quantize(), Partition(), Place()]).run(g, ctx())
+    out = PassManager([Quantize(), Partition(), Place(algorithm="serpentine")]).run(g, ctx())
     mapping = Mapping.of(out)
     places = mapping.layers["lif1"].cores + mapping.layers["lif2"].cores
     assert len({(p.chip, p.core) for p in places}) == 50  # lif2's 4 x 3000 synapses fill no lif1 core's room
