@@ -157,6 +157,13 @@ def test_relays_fill_the_neurons_memory_bound_cores_leave_free() -> None:
     shared = [c for c in report["cores"] if "relay" in c["layers"] and "lif2" in c["layers"]]
     assert shared, "no relay block joined a memory-bound core"
     assert all("lif2" in c["layers"] for c in report["cores"] if "relay" in c["layers"])  # no core of its own
+    lif1 = [b for b in report["blocks"] if b["layer"] == "lif1"]
+    assert sum(b["use"]["output_axons"] for b in lif1) == 1024  # one entry per neuron towards the relay cores
+    from snncc.mapping.packing import block_demands
+
+    blocks = {name: m.blocks for name, m in Mapping.of(mapped_g).layers.items()}
+    items, need = block_demands(mapped_g, target, {"lif1": blocks["lif1"]}, blocks)
+    assert need[:, 3].sum() == 1024  # packing counts them too, whatever the relay's cut
     plain = check_mapping(mapped(g, target), target_with())  # deterministic
     assert plain["cores_used"] == report["cores_used"]
     unfilled = resource_report(PassManager([Partition(share_cores=False), Place()]).run(

@@ -32,13 +32,14 @@ RESERVES = (0.1, 0.2, 0.3)  # shares of a memory-bound core's memory tried as ro
 WINDOW = 1024  # cores searched per block: the most recently opened (older ones, filled by larger blocks, rarely fit)
 
 
-def block_demands(graph: Graph, target: Target, blocks: dict[str, list[Block]]) -> tuple[list[tuple[str, int]],
-                                                                                          np.ndarray]:
-    """Every (layer, block index) and its use of each limit in :data:`FIELDS` (rows in the same order)."""
+def block_demands(graph: Graph, target: Target, blocks: dict[str, list[Block]],
+                  consumers: dict[str, list[Block]]) -> tuple[list[tuple[str, int]], np.ndarray]:
+    """Every (layer, block index) of ``blocks`` and its use of each limit in :data:`FIELDS` (rows in the same
+    order), output axons counted towards every layer's blocks in ``consumers``."""
     sharing = weight_sharing(target)
     items, rows = [], []
     for name, layer_blocks in blocks.items():
-        li, out_axons = layer_inputs(graph, name), block_entries(graph, target, name, blocks)
+        li, out_axons = layer_inputs(graph, name), block_entries(graph, target, name, consumers)
         for i, block in enumerate(layer_blocks):
             use = block_use(target, li, block, sharing)
             items.append((name, i))
@@ -83,7 +84,7 @@ def pack(graph: Graph, target: Target, blocks: dict[str, list[Block]]) -> tuple[
     lim = Limits.of(target)
     refill = [name for name in blocks if fillable(graph, name)]
     fixed = {name: b for name, b in blocks.items() if name not in refill}
-    items, need = block_demands(graph, target, fixed)
+    items, need = block_demands(graph, target, fixed, blocks)  # a relay reads each neuron once, however cut
     cap = np.array([getattr(lim, f) for f in FIELDS], np.int64)
     layer_id = {name: k for k, name in enumerate(blocks)}
     order = sorted(range(len(items)), key=lambda j: (-float((need[j] / cap).max()), j))
