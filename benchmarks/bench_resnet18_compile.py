@@ -180,8 +180,8 @@ def print_result(r: CompileResult, peak_rss_mib: float) -> None:
     energy = r.report["energy"]
     pi, tm = energy["per_inference"], energy["target_model"]
     share = pi["messages_between_chips"] / pi["spike_messages"] if pi["spike_messages"] else 0.0
-    print(f"chips     {tm['chips']} of {tm['chips_available']} used; {100 * share:.1f}% of spike messages between chips, "
-          f"{pi['hops_per_message']:.2f} mesh hops per message")
+    print(f"chips     {tm['chips']} of {tm['chips_available']} used; {100 * share:.1f}% of spike messages between "
+          f"chips, {pi['hops_per_message']:.2f} mesh hops per message")
     print(f"peak memory (ru_maxrss) {peak_rss_mib:,.0f} MiB")
 
 
