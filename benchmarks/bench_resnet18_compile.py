@@ -12,9 +12,10 @@ Prints the wall-clock time of every pass with its share of the pipeline and of t
 synapses (non-zero connections), the cores used against the lower bound, and the peak memory (``ru_maxrss``).
 
 ResNet-18 needs more cores than one chip has (a few hundred against loihi2.yaml's single 128-core chip), so by
-default the benchmark compiles for loihi2 with 128 chips; every per-core limit is the target's own (a neuron of the
-last stage reads 512 x 3 x 3 + 1 = 4609 inputs, within Loihi 2's ~16,000 input axons per core). ``--chips 0`` keeps
-the target's chip count (``--width 16`` fits one chip); ``--input-axons N`` overrides the input axons per core.
+default the benchmark compiles for the stock 8-chip board ``loihi2-kapoho-point``, every figure the target's own (a
+neuron of the last stage reads 512 x 3 x 3 + 1 = 4609 inputs, within Loihi 2's ~16,000 input axons per core).
+``--chips N`` overrides the chip count (``--target loihi2 --width 16`` fits one chip); ``--input-axons N`` the input
+axons per core.
 
 Run: ``python benchmarks/bench_resnet18_compile.py [--width 64] [--timesteps 2] [--profile out.prof]``.
 """
@@ -40,7 +41,7 @@ INPUT_SHAPE = (3, 32, 32)
 STAGE_MULTIPLIERS = (1, 2, 4, 8)
 # target overrides so that the full-width model fits (see the module docstring)
 DEFAULT_INPUT_AXONS = 0  # the target's own
-DEFAULT_CHIPS = 128
+DEFAULT_CHIPS = 0  # the target's own
 
 
 def _lif(threshold: float) -> LIF:
@@ -170,7 +171,17 @@ def print_result(r: CompileResult, peak_rss_mib: float) -> None:
           f"{r.relay_neurons:,} relays added by the compiler)")
     print(f"synapses  {r.synapses:,} (non-zero connections)")
     bound = ", ".join(f"{k} {v}" for k, v in r.cores_lower_bound_by_limit.items())
-    print(f"cores     {r.cores:,} used (lower bound {r.cores_lower_bound}; by limit: {bound})")
+    print(f"cores     {r.cores:,} used, lower bound {r.cores_lower_bound} ({r.cores / r.cores_lower_bound:.2f}x; "
+          f"bound by limit: {bound})")
+    binding: dict[str, list[int]] = {}
+    for entry in r.report["resources"]["layers"].values():
+        binding.setdefault(str(entry["binding_limit"]), []).append(entry["cores"])
+    print("binding   " + ", ".join(f"{k}: {len(v)} layers on {sum(v)} blocks" for k, v in binding.items()))
+    energy = r.report["energy"]
+    pi, tm = energy["per_inference"], energy["target_model"]
+    share = pi["messages_between_chips"] / pi["spike_messages"] if pi["spike_messages"] else 0.0
+    print(f"chips     {tm['chips']} of {tm['chips_available']} used; {100 * share:.1f}% of spike messages between "
+          f"chips, {pi['hops_per_message']:.2f} mesh hops per message")
     print(f"peak memory (ru_maxrss) {peak_rss_mib:,.0f} MiB")
 
 
@@ -187,7 +198,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.25,
                     help="LIF threshold (0.25: the random network spikes in every layer; 1.0: silent after stage 1)")
     ap.add_argument("--samples", type=int, default=1, help="samples of the activity simulation")
-    ap.add_argument("--target", default="loihi2")
+    ap.add_argument("--target", default="loihi2-kapoho-point")
     ap.add_argument("--chips", type=int, default=DEFAULT_CHIPS, help="override the target's chip count (0: keep)")
     ap.add_argument("--input-axons", type=int, default=DEFAULT_INPUT_AXONS,
                     help="override the target's input axons per core (0: keep)")

@@ -137,9 +137,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_targets(args: argparse.Namespace) -> int:
     from .target import builtin_targets, load_target
 
-    for name in builtin_targets():
-        t = load_target(name)
-        print(f"{name:<10} {t.description}")
+    names = builtin_targets()
+    for name in names:
+        print(f"{name:<{max(map(len, names))}} {load_target(name).description}")
     return 0
 
 

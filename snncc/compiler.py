@@ -52,7 +52,7 @@ from .passes import (
     Timings,
     default_pipeline,
 )
-from .reports import energy_report, render_markdown, render_summary, resource_report
+from .reports import CORE_MAP_FILE, energy_report, plot_core_map, render_markdown, render_summary, resource_report
 from .target import Target, load_target
 
 DEFAULT_TIMESTEPS = 16
@@ -231,6 +231,8 @@ def _write(bundle: Bundle, out_dir: str | Path | None, source: Any, report: dict
             write_graph(folder / FLOAT_GRAPH_FILE, bundle.float_graph)
             for name, exporter in chosen.items():
                 report[name] = exporter.write(bundle.graph, folder)
+            report["resources"]["core_map"] = CORE_MAP_FILE
+            plot_core_map(report["resources"], tuple(tgt.value("system", "mesh_shape")), folder / CORE_MAP_FILE)
             write_json(folder / "report.json", report)
             (folder / "report.md").write_text(render_markdown(report))
             if dump_dir is not None:

@@ -89,9 +89,19 @@ OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
             "value": False, "unit": "flag", "confirmed": False,
             "source": "default (not given by the target file): one stored synapse per convolution connection",
         }),
+        "kernel_weight_bits": (Rule("int", 1, 64), {
+            "value": 8, "unit": "bits", "confirmed": False,
+            "source": "default (not given by the target file): one 8-bit mantissa per shared kernel weight",
+        }),
+        "population_axon_slots": (Rule("int", 0, 8), {
+            "value": 0, "unit": "slots", "confirmed": False,
+            "source": "default (not given by the target file): no population axons, one axon per neuron",
+        }),
     },
 }
-TOP_LEVEL_KEYS = ("schema_version", "name", "description", "primitives", "backends", "exporters", *FIGURE_RULES)
+TOP_LEVEL_KEYS = ("schema_version", "name", "description", "base", "primitives", "backends", "exporters",
+                  *FIGURE_RULES)
+FIGURE_SECTIONS = (*FIGURE_RULES, "primitives")  # what a derived target replaces entry by entry
 # primitives every target must declare (what the lowering to LIF/Dense produces)
 REQUIRED_PRIMITIVES = ("dense", "lif_hard_reset", "lif_soft_reset")
 PRIMITIVE_KINDS = ("stock", "custom")
@@ -186,14 +196,46 @@ def builtin_targets() -> list[str]:
 def load_target(name_or_path: str | Path) -> Target:
     """Load a shipped target by name (``loihi2``) or a YAML file by path; validate it fully."""
     text, where = _read_target_text(str(name_or_path))
+    return parse_target(with_base(_yaml(text, where), where), where)
+
+
+def _yaml(text: str, where: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise TargetError(f"target file {where} is not valid YAML{at}: {problem}") from None
-    return parse_target(data, where)
+
+
+def with_base(data: Any, where: str, seen: tuple[str, ...] = ()) -> Any:
+    """A target's data with its ``base`` (a built-in target's name or a file's path) filled in: the base's
+    sections, each figure (and primitive) the derived file gives replacing the base's, every other top-level key
+    the derived file's (a path is relative to the derived file). A file without ``base`` is returned as is."""
+    if not isinstance(data, dict) or "base" not in data:
+        return data
+    name = data["base"]
+    if not isinstance(name, str) or not name.strip():
+        raise TargetError(f"target {where}: 'base' must name a target (built-in name or path), got {name!r}")
+    if Path(name).suffix in (".yaml", ".yml") and not Path(name).is_absolute() and Path(where).is_file():
+        name = str(Path(where).parent / name)  # a path relative to the derived file
+    text, base_where = _read_target_text(name)
+    chain = (*seen, _identity(where))
+    if _identity(base_where) in chain:
+        raise TargetError(f"target {where}: its 'base' chain loops back to {base_where}")
+    base = with_base(_yaml(text, base_where), base_where, chain)
+    if not isinstance(base, dict):
+        raise TargetError(f"target {where}: its base {base_where} is not a mapping of sections")
+    out = {k: v for k, v in base.items()}
+    for key, value in data.items():
+        if key == "base":
+            continue
+        if key in FIGURE_SECTIONS and isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = {**base[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, folder: str | Path | None = None) -> Path:
@@ -203,7 +245,7 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
     import tempfile
 
     text, where = _read_target_text(str(base))
-    data = yaml.safe_load(text)
+    data = with_base(_yaml(text, where), where)
     name = parse_target(data, where).name
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
@@ -217,6 +259,11 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
     parse_target(data, str(out))  # the variant must still be a valid target
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
+
+
+def _identity(where: str) -> str:
+    """One name per target file, however its path was written."""
+    return str(Path(where).resolve()) if Path(where).is_file() else where
 
 
 def _read_target_text(name_or_path: str) -> tuple[str, str]:

@@ -51,8 +51,9 @@ def conv_net(in_shape=(3, 12, 12), c1=8, c2=4, k=3, stride=1, pad=1, dil=1, grou
     return Graph(nodes=nodes, edges=edges, metadata=dict(META))
 
 
-def target_with(base=LOIHI2, sharing: bool | None = None, **limits: int):
-    """A copy of ``base`` with other core limits and weight sharing (both stay honest about being made up)."""
+def target_with(base=LOIHI2, sharing: bool | None = None, slots: int | None = None, **limits: int):
+    """A copy of ``base`` with other core limits, weight sharing and population axon slots (``slots``; 0: every
+    axon discrete), all staying honest about being made up."""
     d = copy.deepcopy(base.to_dict())
     data = {"schema_version": 1, "name": "test", **{s: {k: dict(f) for k, f in sec.items()}
                                                     for s, sec in d["figures"].items()},
@@ -62,6 +63,8 @@ def target_with(base=LOIHI2, sharing: bool | None = None, **limits: int):
         data["core_limits"][key]["value"] = value
     if sharing is not None:
         data["memory_model"]["conv_weight_sharing"]["value"] = sharing
+    if slots is not None:
+        data["memory_model"]["population_axon_slots"]["value"] = slots
     return parse_target(data, "test.yaml")
 
 
@@ -88,32 +91,62 @@ class Dense:
 def independent_use(g: Graph, dense: Dense, target, layer: str, idx: np.ndarray) -> dict[str, int]:
     """Neurons, input axons, stored synapses and memory of a core holding neurons ``idx`` of ``layer``."""
     sharing = target.value("memory_model", "conv_weight_sharing")
-    axons = synapses = 0
+    maps = [g.nodes[s].geometry.out_shape for s in g.predecessors(layer) if isinstance(g.nodes[s], QConv)]
+    layer_map = max(maps, key=lambda m: m[1] * m[2]) if maps else None  # a per-neuron (n, 1, 1) one only if alone
+    axons = synapses = kernel = 0
     for s in g.predecessors(layer):
         rows = dense.mask[s][idx]
-        axons += int(rows.any(axis=0).sum())
+        read = np.flatnonzero(rows.any(axis=0))
+        if pop_slots(target) and spatial(g.nodes[s]):  # one input axon per pixel, channels packed
+            read = np.unique(read % int(np.prod(g.nodes[s].geometry.in_shape[1:])))
+        axons += len(read)
         if s in dense.ids and sharing:
             ids = dense.ids[s][idx]
-            synapses += len(np.unique(ids[ids > 0]))
+            stored = len(np.unique(ids[ids > 0]))
+            synapses += stored
+            kernel += stored if g.nodes[s].geometry.out_shape == layer_map else 0  # a per-neuron one: synapses
         else:
             synapses += int(rows.sum())  # dense: every (out, in) pair; conv: every connection inside the map
     mm = target.figures["memory_model"]
-    memory = (math.ceil(synapses * mm["synapse_bits"].value / 8) + len(idx) * mm["neuron_state_bytes"].value
+    bits = (synapses - kernel) * mm["synapse_bits"].value + kernel * mm["kernel_weight_bits"].value
+    memory = (math.ceil(bits / 8) + len(idx) * mm["neuron_state_bytes"].value
               + axons * mm["input_axon_bytes"].value)
     return {"neurons": len(idx), "input_axons": axons, "synapses": synapses, "memory": memory}
 
 
-def destinations(g: Graph, dense: Dense, layer: str) -> np.ndarray:
-    """Per neuron of ``layer``: the consumer cores that read it (each one output axon; consumer blocks sharing a
-    core count once)."""
-    reached: dict[int, np.ndarray] = {}  # core (slot) -> which neurons of ``layer`` it reads
+def pop_slots(target) -> int:
+    fig = target.figures["memory_model"].get("population_axon_slots")
+    return int(fig.value) if fig is not None else 0
+
+
+def spatial(node) -> bool:
+    """A convolution over a real map (not a per-neuron (n, 1, 1) relay): read through population axons."""
+    return isinstance(node, QConv) and node.geometry.out_shape[1:] != (1, 1)
+
+
+def destinations(g: Graph, dense: Dense, layer: str, slots: int) -> list[tuple[np.ndarray, int]]:
+    """Per (consumer core, axon kind) of ``layer``'s spikes: which of its neurons the core reads, and the pixels per
+    channel of a population read (0: discrete). Consumer blocks on one core reading with one kind count once."""
+    reached: dict[tuple[int, int], np.ndarray] = {}
     mapping = Mapping.of(g)
     for c in {c for s in g.successors(layer) for c in g.successors(s) if c in layers(g)}:
         syns = [s for s in g.successors(layer) if c in g.successors(s)]
+        pixels = 0
+        if slots and all(spatial(g.nodes[s]) for s in syns):
+            (pixels,) = {int(np.prod(g.nodes[s].geometry.in_shape[1:])) for s in syns}
         for block, slot in zip(mapping.layers[c].blocks, mapping.layers[c].slots, strict=True):
             reads = np.any([dense.mask[s][block.index()].any(axis=0) for s in syns], axis=0)
-            reached[slot] = reached.get(slot, np.zeros_like(reads)) | reads
-    return np.sum(list(reached.values()), axis=0) if reached else np.zeros(len(g.nodes[layer].bias_mant), np.int64)
+            reached[slot, pixels] = reached.get((slot, pixels), np.zeros_like(reads)) | reads
+    return [(reads, pixels) for (_, pixels), reads in reached.items()]
+
+
+def output_entries(dests: list[tuple[np.ndarray, int]], idx: np.ndarray, slots: int) -> int:
+    """One entry per neuron read through a discrete axon, ``slots`` per pixel read through population axons."""
+    total = 0
+    for reads, pixels in dests:
+        sent = idx[reads[idx]]
+        total += len(sent) if not pixels else slots * len(np.unique(sent % pixels))
+    return total
 
 
 def layers(g: Graph) -> list[str]:
@@ -137,7 +170,7 @@ def check_mapping(g: Graph, target) -> dict:
     per_core: dict[tuple[int, int], list[tuple[str, dict]]] = {}
     for name in layers(g):
         node = g.nodes[name]
-        dest = destinations(g, dense, name)
+        dest = destinations(g, dense, name, pop_slots(target))
         blocks = mapping.layers[name].blocks
         entries = iter([b for b in report["blocks"] if b["layer"] == name])
         covered = np.sort(np.concatenate([b.index() for b in blocks]))
@@ -149,7 +182,7 @@ def check_mapping(g: Graph, target) -> dict:
                 shape = max(maps, key=lambda m: m[1] * m[2])  # the spatial map, not a per-neuron (n, 1, 1) one
                 np.testing.assert_array_equal(idx, tile_index(shape, block.tile.to_data()))
             use = independent_use(g, dense, target, name, idx)
-            use["output_axons"] = int(dest[idx].sum())
+            use["output_axons"] = output_entries(dest, idx, pop_slots(target))
             entry = next(entries)
             assert entry["layer"] == name and entry["synapses_stored"] == use["synapses"], f"{name} block {i}"
             assert entry["use"] == {k: use[k] for k in lim}, f"{name} block {i}"
@@ -181,11 +214,11 @@ def test_whole_channel_tiles_when_they_fit():
 
 
 def test_rows_then_columns_when_the_receptive_field_is_too_wide():
-    target = target_with(input_axons=3 * 6 * 14)  # conv1 reads 3 channels: whole 12-wide rows + halo fit 4 rows
+    target = target_with(input_axons=3 * 6 * 14, slots=0)  # conv1 reads 3 channels: 12-wide rows + halo fit 4 rows
     g = mapped(conv_net(), target)
     tiles = [b.tile for b in Mapping.of(g).layers["lif1"].blocks]
     assert all(t.x0 == 0 and t.x1 == 12 for t in tiles) and {t.r1 - t.r0 for t in tiles} == {4}
-    target = target_with(input_axons=3 * 6 * 6)  # now the columns must be cut too
+    target = target_with(input_axons=3 * 6 * 6, slots=0)  # now the columns must be cut too
     g = mapped(conv_net(c2=2), target)
     tiles = [b.tile for b in Mapping.of(g).layers["lif1"].blocks]
     assert any(t.x1 - t.x0 < 12 for t in tiles)
@@ -241,19 +274,21 @@ def test_weight_sharing_stores_less():
 
 
 def test_memory_binds_without_sharing_and_more_cores_follow():
-    g = conv_net(in_shape=(16, 16, 16), c1=16, c2=16)  # lif1: 4096 neurons x 144 connections = 590 KB unshared
+    g = conv_net(in_shape=(16, 16, 16), c1=16, c2=16)  # lif1: 4096 neurons x 144 connections x 20 bits = 1.47 MB
     reports = {s: resource_report(mapped(g, target_with(sharing=s)), target_with(sharing=s)) for s in (True, False)}
     shared, unshared = reports[True]["layers"]["lif1"], reports[False]["layers"]["lif1"]
-    assert shared["cores"] == 1 and unshared["cores"] == 4
+    assert shared["cores"] == 1 and unshared["cores"] == math.ceil(4096 * 144 * 20 / 8 / 96000)  # 16
     assert unshared["memory_bytes"] > LOIHI2.value("core_limits", "memory") >= shared["memory_bytes"]
 
 
 def test_too_large_conv_layer_names_it():
     big = conv_net(in_shape=(512, 6, 6), c1=4, c2=4)  # one neuron of conv1 reads 512 x 3 x 3 = 4608 inputs
     with pytest.raises(ResourceError, match=r"layer 'lif1'.*4608 inputs.*4096 input axons.*core_limits\.input_axons"):
-        mapped(big, target_with(input_axons=4096))
+        mapped(big, target_with(input_axons=4096, slots=0))
+    fits = target_with(input_axons=4096)  # through population axons the 6 x 6 map is 36 input axons, channels packed
+    assert resource_report(mapped(big, fits), fits)["layers"]["lif1"]["input_axons_max"] == 36
     with pytest.raises(ResourceError, match=r"layer 'lif1'.*bytes.*core_limits\.memory"):
-        mapped(conv_net(in_shape=(64, 8, 8), k=5, pad=2), target_with(memory=5000))  # 1600 inputs: 8 KB
+        mapped(conv_net(in_shape=(64, 8, 8), k=5, pad=2), target_with(memory=1500))  # 1600 weights: 1.6 KB
     with pytest.raises(ResourceError, match=r"cores but the target has 2.*layer 'lif1'"):
         t = target_with(neurons=64)
         d = copy.deepcopy(t.to_dict())
@@ -263,6 +298,19 @@ def test_too_large_conv_layer_names_it():
         data["system"]["chips"]["value"], data["system"]["cores_per_chip"]["value"] = 1, 2
         data["system"]["mesh_shape"]["value"] = [1, 2]
         mapped(conv_net(), parse_target(data, "t.yaml"))
+
+
+@pytest.mark.parametrize(("slots", "entries"), [(0, 3584), (1, 56), (2, 112)])
+def test_population_axons_one_entry_per_pixel(slots, entries):
+    """Intel's compiler output: a Conv(8, 7, 64) tile of 3,584 neurons sending to one core uses 56 output entries,
+    one per pixel with the 64 channels packed (Loihi 1's pop32 axons take two slots each; discrete axons one per
+    neuron)."""
+    target = target_with(slots=slots)
+    g = mapped(conv_net(in_shape=(3, 8, 7), c1=64, c2=4, stride2=1), target)
+    report = check_mapping(g, target)
+    (lif1,) = [b for b in report["blocks"] if b["layer"] == "lif1"]
+    assert lif1["use"]["neurons"] == 3584 and lif1["use"]["output_axons"] == entries
+    assert report["cores_lower_bound_by_limit"]["output_axons"] == 1
 
 
 def test_lateral_conv_counts_own_cores():

@@ -163,8 +163,8 @@ def test_partition_splits_by_the_binding_limit():
     out = PassManager([Quantize(), Partition()]).run(g, ctx())
     mapping = Mapping.of(out)
     blocks = mapping.layers["lif1"].blocks
-    # 600 inputs x 1 byte + 8 bytes state per neuron, 600 x 4 bytes of axon table: 319 neurons per 192 KB core
-    assert len(blocks) == 10 and blocks[0].ranges == ((0, 300),) and blocks[-1].ranges[-1][1] == 3000
+    # 600 inputs x 20 bits per neuron, 600 x 3 bytes of axon table: 62 neurons per 96,000-byte core
+    assert len(blocks) == 49 and blocks[0].ranges == ((0, 62),) and blocks[-1].ranges[-1][1] == 3000
     assert [b.ranges for b in mapping.layers["lif2"].blocks] == [((0, 4),)]
 
 
@@ -197,22 +197,22 @@ def test_partition_checks_every_block_against_every_core_limit(monkeypatch):
     g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
     PassManager([Quantize(), Partition()]).run(g, ctx())  # the greedy blocks pass the check
     monkeypatch.setitem(PARTITIONERS, "greedy", OneBlockPerLayer)
-    # 3000 x (600 synapses + 8 bytes of state) + 600 x 4 bytes of axon table = 1826400 bytes
+    # 3000 x 600 synapses x 20 bits + 600 x 3 bytes of axon table = 4501800 bytes
     with pytest.raises(ResourceError, match="in pass 'partition': layer 'lif1': the core holding lif1 block 0 "
-                                            r"\(partitioner 'greedy'\) uses 1826400 memory, more than a core's "
-                                            r"196608 \(core_limits.memory"):
+                                            r"\(partitioner 'greedy'\) uses 4501800 memory, more than a core's "
+                                            r"96000 \(core_limits.memory"):
         PassManager([Quantize(), Partition()]).run(g, ctx())
 
 
 def test_place_assigns_unique_neighbouring_cores():
     g = float_graph(np.ones((3000, 600)) * 0.01, np.ones((4, 3000)))
-    out = PassManager([Quantize(), Partition(), Place()]).run(g, ctx())
+    out = PassManager([Quantize(), Partition(), Place(algorithm="serpentine")]).run(g, ctx())
     mapping = Mapping.of(out)
     places = mapping.layers["lif1"].cores + mapping.layers["lif2"].cores
-    assert len({(p.chip, p.core) for p in places}) == 11
-    assert [(p.row, p.col) for p in places[:10]] == [(0, c) for c in range(10)]  # serpentine
-    assert (places[10].row, places[10].col) == (0, 10)
-    assert mapping.cores_used == 11
+    assert len({(p.chip, p.core) for p in places}) == 50  # lif2's 4 x 3000 synapses fill no lif1 core's room
+    assert [(p.row, p.col) for p in places[:17]] == [(0, c) for c in range(16)] + [(1, 15)]  # serpentine, 8 x 16
+    assert (places[49].row, places[49].col) == (3, 14)
+    assert mapping.cores_used == 50
 
 
 def test_pass_manager_checks_and_dumps(tmp_path):

@@ -16,7 +16,7 @@ from tests.test_cli import snncc as run_cli
 DEFAULT_TEXT = (
     "canonicalize,balance-latency,lower-neurons{arlif=program},quantize{bias_resolution=weight},"
     "split-fan-in{fan_in_split=on},lower-primitives{multilevel=population},"
-    "partition{algorithm=greedy,share_cores=True},place{algorithm=serpentine}"
+    "partition{algorithm=greedy,share_cores=True},place{algorithm=traffic}"
 )
 
 
@@ -26,7 +26,7 @@ def test_the_default_pipeline_as_text_and_back() -> None:
     # options not written keep their defaults; spaces are allowed
     short = Pipeline.parse(" canonicalize , quantize{ bias_resolution = fine }, place ")
     assert [p.name for p in short] == ["canonicalize", "quantize", "place"]
-    assert short.passes[1].bias_resolution == "fine" and short.passes[2].algorithm == "serpentine"
+    assert short.passes[1].bias_resolution == "fine" and short.passes[2].algorithm == "traffic"
 
 
 def test_options_are_typed_fields_of_their_pass() -> None:
@@ -109,7 +109,7 @@ def test_compile_runs_the_given_pipeline_and_the_manifest_records_it(tmp_path) -
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["pipeline"] == (
         "canonicalize,lower-neurons{arlif=program},quantize{bias_resolution=fine},"
-        "lower-primitives{multilevel=substep},partition{algorithm=greedy,share_cores=True},place{algorithm=serpentine}")
+        "lower-primitives{multilevel=substep},partition{algorithm=greedy,share_cores=True},place{algorithm=traffic}")
     # the pipeline the manifest records is one the command accepts
     again = run_cli("compile", model, "-o", tmp_path / "again", "--timesteps", "4", "--samples", "2", "-q",
                     "--passes", manifest["pipeline"])

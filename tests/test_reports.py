@@ -82,8 +82,9 @@ def test_resource_report_utilisation():
     r = resource_report(compiled(), TARGET)
     assert r["cores_used"] == 1 and r["cores_lower_bound"] == 1
     l1, l2 = r["blocks"]
-    assert l1["use"] == {"neurons": 3, "memory": 3 * 4 + 3 * 8 + 4 * 4, "input_axons": 4, "output_axons": 3}
-    assert l2["use"] == {"neurons": 2, "memory": 2 * 3 + 2 * 8 + 3 * 4, "input_axons": 3, "output_axons": 0}
+    # memory (loihi2.yaml memory_model): 20 bits per synapse rounded up to bytes, no neuron state, 3 bytes per input
+    assert l1["use"] == {"neurons": 3, "memory": -(-3 * 4 * 20 // 8) + 4 * 3, "input_axons": 4, "output_axons": 3}
+    assert l2["use"] == {"neurons": 2, "memory": -(-2 * 3 * 20 // 8) + 3 * 3, "input_axons": 3, "output_axons": 0}
     (core,) = r["cores"]
     assert core["layers"] == ["l1", "l2"] and core["groups"] == 2
     assert core["use"] == {k: l1["use"][k] + l2["use"][k] for k in l1["use"]}
@@ -135,3 +136,40 @@ def test_energy_counts_convolution_synops_and_ann_macs():
     assert e["per_inference"]["synops"] == sum(r.counts[s].synops for s in ("conv1", "conv2", "fc"))
     ann = sum(int(fan_in_mask(g.nodes[s].geometry).sum()) for s in ("conv1", "conv2")) + g.nodes["fc"].weight.size
     assert e["paper_convention"]["ann_mac"] == ann
+
+
+def test_core_map_colours_each_used_core_by_its_fullest_limit(tmp_path):
+    from PIL import Image
+
+    from snncc.reports import plot_core_map
+    from snncc.reports.core_map import core_grid
+
+    g = compiled(options={"partition.share_cores": False})
+    place(g, l1=Core(0, 0, 0, 0), l2=Core(0, 5, 2, 3))
+    report = resource_report(g, TARGET)
+    mesh = tuple(TARGET.value("system", "mesh_shape"))
+    (grid,) = core_grid(report, mesh).values()
+    fullest = {tuple(c["mesh"]): max(c["utilisation"].values()) for c in report["cores"]}
+    assert fullest.keys() == {(0, 0), (2, 3)}
+    for (r, c), v in np.ndenumerate(grid):
+        assert (np.isnan(v) and (r, c) not in fullest) or v == fullest[r, c]
+    png = plot_core_map(report, mesh, tmp_path / "cores.png")
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size[0] > 200 and im.size[1] > 200
+
+
+def test_compiled_bundle_lists_its_core_map(tmp_path):
+    import json
+
+    import torch
+
+    import snncc
+    from snncc.neurons import LIF
+
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), LIF(beta=0.9), torch.nn.Linear(5, 3), LIF(beta=0.9))
+    path = tmp_path / "m.pt"
+    torch.save(model, path)
+    bundle = snncc.compile(path, "loihi2", out_dir=tmp_path / "b", options=snncc.Options(timesteps=4))
+    report = json.loads((bundle.path / "report.json").read_text())
+    assert report["resources"]["core_map"] == "cores.png" and "cores.png" in bundle.manifest["files"]
+    assert "](cores.png)" in (bundle.path / "report.md").read_text()

@@ -111,3 +111,36 @@ def test_a_target_chooses_its_exporters_and_backends(tmp_path):
     assert not (tmp_path / "b" / "network.net").exists() and "netx" not in bundle.manifest
     with pytest.raises(BundleError, match="does not run the 'lava' backend \\(its backends: reference, float\\)"):
         bundle.run(np.zeros((1, 4, 6), np.int64), "lava")
+
+
+def test_a_target_file_derives_from_a_base():
+    """loihi2-kapoho-point gives only its system figures; every other figure, the primitives and the lists are
+    loihi2's, and a bundle keeps the whole merged description (no 'base' left to resolve)."""
+    board, chip = load_target("loihi2-kapoho-point"), load_target("loihi2")
+    assert board.total_cores == 8 * chip.total_cores and board.value("system", "cores_per_chip") == 128
+    assert board.figures["core_limits"] == chip.figures["core_limits"] and board.primitives == chip.primitives
+    assert board.figures["energy"] == chip.figures["energy"] and board.backends == chip.backends
+    assert "base" not in board.to_yaml_data() and parse_target(board.to_yaml_data()).total_cores == 1024
+
+
+def test_a_derived_file_overrides_figures_and_its_base_may_be_a_relative_path(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "two.yaml").write_text(yaml.safe_dump({
+        "schema_version": 1, "name": "two", "base": "loihi2",
+        "system": {"chips": {"value": 2, "unit": "chips", "source": "test", "confirmed": False}}}))
+    (tmp_path / "sub" / "three.yaml").write_text(yaml.safe_dump({
+        "schema_version": 1, "name": "three", "base": "two.yaml",
+        "core_limits": {"neurons": {"value": 100, "unit": "neurons", "source": "test", "confirmed": False}}}))
+    t = load_target(tmp_path / "sub" / "three.yaml")
+    assert t.name == "three" and t.total_cores == 256 and t.value("core_limits", "neurons") == 100
+    assert t.value("core_limits", "memory") == load_target("loihi2").value("core_limits", "memory")
+
+
+@pytest.mark.parametrize("base, message", [
+    ("nowhere", "unknown target 'nowhere'"), (3, "'base' must name a target"), ("self.yaml", "loops back"),
+])
+def test_a_bad_base_is_a_target_error(tmp_path, base, message):
+    path = tmp_path / "self.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "name": "self", "base": base}))
+    with pytest.raises(TargetError, match=message):
+        load_target(path)

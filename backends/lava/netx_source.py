@@ -30,7 +30,7 @@ from snncc.backends.lava.execution import (
     run_and_stop,
     source_data,
 )
-from snncc.backends.lava.processes import dense_process
+from snncc.backends.lava.processes import unit_process
 from snncc.backends.reference.trace import LayerTrace, SimResult
 from snncc.compat.lava import import_lava, netx_network
 from snncc.errors import GraphError
@@ -99,7 +99,7 @@ class NetxSourceRunner:
             source = RingBuffer(data=source_data(x, timesteps, num_steps))
             first = self.graph.nodes[self.first_syn]
             if self.encoder:  # netx leaves the input block's port unconnected: the graph's unit synapse feeds it
-                unit = dense_process(first, self.first_syn)
+                unit = unit_process(first, self.first_syn)
                 source.s_out.connect(unit.s_in)
                 a_in = net.layers[0].neuron.a_in
                 out = unit.a_out.reshape(a_in.shape[::-1]).transpose(list(LAVA_AXES)) if len(a_in.shape) == 3 \

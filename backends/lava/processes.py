@@ -21,7 +21,7 @@ from snncc.compat.lava import import_lava
 from snncc.errors import GraphError, TargetError
 from snncc.families import REGISTRY
 from snncc.families.base import Clock
-from snncc.ir import Graph, QDense, keys
+from snncc.ir import Graph, QConv, QDense, keys
 
 SPARSE_MAX_DENSITY = 0.25
 """Above this share of non-zero weights a dense matrix is as cheap to store and multiply as CSR."""
@@ -72,6 +72,23 @@ def dense_process(node: QDense, name: str, allow_sparse: bool = True) -> Any:
     kind, proc = ("sparse", Sparse) if allow_sparse and uses_sparse(node) else ("dense", Dense)
     return proc(weights=weights, weight_exp=weight_exp, num_weight_bits=num_weight_bits, sign_mode=SignMode.MIXED,
                 num_message_bits=GRADED_MESSAGE_BITS if node.graded else 0, name=f"{kind}:{name}")
+
+
+def unit_process(node: QConv, name: str) -> Any:
+    """Lava's ``Sparse`` for a one-to-one synapse of weight 1 (a depthwise 1 x 1 ``QConv`` over an ``(n, 1, 1)``
+    map, as the netx importer gives an encoder block): the identity as a sparse matrix, never an n x n array."""
+    import_lava()
+    from lava.proc.sparse.process import Sparse
+    from lava.utils.weightutils import SignMode
+    from scipy.sparse import csr_matrix
+
+    n = node.geometry.in_shape[0]
+    if node.geometry.in_shape != (n, 1, 1) or node.groups != n or np.any(np.asarray(node.weight) != 1):
+        raise ValueError(f"{name} is not a one-to-one synapse of weight 1")
+    weights, weight_exp, num_weight_bits = fx.lava_dense_encoding(np.ones((1, 1), np.int64), node.weight_exp)
+    identity = csr_matrix((np.full(n, int(weights[0, 0])), (np.arange(n), np.arange(n))), shape=(n, n))
+    return Sparse(weights=identity, weight_exp=weight_exp, num_weight_bits=num_weight_bits, sign_mode=SignMode.MIXED,
+                  num_message_bits=GRADED_MESSAGE_BITS if node.graded else 0, name=f"sparse:{name}")
 
 
 def record(graph: Graph, name: str, proc: Any, num_steps: int, record_states: bool, path: Callable[[str], str],

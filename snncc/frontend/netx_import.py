@@ -161,7 +161,10 @@ class _Reader:
         if "neuron" not in block:
             return
         syn = f"syn_{index}"
-        self.add(syn, QDense(weight=np.eye(n, dtype=np.int64), weight_exp=0, graded=False), where)
+        # the encoder reads its input one to one: a depthwise 1x1 convolution, never an n x n matrix (PilotNet's
+        # 39,600-pixel input would need 11.7 GiB as one)
+        identity = QConv(weight=np.ones((n, 1, 1, 1), np.int64), input_shape=(n, 1, 1), groups=n, weight_exp=0)
+        self.add(syn, identity, where)
         self.neuron(index, "input", block["neuron"], np.zeros(n, np.int64), where, n, encoder=True)
         if self.payload is not None:  # a graded encoder (SDNN's Delta) is fed graded data
             self.encoding = InputEncoding(kind="graded", scale=1.0, max_value=INPUT_LEVELS)

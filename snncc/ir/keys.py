@@ -30,6 +30,8 @@ NODE_FIRE_AT_THRESHOLD = "snncc.fire_at_threshold"  # export --nir: a NIR neuron
 EXPORTED_FROM = "snncc.exported_from"  # export --nir: on a node its IR type; on the graph the bundle it came from
 DELAY = "snncc.delay"  # frontend (netx): a synapse's axonal delays in steps (per output neuron, or one)
 PRIMITIVE = "snncc.primitive"  # lower-primitives: {"name", "kind", "lava"}: the target primitive a layer runs on
+SPIKE_RATES = "snncc.spike_rates"  # a neuron layer's measured mean spikes per step (one number, or one per
+# neuron): the traffic weights of the traffic placer (snncc.mapping.coregraph); absent: each spike counted once
 
 # ---- graph metadata --------------------------------------------------------------------------------------------
 DT = "dt"  # seconds per step of the discrete model (torch models: one step)

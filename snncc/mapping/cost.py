@@ -3,8 +3,8 @@ axons), against the target's per-core limits. Partitioning sizes blocks with it,
 every core with it.
 
 Per core the target limits neurons, memory (stored synapses at ``memory_model.synapse_bits`` + neuron state + one
-table entry per input axon), input axons and output axons (one per (neuron, destination core) pair). A dense-fed
-block needs every input and every synapse; a conv-fed tile only its receptive field, and with
+table entry per input axon), input axons and output axons (discrete or population entries, :mod:`.axons`). A
+dense-fed block needs every input and every synapse; a conv-fed tile only its receptive field, and with
 ``memory_model.conv_weight_sharing`` stores each kernel weight its channels use once instead of one synapse per
 connection.
 """
@@ -21,8 +21,9 @@ from ..errors import ResourceError
 from ..ir import Graph
 from ..target import Target
 from .axes import axes, in_channels, max_in_channels
+from .axons import block_entries, is_population, population_slots
 from .blocks import Block, Mapping, Tile
-from .layers import LayerInputs, destinations, layer_inputs
+from .layers import LayerInputs, layer_inputs
 
 LIMITS = ("neurons", "memory", "input_axons", "output_axons")
 
@@ -49,10 +50,13 @@ def weight_sharing(target: Target) -> bool:
     return bool(fig.value) if fig is not None else False
 
 
-def memory_bytes(target: Target, neurons: int, input_axons: int, synapses: int) -> int:
-    """Bytes of one core: stored synapses, neuron state and the input-axon table (``memory_model``)."""
+def memory_bytes(target: Target, neurons: int, input_axons: int, synapses: int, kernel: int = 0) -> int:
+    """Bytes of one core: ``synapses`` stored synapses of which ``kernel`` are shared convolution kernel weights
+    (``memory_model.kernel_weight_bits`` each, the others ``synapse_bits``), neuron state and the input-axon table
+    (``memory_model``)."""
     mm = target.figures["memory_model"]
-    return (math.ceil(synapses * mm["synapse_bits"].value / 8) + neurons * mm["neuron_state_bytes"].value
+    bits = (synapses - kernel) * mm["synapse_bits"].value + kernel * mm["kernel_weight_bits"].value
+    return (math.ceil(bits / 8) + neurons * mm["neuron_state_bytes"].value
             + input_axons * mm["input_axon_bytes"].value)
 
 
@@ -68,38 +72,41 @@ class Use:
 
 def tile_use(target: Target, li: LayerInputs, t: Tile, sharing: bool) -> Use:
     """Exact use of a core holding tile ``t`` (its receptive field; its kernel once, or every connection)."""
-    axons, synapses = li.dense_in, t.size * li.dense_in
+    axons, synapses, slots = li.dense_in, t.size * li.dense_in, population_slots(target)
     for g in li.convs:
         ay, ax = axes(g)
         ci0, ci1 = in_channels(g, t.c0, t.c1)
-        axons += (ci1 - ci0) * len(ay.reads(t.r0, t.r1)) * len(ax.reads(t.x0, t.x1))
+        channels = 1 if is_population(g, slots) else ci1 - ci0  # a population axon per pixel: channels packed
+        axons += channels * len(ay.reads(t.r0, t.r1)) * len(ax.reads(t.x0, t.x1))
         per_pair = (ay.taps_used(t.r0, t.r1) * ax.taps_used(t.x0, t.x1) if sharing
                     else ay.connections(t.r0, t.r1) * ax.connections(t.x0, t.x1))
         synapses += (t.c1 - t.c0) * g.weight_shape[1] * per_pair
+    kernel = synapses - t.size * li.dense_in if sharing else 0
     if li.flat:
         idx = Block(tile=t, shape=li.shape).index()
         for g in li.flat:
             groups = len(np.unique(idx // (g.out_channels // g.groups)))
             axons += groups * _flat_field_size(g)
             synapses += len(idx) * _flat_connections(g)
-    return Use(t.size, axons, synapses, memory_bytes(target, t.size, axons, synapses))
+    return Use(t.size, axons, synapses, memory_bytes(target, t.size, axons, synapses, kernel))
 
 
 def tile_bound(target: Target, li: LayerInputs, dims: tuple[int, int, int], sharing: bool) -> Use:
     """Upper bound of :func:`tile_use` over every tile of at most ``dims``: sizes tiles without enumerating them."""
     cc, th, tw = dims
     n = cc * th * tw
-    axons, synapses = li.dense_in, n * li.dense_in
+    axons, synapses, slots = li.dense_in, n * li.dense_in, population_slots(target)
     for g in li.convs:
         ay, ax = axes(g)
-        axons += max_in_channels(g, cc) * ay.max_reads(th) * ax.max_reads(tw)
+        axons += (1 if is_population(g, slots) else max_in_channels(g, cc)) * ay.max_reads(th) * ax.max_reads(tw)
         per_pair = (ay.max_taps(th) * ax.max_taps(tw) if sharing
                     else ay.max_connections(th) * ax.max_connections(tw))
         synapses += cc * g.weight_shape[1] * per_pair
+    kernel = synapses - n * li.dense_in if sharing else 0
     for g in li.flat:  # each neuron belongs to one group of a per-neuron convolution
         axons += min(g.groups, n) * _flat_field_size(g)
         synapses += n * _flat_connections(g)
-    return Use(n, axons, synapses, memory_bytes(target, n, axons, synapses))
+    return Use(n, axons, synapses, memory_bytes(target, n, axons, synapses, kernel))
 
 
 def _flat_field_size(g: ConvGeometry) -> int:
@@ -151,16 +158,16 @@ def binding(use: Use, out_axons: int, lim: Limits) -> str:
 
 def core_uses(graph: Graph, target: Target, mapping: Mapping) -> dict[int, tuple[list[tuple[str, int]], Use, int]]:
     """Per core (slot) of ``mapping``: its (layer, block) groups, their summed :class:`Use` and the core's output
-    axons (one per neuron and distinct destination core). The one per-core cost function: every group's neurons,
-    input axons, stored synapses and memory add up on the core they share."""
+    axon entries (:func:`.axons.block_entries`, consumer blocks sharing a core reached once). The one per-core cost
+    function: every group's neurons, input axons, stored synapses and memory add up on the core they share."""
     sharing = weight_sharing(target)
     blocks = {name: m.blocks for name, m in mapping.layers.items()}
-    slots = {name: m.slots for name, m in mapping.layers.items()}
-    dest = {name: destinations(graph, name, blocks, slots) for name in mapping.layers}
+    out_axons = {name: block_entries(graph, target, name, blocks, lambda c, i: mapping.layers[c].slots[i])
+                 for name in mapping.layers}
     out: dict[int, tuple[list[tuple[str, int]], Use, int]] = {}
     for slot, members in mapping.slot_members().items():
         uses = [block_use(target, layer_inputs(graph, name), blocks[name][i], sharing) for name, i in members]
-        axons = sum(int(np.sum(dest[name][blocks[name][i].index()])) for name, i in members)
+        axons = sum(out_axons[name][i] for name, i in members)
         out[slot] = (members, add_uses(uses), axons)
     return out
 

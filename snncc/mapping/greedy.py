@@ -1,7 +1,7 @@
 """The greedy partitioner: each layer on its own cores, the largest blocks the limits allow, consumers first.
 
-Layers are visited consumers-first so that each layer knows which cores its spikes must reach (one output axon per
-(neuron, destination core) pair); feedback synapses reach layers planned later, so the whole graph is swept until
+Layers are visited consumers-first so that each layer knows which cores its spikes must reach (its output axon
+entries, :mod:`snncc.mapping.axons`); feedback synapses reach layers planned later, so the whole graph is swept until
 the assumed and the planned blocks agree.
 
 * A layer fed only by dense synapses is cut into contiguous ranges of neurons, sized by its busiest neuron; every
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,23 +27,28 @@ from ..errors import GraphError, ResourceError
 from ..ir import Graph, QConv, layer_size
 from ..target import Target
 from .axes import axes
+from .axons import Demand, demand, is_population, population_slots
 from .base import Partitioner
 from .blocks import Block, split, tiling
 from .cost import Limits, binding, dense_use, explain_unfit, fits, tile_bound, weight_sharing
-from .layers import LayerInputs, consumer_layers, destinations, fan_in, layer_inputs, neuron_layers
+from .layers import LayerInputs, consumer_layers, fan_in, layer_inputs, neuron_layers
 
 MAX_SWEEPS = 10
 
 
 class OutAxons:
-    """Output axons of the tiles of a (C, H, W) map: per-neuron destination counts (other layers' cores) summed
-    over a tile in O(1) through a summed-volume table, so each candidate tiling is checked exactly, plus a bound of
-    the layer's own cores its lateral synapses reach (which depends on the candidate tiling itself)."""
+    """Output axons of the tiles of a (C, H, W) map, from the layer's :class:`~.axons.Demand`: its per-neuron
+    (discrete) and per-pixel (population) destination counts summed over a tile in O(1) through summed-volume
+    tables, so each candidate tiling is checked exactly, plus a bound of the layer's own cores its lateral synapses
+    reach (which depends on the candidate tiling itself)."""
 
-    def __init__(self, dest: np.ndarray, shape: tuple[int, int, int], own: Callable[[tuple[int, ...]], int]):
-        self.any = bool(dest.any())
+    def __init__(self, need: Demand, shape: tuple[int, int, int], own: Callable[[tuple[int, ...]], int]):
+        self.any = bool(need.per_neuron.any()) or (need.per_pixel is not None and bool(need.per_pixel.any()))
         self.table = np.zeros(tuple(n + 1 for n in shape), np.int64)
-        self.table[1:, 1:, 1:] = dest.reshape(shape).cumsum(0).cumsum(1).cumsum(2)
+        self.table[1:, 1:, 1:] = need.per_neuron.reshape(shape).cumsum(0).cumsum(1).cumsum(2)
+        self.pixels = np.zeros(tuple(n + 1 for n in shape[1:]), np.int64)
+        if need.per_pixel is not None:
+            self.pixels[1:, 1:] = need.slots * need.per_pixel.cumsum(0).cumsum(1)
         self.shape, self.own = shape, own
 
     def worst(self, dims: tuple[int, int, int]) -> int:
@@ -52,13 +57,17 @@ class OutAxons:
         lateral = dims[0] * dims[1] * dims[2] * self.own(pieces)
         if not self.any:
             return lateral
-        corners = self.table[np.ix_(*(_edges(n, k) for n, k in zip(self.shape, pieces, strict=True)))]
-        return int(np.diff(np.diff(np.diff(corners, axis=0), axis=1), axis=2).max()) + lateral
+        edges = [_edges(n, k) for n, k in zip(self.shape, pieces, strict=True)]
+        per_neuron = np.diff(np.diff(np.diff(self.table[np.ix_(*edges)], axis=0), axis=1), axis=2)
+        per_pixel = np.diff(np.diff(self.pixels[np.ix_(*edges[1:])], axis=0), axis=1)
+        return int((per_neuron + per_pixel[None]).max()) + lateral
 
 
-def own_destinations(graph: Graph, layer: str, shape: tuple[int, int, int]) -> Callable[[tuple[int, ...]], int]:
-    """Bound of the layer's own tiles one neuron reaches through lateral synapses, given the tile counts per axis:
-    all of them for a dense lateral synapse, only those whose receptive field holds it for a convolution."""
+def own_destinations(graph: Graph, layer: str, shape: tuple[int, int, int],
+                     slots: int) -> Callable[[tuple[int, ...]], int]:
+    """Bound of the output entries one neuron spends on the layer's own tiles through lateral synapses, given the
+    tile counts per axis: all of them for a dense lateral synapse, only those whose receptive field holds it for a
+    convolution (``slots`` each through population axons: a pixel never holds fewer neurons than one)."""
     syns = [graph.nodes[s] for s in graph.successors(layer) if layer in graph.successors(s)]
 
     def own(pieces: tuple[int, ...]) -> int:
@@ -66,7 +75,8 @@ def own_destinations(graph: Graph, layer: str, shape: tuple[int, int, int]) -> C
             return 0
         if not all(isinstance(s, QConv) and s.geometry.in_shape == shape for s in syns):
             return pieces[0] * pieces[1] * pieces[2]
-        return sum(_conv_readers(s.geometry, pieces) for s in syns)
+        return sum(_conv_readers(s.geometry, pieces) * (slots if is_population(s.geometry, slots) else 1)
+                   for s in syns)
 
     return own
 
@@ -173,22 +183,22 @@ class LayerPlan:
     notes: dict[str, Any]
 
 
-def plan_layer(target: Target, graph: Graph, layer: str, dest: np.ndarray, lim: Limits, sharing: bool,
+def plan_layer(target: Target, graph: Graph, layer: str, need: Demand, lim: Limits, sharing: bool,
                own_cores: int = 0) -> LayerPlan:
-    """Blocks of one layer, given the other layers' cores each of its neurons sends to (``dest``, one output axon
-    each). A dense-fed layer's ranges are sized by its busiest neuron, counting ``own_cores`` for a lateral synapse;
+    """Blocks of one layer, given the output entries its neurons spend on the other layers' cores (``need``). A
+    dense-fed layer's ranges are sized by its busiest neuron, counting ``own_cores`` for a lateral synapse;
     tiles by the exact sum over each tile, with their own lateral destinations bounded per candidate tiling.
     """
     li = layer_inputs(graph, layer)
     n = layer_size(graph.nodes[layer])
     if li.shape is None:
-        per_core, limit = _dense_per_core(target, layer, li, int(dest.max(initial=0)) + own_cores, lim)
+        per_core, limit = _dense_per_core(target, layer, li, int(need.per_neuron.max(initial=0)) + own_cores, lim)
         blocks = [Block.span(a, b) for a, b in split(n, -(-n // per_core))]
         return LayerPlan(blocks, {"neurons": n, "fan_in": li.dense_in, "blocks": len(blocks),
                                   "max_neurons_per_core": per_core, "binding_limit": limit})
     if int(np.prod(li.shape)) != n:
         raise GraphError(f"{n} neurons cannot hold the convolution's {li.shape} output map", layer=layer)
-    out = OutAxons(dest, li.shape, own_destinations(graph, layer, li.shape))
+    out = OutAxons(need, li.shape, own_destinations(graph, layer, li.shape, population_slots(target)))
     dims, limit = choose_tile(target, layer, li, out, lim, sharing)
     blocks = [Block(tile=t, shape=li.shape) for t in tiling(li.shape, dims)]
     bound = tile_bound(target, li, dims, sharing)
@@ -245,11 +255,28 @@ class GreedyPartitioner(Partitioner):
                      sharing: bool) -> LayerPlan:
         """Plan a layer; a dense-fed layer that feeds itself reaches all its own cores too, so iterate its block
         count (tiles bound their own lateral destinations while choosing)."""
-        others = destinations(g, name, known)
-        feeds_itself = name in consumer_layers(g, name) and layer_inputs(g, name).shape is None
+        li = layer_inputs(g, name)
+        others = demand(g, target, name, known, li.shape)
+        feeds_itself = name in consumer_layers(g, name) and li.shape is None
         count = 1
         while True:
             plan = plan_layer(target, g, name, others, lim, sharing, count if feeds_itself else 0)
             if len(plan.blocks) <= count:
                 return plan
             count = len(plan.blocks)
+
+
+def replan(graph: Graph, target: Target, blocks: dict[str, list[Block]], layers: list[str],
+           memory: int) -> dict[str, LayerPlan]:
+    """``layers`` (conv-fed, none feeding itself) planned again, consumers first, with ``memory`` bytes per core
+    instead of the target's: room left on their cores for relays to fill (:mod:`.fill`). The other layers keep
+    ``blocks``; ResourceError when a layer no longer fits."""
+    lim, sharing = replace(Limits.of(target), memory=memory), weight_sharing(target)
+    current = dict(blocks)
+    plans: dict[str, LayerPlan] = {}
+    for name in reversed([n for n in blocks if n in layers]):
+        li = layer_inputs(graph, name)
+        consumers = {c: current[c] for c in consumer_layers(graph, name) if c in current and c != name}
+        plans[name] = plan_layer(target, graph, name, demand(graph, target, name, consumers, li.shape), lim, sharing)
+        current[name] = plans[name].blocks
+    return plans

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..conv import ConvGeometry
 from ..errors import GraphError
-from ..ir import Graph, IntegerNeuron, IntegerSynapse, QConv, layer_size
+from ..ir import Graph, IntegerNeuron, IntegerSynapse, QConv
 from .axes import axes, in_channels
 from .blocks import Block, Tile
 
@@ -116,25 +116,3 @@ def reads_by_core(graph: Graph, layer: str, blocks: dict[str, list[Block]],
             else:
                 out[key] = (idx, [c])
     return out
-
-
-def destinations(graph: Graph, layer: str, blocks: dict[str, list[Block]],
-                 slots: dict[str, list[int]] | None = None) -> np.ndarray:
-    """Per neuron of ``layer``: the consumer cores its spikes must reach (each one output axon).
-
-    ``blocks`` maps a layer to its blocks; consumers missing from it are left out (during partitioning, the layer
-    itself, which the caller accounts for). With ``slots`` (each block's shared core), consumer blocks on one core
-    are one destination; without, every consumer block is a core of its own.
-    """
-    dest = np.zeros(layer_size(graph.nodes[layer]), np.int64)
-    if slots is None:  # the partitioner's many calls: every block its own core, nothing to merge
-        reads = [idx for c in dict.fromkeys(consumer_layers(graph, layer)) if c in blocks
-                 for idx in reads_from(graph, layer, c, blocks[c])]
-    else:
-        reads = [idx for idx, _ in reads_by_core(graph, layer, blocks, lambda c, i: slots[c][i]).values()]
-    for idx in reads:
-        if idx is None:
-            dest += 1
-        else:
-            dest[idx] += 1
-    return dest

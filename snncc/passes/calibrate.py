@@ -23,7 +23,8 @@ matters when states are a few units. With data, each layer whose family allows i
 states in deployed units.
 
 The calibration data are payloads like ``--inputs``: (samples, T, n_in). Per-layer choices and errors go to
-``ctx.notes['calibrate']`` for the report.
+``ctx.notes['calibrate']`` for the report. With data, each neuron layer's measured spike rates (float run, spikes
+per step and neuron) go into its ``snncc.spike_rates``: the placement's traffic weights (docs/placement.md).
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class Calibrate(Pass):
             layers[name] = _calibrate_layer(g, name, method, pct, inputs, ctx, resolution)
             if run is not None and g.nodes[name].CORRECTS_DECAYS:
                 layers[name].update(_correct_decays(g, name, run, ctx, resolution))
+        if run is not None:
+            _record_rates(g, run)
         ctx.notes["calibrate"] = {"method": method, "samples": 0 if data is None else int(len(data)),
                                   "percentile": pct, "layers": layers}
         return g
@@ -121,6 +124,15 @@ class Calibrate(Pass):
             clip = (node.metadata or {}).get(keys.WEIGHT_CLIP)
             if clip is not None and not np.all(np.asarray(clip) > 0):
                 raise QuantizationError(f"calibrated weight clip {clip} is not positive", layer=name)
+
+
+def _record_rates(g: Graph, run) -> None:
+    """Each neuron layer's measured spikes per step and neuron (``snncc.spike_rates``): the traffic weights of the
+    placement (quantize carries a layer's metadata to its integer layer)."""
+    for name, counts in run.counts.items():
+        if counts.spikes_per_neuron is not None and name in g.nodes:
+            rates = np.round(counts.spikes_per_neuron / float(run.batch * run.timesteps), 6)
+            g.nodes[name].metadata = {**(g.nodes[name].metadata or {}), keys.SPIKE_RATES: rates.tolist()}
 
 
 def _float_run(g: Graph, data: np.ndarray):

@@ -3,8 +3,9 @@
 The algorithm is the ``algorithm`` option (a partitioner of :mod:`snncc.mapping`; the greedy one by default). The
 blocks go into the graph's mapping (:class:`snncc.mapping.Mapping`, ``keys.MAPPING``); per-layer figures and the
 binding limit to ``ctx.notes['partition']``. With ``share_cores`` (the default) blocks of different layers are then
-packed onto shared cores (:mod:`snncc.mapping.packing`), up to the target's ``core_limits.neuron_groups``; the
-mapping's slots say which blocks share one. A layer no block size can fit, or a model needing more cores than
+packed onto shared cores (:mod:`snncc.mapping.packing`), up to the target's ``core_limits.neuron_groups``, and
+relay layers are cut anew into the room left (:mod:`snncc.mapping.fill`); the mapping's slots say which blocks
+share one. A layer no block size can fit, or a model needing more cores than
 the target has, raises :class:`ResourceError` naming the layer and the limit.
 """
 
@@ -18,7 +19,7 @@ from ..ir import Graph, keys, layer_size
 from ..mapping import PARTITIONERS, LayerMapping, Mapping
 from ..mapping.cost import Limits, overfull
 from ..mapping.layers import neuron_layers
-from ..mapping.packing import pack
+from ..mapping.packing import pack_best
 from ..target import Target
 from .base import Pass, PassContext
 from .options import option
@@ -40,8 +41,12 @@ class Partition(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         g = graph.copy()
         blocks, notes = PARTITIONERS[self.algorithm]().partition(g, ctx.target)
-        shared = self.share_cores and Limits.of(ctx.target).neuron_groups > 1
-        slots = pack(g, ctx.target, blocks) if shared else {}
+        slots: dict[str, list[int]] = {}
+        if self.share_cores and Limits.of(ctx.target).neuron_groups > 1:
+            blocks, slots, reserve = pack_best(g, ctx.target, blocks, notes)
+            for name, layer_blocks in blocks.items():
+                notes[name]["blocks"] = len(layer_blocks)
+            ctx.notes["partition_memory_reserve"] = reserve
         mapping = Mapping({name: LayerMapping(b, slots=slots.get(name, [])) for name, b in blocks.items()})
         _check_total(ctx.target, mapping, {k: len(b) for k, b in blocks.items()})
         mapping.store(g)

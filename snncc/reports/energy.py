@@ -3,13 +3,14 @@
 Two conventions side by side:
 
 * the **target model**: ``E = synops*E_syn + neuron_updates*E_nu + messages*E_local + hops*E_hop
-  + chip_hops*E_chip + static_power * time``, every constant printed with its source and status;
+  + chip_hops*E_chip + static_power_per_chip * chips * time``, every constant printed with its source and status;
 * the **SNN-paper convention**: binary synaptic events are accumulates (0.9 pJ), graded ones multiply-accumulates
   (4.6 pJ); and an ANN of the same topology for comparison (one MAC per weight, one pass).
 
 Spike messages: a neuron's spike is one message to each core that holds a consumer block (once per core, however
 many of its groups read it); hops are the Manhattan distance on the chip's mesh (different chips count one chip
-hop each).
+hop each). Static power is paid by the chips the placement uses (``target_model.chips``), not by every chip of
+the target's board (``chips_available``, ``system.chips``).
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
         "layers": layers,
         "target_model": {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,
                          "total_j": sum(dynamic.values()) + static, "step_time_s": step_time,
-                         "latency_s": step_time * steps, "chips": chips},
+                         "latency_s": step_time * steps, "chips": chips,
+                         "chips_available": int(target.value("system", "chips"))},
         "paper_convention": {"ac": ac, "mac": mac, "energy_j": (ac * pc["ac"].value + mac * pc["mac"].value) * PJ,
                              "ann_mac": ann_mac, "ann_energy_j": ann_mac * pc["mac"].value * PJ},
         "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "confirmed": f.confirmed}

@@ -39,7 +39,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {lay['neurons']} | {lay['fan_in']} | {lay['cores']} | {lay['binding_limit']} | "
                      f"{ql.get('vth', '')} | {ql.get('weight_exp', '')} | {prim.get('reset', '')} | "
                      f"{prim.get('lava', '')} ({prim.get('kind', '')}) |")
-    lines += ["", "## Per-core utilisation", "", "| chip:core | mesh | layers | neurons | memory | input axons | "
+    lines += ["", "## Per-core utilisation", ""]
+    if r.get("core_map"):
+        lines += [f"![cores coloured by their fullest limit]({r['core_map']})", ""]
+    lines += ["| chip:core | mesh | layers | neurons | memory | input axons | "
               "output axons | binding |", "|---|---|---|---|---|---|---|---|"]
     for c in r["cores"]:
         u = c["utilisation"]
@@ -66,7 +69,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     tmod = e["target_model"]
     lines += ["", "## Energy", "", "| component | energy per inference |", "|---|---|"]
     lines += [f"| {k} | {_j(v)} |" for k, v in tmod["dynamic_j"].items()]
-    lines += [f"| static ({tmod['chips']} chip(s) x {tmod['latency_s'] * 1e6:.1f} us) | {_j(tmod['static_j'])} |",
+    chips = f"{tmod['chips']} of {tmod.get('chips_available', tmod['chips'])} chip(s) used"
+    lines += [f"| static ({chips} x {tmod['latency_s'] * 1e6:.1f} us) | {_j(tmod['static_j'])} |",
               f"| **total** | **{_j(tmod['total_j'])}** |", "",
               f"Paper convention: {e['paper_convention']['ac']:.0f} AC x 0.9 pJ + {e['paper_convention']['mac']:.0f} "
               f"MAC x 4.6 pJ = {_j(e['paper_convention']['energy_j'])}; ANN of the same topology: "

@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..conv import fan_out
 from ..ir import Graph, IntegerNeuron, QConv, layer_size
 from ..mapping import Block, Core, Mapping
 from ..mapping.axes import axes
+from ..mapping.axons import block_entries, is_population, pair_pixels, population_slots
 from ..mapping.cost import LIMITS, Use, block_use, memory_bytes, tile_use, weight_sharing, whole_layer_use
-from ..mapping.layers import LayerInputs, consumer_layers, destinations, fan_in, layer_inputs
+from ..mapping.layers import LayerInputs, consumer_layers, fan_in, layer_inputs
 from ..target import Target
 
 
@@ -67,12 +66,24 @@ def _layer_entry(graph: Graph, target: Target, name: str, li: LayerInputs, cores
     return entry
 
 
-def _inputs_read(node: Any) -> int:
-    """Distinct inputs a synapse reads over its whole output (a convolution may skip some with its stride)."""
+def _inputs_read(node: Any, slots: int) -> int:
+    """Input axons a synapse needs over its whole output: distinct inputs read (a convolution may skip some with its
+    stride), pixels read for a convolution through population axons."""
     if not isinstance(node, QConv):
         return int(node.weight.shape[1])
     ay, ax = axes(node.geometry)
-    return node.geometry.in_shape[0] * len(ay.reads(0, ay.n_out)) * len(ax.reads(0, ax.n_out))
+    channels = 1 if is_population(node.geometry, slots) else node.geometry.in_shape[0]
+    return channels * len(ay.reads(0, ay.n_out)) * len(ax.reads(0, ax.n_out))
+
+
+def _least_output_entries(graph: Graph, layer: str, slots: int) -> int:
+    """Output-axon entries no mapping of ``layer`` goes below: each neuron read through a discrete axon needs one,
+    each pixel read through population axons ``slots``."""
+    consumers = list(dict.fromkeys(consumer_layers(graph, layer)))
+    if any(not pair_pixels(graph, layer, c, slots) for c in consumers):
+        return layer_size(graph.nodes[layer])
+    return max((slots * _inputs_read(graph.nodes[s], slots) for s in graph.successors(layer)
+                if isinstance(graph.nodes[s], QConv)), default=0)
 
 
 def lower_bound(graph: Graph, target: Target, limits: dict[str, int]) -> dict[str, int]:
@@ -80,9 +91,10 @@ def lower_bound(graph: Graph, target: Target, limits: dict[str, int]) -> dict[st
 
     A layer needs at least its neurons and its synapses stored once (the kernel once with weight sharing); each
     source needs each neuron that some synapse reads as an input axon at least once (a core holding several of its
-    consumers could share one); each neuron whose spikes go anywhere needs at least one output axon.
+    consumers could share one; a pixel, through population axons); each neuron whose spikes go anywhere needs at
+    least one output axon (a pixel read through population axons, its slots).
     """
-    sharing = weight_sharing(target)
+    sharing, slots = weight_sharing(target), population_slots(target)
     need = dict.fromkeys(LIMITS, 0)
     reads: dict[str, int] = {}
     for name, node in graph.nodes.items():
@@ -91,11 +103,11 @@ def lower_bound(graph: Graph, target: Target, limits: dict[str, int]) -> dict[st
         n = layer_size(node)
         whole = whole_layer_use(target, layer_inputs(graph, name), n, sharing)
         need["neurons"] += n
-        need["memory"] += memory_bytes(target, n, 0, whole.synapses)
-        need["output_axons"] += n if consumer_layers(graph, name) else 0
+        need["memory"] += whole.memory - memory_bytes(target, 0, whole.input_axons, 0)  # synapses and state
+        need["output_axons"] += _least_output_entries(graph, name, slots)
         for s in graph.predecessors(name):
             src = graph.predecessors(s)[0]
-            reads[src] = max(reads.get(src, 0), _inputs_read(graph.nodes[s]))
+            reads[src] = max(reads.get(src, 0), _inputs_read(graph.nodes[s], slots))
     need["input_axons"] = sum(reads.values())
     need["memory"] += memory_bytes(target, 0, need["input_axons"], 0)
     return {k: math.ceil(need[k] / limits[k]) for k in LIMITS}
@@ -116,13 +128,12 @@ def resource_report(graph: Graph, target: Target) -> dict[str, Any]:
         if name not in mapping.layers:
             continue
         li = layer_inputs(graph, name)
-        dest = destinations(graph, name, blocks, slots)
+        out_axons = block_entries(graph, target, name, blocks, lambda c, i: slots[c][i])
         layer_entries = []
         m = mapping.layers[name]
-        for block, place, slot in zip(m.blocks, m.cores, m.slots, strict=True):
+        for block, place, slot, axons in zip(m.blocks, m.cores, m.slots, out_axons, strict=True):
             use = block_use(target, li, block, sharing)
-            out_axons = int(np.sum(dest[block.index()]))
-            layer_entries.append({**_core_entry(name, block, place, use, out_axons, limits), "slot": slot})
+            layer_entries.append({**_core_entry(name, block, place, use, axons, limits), "slot": slot})
         entries += layer_entries
         layers[name] = _layer_entry(graph, target, name, li, layer_entries, m.blocks, sharing)
     cores = _cores(entries, limits, groups_limit)
