@@ -115,17 +115,10 @@ def integer_stage(n: int, source: str, levels: int | None) -> tuple[QConv, Any]:
     return syn, signed_relay(n, levels, {**meta, keys.SOURCE: f"relay of {source}"})
 
 
-def chunks(m: int, per_chunk: int, limit: int) -> int | None:
+def chunks(m: int, per_chunk: int, cap: int) -> int | None:
     """The fewest equal chunks ``K`` (a divisor of ``m``) of ``m`` input groups, each ``per_chunk`` inputs wide,
-    with ``(m / K) * per_chunk <= limit // 2``, else ``<= limit`` (None: no such K). Half the limit lets a core hold
-    relays of many neighbouring chunk outputs: the partitioner bounds the inputs of a tile of a grouped convolution's
-    output channels by two groups' inputs (``mapping.axes.max_in_channels``), so chunks up to the whole limit leave
-    one relay channel per core."""
-    for cap in (limit // 2, limit):
-        k = next((k for k in range(1, m + 1) if m % k == 0 and (m // k) * per_chunk <= cap), None)
-        if k is not None:
-            return k
-    return None
+    with ``(m / K) * per_chunk <= cap`` (None: no such K)."""
+    return next((k for k in range(1, m + 1) if m % k == 0 and (m // k) * per_chunk <= cap), None)
 
 
 def split_layer(g: Graph, layer: str, fan: int, limit: int, payload_max: int) -> dict[str, Any]:
@@ -142,7 +135,12 @@ def split_layer(g: Graph, layer: str, fan: int, limit: int, payload_max: int) ->
                                         f"convolution '{s}' keeps a feature map the split layer no longer has",
                                         layer=layer, hint="feed the layer back through a dense synapse")
         kept += fan_in_of(node)
-    plans = {s: _plan(g, layer, fan, s, limit, payload_max) for s in synapses}
+    # chunks of half the limit where the layer's fan-in still fits: the partitioner bounds a tile of a grouped
+    # convolution's output channels by two groups' inputs (mapping.axes.max_in_channels), so chunks up to the whole
+    # limit would leave one relay channel per core; half lets a core hold many
+    plans = {s: _plan(g, layer, fan, s, limit, payload_max, half=True) for s in synapses}
+    if kept + sum(p["chunks"] for p in plans.values()) > limit:
+        plans = {s: _plan(g, layer, fan, s, limit, payload_max) for s in synapses}
     total = kept + sum(p["chunks"] for p in plans.values())
     if total > limit:
         raise ResourceError(f"fan-in {fan} exceeds the {limit} input axons of a core, and split into partial sums "
@@ -163,9 +161,9 @@ def fan_in_of(node: QDense | QConv) -> int:
     return int(node.weight.shape[1])
 
 
-def _plan(g: Graph, layer: str, fan: int, s: str, limit: int, payload_max: int) -> dict[str, Any]:
-    """How synapse ``s`` is cut (``chunks``, the partial synapse's kernel ``weight`` and geometry) and the proof that
-    its partial sums and total fit; ResourceError naming the layer, the limit and the excess otherwise."""
+def _plan(g: Graph, layer: str, fan: int, s: str, limit: int, payload_max: int, half: bool = False) -> dict[str, Any]:
+    """How synapse ``s`` is cut into ``chunks`` (of at most half the limit with ``half``, where it can be) and the
+    proof that its partial sums and total fit; ResourceError naming the layer, the limit and the excess otherwise."""
     node = g.nodes[s]
     (src,) = g.predecessors(s)
     levels = payload_levels(g, src) if node.graded else None
@@ -173,13 +171,14 @@ def _plan(g: Graph, layer: str, fan: int, s: str, limit: int, payload_max: int) 
     if isinstance(node, QDense):
         w = node.weight
         m = w.shape[1]
-        k = chunks(m, 1, limit)
+        k = (half and chunks(m, 1, limit // 2)) or chunks(m, 1, limit)
         width = m // k if k else m
         abs_chunks = np.abs(w).reshape(w.shape[0], k or 1, -1).sum(axis=2) if k else None
     else:
         geom = node.geometry
         taps = geom.kernel[0] * geom.kernel[1]
-        k = chunks(geom.in_shape[0], taps, limit) if geom.groups == 1 else (1 if fan_in_of(node) <= limit else None)
+        k = (((half and chunks(geom.in_shape[0], taps, limit // 2)) or chunks(geom.in_shape[0], taps, limit))
+             if geom.groups == 1 else (1 if fan_in_of(node) <= limit else None))
         width = fan_in_of(node) // (k or 1)
         w = node.weight
         abs_chunks = (np.abs(w).reshape(w.shape[0], k, -1).sum(axis=2) if k else None)
