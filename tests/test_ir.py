@@ -81,3 +81,25 @@ def test_recurrent_synapses_close_cycles_without_latency():
     g.nodes["lat"].metadata = {}
     with pytest.raises(GraphError, match="cycle"):
         g.validate()
+
+
+def test_adjacency_follows_every_way_passes_change_the_edges():
+    """predecessors/successors are served from an index: it must follow appends, in-place additions, a new edge
+    list and copies, exactly as a scan of the edges would."""
+    import copy
+
+    from snncc.ir import Graph
+
+    def scan(g, name):
+        return [b for a, b in g.edges if a == name], [a for a, b in g.edges if b == name]
+
+    nodes = {k: nir.Linear(weight=np.ones((1, 1))) for k in "abcd"}
+    g = Graph(nodes=nodes, edges=[("a", "b")])
+    checks = []
+    for change in (lambda g: g.edges.append(("b", "c")), lambda g: g.edges.__iadd__([("a", "c"), ("c", "d")]),
+                   lambda g: setattr(g, "edges", [e for e in g.edges if e != ("a", "c")]),
+                   lambda g: g.edges.append(("a", "d"))):
+        change(g)
+        for h in (g, g.copy(), copy.deepcopy(g)):
+            checks += [(h.successors(n), h.predecessors(n)) == scan(h, n) for n in nodes]
+    assert all(checks) and g.successors("a") == ["b", "d"] and g.predecessors("d") == ["c", "a"]

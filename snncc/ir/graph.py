@@ -84,10 +84,25 @@ class Graph:
 
     # ---- structure -------------------------------------------------------------------------------------
     def predecessors(self, name: str) -> list[str]:
-        return [a for a, b in self.edges if b == name]
+        return list(self._adjacency()[1].get(name, ()))
 
     def successors(self, name: str) -> list[str]:
-        return [b for a, b in self.edges if a == name]
+        return list(self._adjacency()[0].get(name, ()))
+
+    def _adjacency(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Successors and predecessors of every node, in edge order, rebuilt when ``edges`` changed: passes replace
+        the list or append to it (a scan per call made mapping a 6,000-layer network take minutes)."""
+        key = (len(self.edges), self.edges[0] if self.edges else None, self.edges[-1] if self.edges else None)
+        cached = self.__dict__.get("_adjacency_cache")
+        if cached is None or cached[0] is not self.edges or cached[1] != key:
+            succ: dict[str, list[str]] = {}
+            pred: dict[str, list[str]] = {}
+            for a, b in self.edges:
+                succ.setdefault(a, []).append(b)
+                pred.setdefault(b, []).append(a)
+            cached = (self.edges, key, succ, pred)
+            self.__dict__["_adjacency_cache"] = cached
+        return cached[2], cached[3]
 
     def of_type(self, *types: type) -> Iterator[tuple[str, Node]]:
         for name in self.topological_order():
@@ -119,8 +134,9 @@ class Graph:
 
     def topological_order(self) -> list[str]:
         """Nodes in dependency order (ignoring the inputs of recurrent synapses); any other cycle is an error."""
+        position = {name: f"{i:08d}" for i, name in enumerate(self.nodes)}  # ties broken by insertion order
         try:
-            return list(nx.lexicographical_topological_sort(self.to_networkx(), key=self._insertion_key))
+            return list(nx.lexicographical_topological_sort(self.to_networkx(), key=position.__getitem__))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(self.to_networkx())
             path = " -> ".join([*(a for a, _ in cycle), cycle[0][0]])
@@ -131,9 +147,6 @@ class Graph:
                 "recurrent connections are not supported (only snncc's own lateral synapses may close a cycle): "
                 "cycle " + " -> ".join(a for a, _ in cycle)
             ) from None
-
-    def _insertion_key(self, name: str) -> str:
-        return f"{list(self.nodes).index(name):08d}"
 
     def synapse_depth(self) -> dict[str, int]:
         """Number of synapse nodes on the path from the input to each node (its latency in steps in Lava).
