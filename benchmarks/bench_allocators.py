@@ -27,9 +27,11 @@ bound (every core full). Times: the partition pass (packing included) and the pl
 
 The ``--million`` scenario: the same random-ensemble structure scaled to about a million neurons (``--ensembles``
 of 64-192 neurons, ``--fan-in`` connections each) on the 8-chip loihi2-kapoho-point target; prints cores vs bound,
-chips, inter-chip share, pass times and the peak memory (``ru_maxrss``).
+chips, inter-chip share, pass times and the peak memory (``ru_maxrss``). ``--million --dense``: the allocator
+test's own dense connections between 64-256-neuron ensembles, scaled to 6,250 ensembles (about a million neurons,
+160 M synapses) on a 64-chip variant of the board.
 
-Run: ``python benchmarks/bench_allocators.py`` or ``python benchmarks/bench_allocators.py --million``.
+Run: ``python benchmarks/bench_allocators.py``, ``... --million`` or ``... --million --dense``.
 """
 
 from __future__ import annotations
@@ -232,13 +234,38 @@ def million_benchmark(n_layers: int, fan_in: int, target: str = "loihi2-kapoho-p
     return rows
 
 
+def million_dense_benchmark(n_ensembles: int, chips: int, target: str = "loihi2-kapoho-point") -> list[Row]:
+    """The allocator test's own structure (dense int8 connections between random ensembles of 64-256 neurons, one
+    connection per ensemble) scaled to ``n_ensembles``; the board's chips raised to ``chips`` (about 5,300 cores
+    for a million neurons, more than one 8-chip board)."""
+    tgt = load_target(target_variant(target, {"system.chips": chips}, "a million dense neurons need more chips"))
+    start = time.perf_counter()
+    graph = counted(nengo_loihi_network(n_ensembles=n_ensembles, n_connections=n_ensembles), 1e3)
+    build = time.perf_counter() - start
+    n = sum(len(np.asarray(node.metadata[keys.SPIKE_RATES])) for node in graph.nodes.values()
+            if isinstance(node, IntegerNeuron))
+    weights = sum(node.weight.size for node in graph.nodes.values() if isinstance(node, QDense))
+    print(f"{n:,} neurons in {n_ensembles} ensembles, {weights:,} dense synapses, target {tgt.name}; built in "
+          f"{build:.1f} s")
+    rows = [measure(graph, tgt, name, share, placer)[0] for name, share, placer in MAPPERS if share]
+    print_table(rows)
+    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--million", action="store_true", help="the ~1 M neuron multi-chip scenario instead")
     ap.add_argument("--layers", type=int, default=64, help="layers of 16x32x32 neurons of the --million scenario")
     ap.add_argument("--fan-in", type=int, default=2, help="connections per layer of the --million scenario")
+    ap.add_argument("--dense", action="store_true",
+                    help="with --million: dense connections between random ensembles instead of convolutions")
+    ap.add_argument("--ensembles", type=int, default=6250, help="ensembles of the --million --dense scenario")
+    ap.add_argument("--chips", type=int, default=64, help="chips of the --million --dense scenario's board")
     args = ap.parse_args(argv)
-    if args.million:
+    if args.million and args.dense:
+        million_dense_benchmark(args.ensembles, args.chips)
+    elif args.million:
         million_benchmark(args.layers, args.fan_in)
     else:
         print("nengo-loihi allocator test: 256 ensembles, 512 connections, 3 chips of loihi (1 group per core)")
