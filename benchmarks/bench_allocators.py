@@ -41,6 +41,7 @@ import math
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import nir
@@ -218,20 +219,25 @@ def conv_ensembles(seed: int = 1, n_layers: int = 64, fan_in: int = 2, shape: tu
     return Graph(nodes=nodes, edges=edges, metadata=dict(META))
 
 
-def million_benchmark(n_layers: int, fan_in: int, target: str = "loihi2-kapoho-point") -> list[Row]:
-    tgt = load_target(target)
+def run_scaled(build: Callable[[], Graph], tgt: Target, what: str) -> list[Row]:
+    """Build a large network (timed), print its size, and the snncc-packing mappers' rows with the peak memory."""
     start = time.perf_counter()
-    graph = counted(conv_ensembles(n_layers=n_layers, fan_in=fan_in), 1e3)
-    build = time.perf_counter() - start
+    graph = counted(build(), 1e3)
+    seconds = time.perf_counter() - start
     n = sum(len(np.asarray(node.metadata[keys.SPIKE_RATES])) for node in graph.nodes.values()
             if isinstance(node, IntegerNeuron))
-    weights = sum(node.weight.size for node in graph.nodes.values() if isinstance(node, QConv))
-    print(f"{n:,} neurons in {n_layers} layers, {weights:,} stored weights, target {tgt.name}; built in "
-          f"{build:.1f} s")
+    weights = sum(node.weight.size for node in graph.nodes.values() if isinstance(node, (QConv, QDense)))
+    print(f"{n:,} neurons in {what}, {weights:,} stored weights, target {tgt.name}; built in {seconds:.1f} s")
     rows = [measure(graph, tgt, name, share, placer)[0] for name, share, placer in MAPPERS if share]
     print_table(rows)
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return rows
+
+
+def million_benchmark(n_layers: int, fan_in: int, target: str = "loihi2-kapoho-point") -> list[Row]:
+    """~1 M neurons in conv-connected layers on the 8-chip board."""
+    return run_scaled(lambda: conv_ensembles(n_layers=n_layers, fan_in=fan_in), load_target(target),
+                      f"{n_layers} layers")
 
 
 def million_dense_benchmark(n_ensembles: int, chips: int, target: str = "loihi2-kapoho-point") -> list[Row]:
@@ -239,18 +245,8 @@ def million_dense_benchmark(n_ensembles: int, chips: int, target: str = "loihi2-
     connection per ensemble) scaled to ``n_ensembles``; the board's chips raised to ``chips`` (about 5,300 cores
     for a million neurons, more than one 8-chip board)."""
     tgt = load_target(target_variant(target, {"system.chips": chips}, "a million dense neurons need more chips"))
-    start = time.perf_counter()
-    graph = counted(nengo_loihi_network(n_ensembles=n_ensembles, n_connections=n_ensembles), 1e3)
-    build = time.perf_counter() - start
-    n = sum(len(np.asarray(node.metadata[keys.SPIKE_RATES])) for node in graph.nodes.values()
-            if isinstance(node, IntegerNeuron))
-    weights = sum(node.weight.size for node in graph.nodes.values() if isinstance(node, QDense))
-    print(f"{n:,} neurons in {n_ensembles} ensembles, {weights:,} dense synapses, target {tgt.name}; built in "
-          f"{build:.1f} s")
-    rows = [measure(graph, tgt, name, share, placer)[0] for name, share, placer in MAPPERS if share]
-    print_table(rows)
-    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    return rows
+    return run_scaled(lambda: nengo_loihi_network(n_ensembles=n_ensembles, n_connections=n_ensembles), tgt,
+                      f"{n_ensembles} dense ensembles")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,27 +4,15 @@ between chips than METIS with one block per core, within 1.25 x the cores lower 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
 from snncc.families.lif.nodes import QLIF
 from snncc.ir import QDense, keys
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.benchmarks import load
 
 
 def _bench():
-    """The benchmark script as a module (benchmarks/ is not a package)."""
-    name = "bench_allocators"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load("bench_allocators")
 
 
 def test_the_network_is_nengo_loihis_allocator_test():

@@ -10,10 +10,7 @@ classifier with the global pooling fused into it (every class reads every positi
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,19 +20,11 @@ from torch import nn
 from snncc.neurons import LIF, reset_states
 from snncc.passes import default_pipeline
 from snncc.target import load_target
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.benchmarks import load
 
 
 def _bench():
-    """The benchmark script as a module (benchmarks/ is not a package)."""
-    name = "bench_resnet18_compile"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load("bench_resnet18_compile")
 
 
 def expected_figures(model: nn.Module, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
