@@ -64,6 +64,6 @@ def plot_core_map(resources: dict[str, Any], mesh: tuple[int, int], path: str | 
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="fullest limit (share of a core)")
     out = Path(path)
-    fig.savefig(out, dpi=90)
+    fig.savefig(out, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return out
