@@ -42,16 +42,16 @@ class Partition(Pass):
         g = graph.copy()
         blocks, notes = PARTITIONERS[self.algorithm]().partition(g, ctx.target)
         slots: dict[str, list[int]] = {}
+        reserve = 0.0
         if self.share_cores and Limits.of(ctx.target).neuron_groups > 1:
             blocks, slots, reserve = pack_best(g, ctx.target, blocks, notes)
             for name, layer_blocks in blocks.items():
                 notes[name]["blocks"] = len(layer_blocks)
-            ctx.notes["partition_memory_reserve"] = reserve
         mapping = Mapping({name: LayerMapping(b, slots=slots.get(name, [])) for name, b in blocks.items()})
         _check_total(ctx.target, mapping, {k: len(b) for k, b in blocks.items()})
         mapping.store(g)
         ctx.notes["partition"] = {"layers": notes, "blocks": sum(len(b) for b in blocks.values()),
-                                  "cores": mapping.cores_used}
+                                  "cores": mapping.cores_used, "memory_reserve": reserve}
         return g
 
     def ensures(self, graph: Graph, ctx: PassContext) -> None:
