@@ -119,7 +119,25 @@ def synapse_accumulate(weight: np.ndarray, spikes: np.ndarray, exp: int, graded:
     s = np.asarray(spikes, dtype=np.int64)
     if not graded:
         s = (s != 0).astype(np.int64)
-    return shift_floor(s @ np.asarray(weight, dtype=np.int64).T, exp)
+    return shift_floor(exact_matmul(s, np.asarray(weight, dtype=np.int64).T), exp)
+
+
+FLOAT_EXACT = ((np.float32, 1 << 24), (np.float64, 1 << 53))  # every integer below the bound is a float of the type
+FLOAT_MIN_ROWS = 8  # fewer rows (a batch of 1): the bound and the conversions cost more than numpy's int64 loop
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of integer arrays, exactly, through float BLAS where a static bound proves it exact: every partial
+    sum of an output is at most ``max|a| * sum_i |b[i, j]|``, and below 2**24 (float32) or 2**53 (float64) every
+    one of them is an exact float, whatever order BLAS adds in. Otherwise, and for fewer than
+    :data:`FLOAT_MIN_ROWS` rows, int64 (numpy's own loop, no BLAS)."""
+    if a.size == 0 or b.size == 0 or a.shape[0] < FLOAT_MIN_ROWS:
+        return a @ b
+    bound = int(np.abs(a).max()) * int(np.abs(b).sum(axis=0).max())
+    for dtype, limit in FLOAT_EXACT:
+        if bound < limit:
+            return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
+    return a @ b
 
 
 def conv_accumulate(weight: np.ndarray, spikes: np.ndarray, exp: int, graded: bool, geom: ConvGeometry) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snncc import fixedpoint as fx
 from snncc.families.arlif import integer as aq
@@ -88,3 +90,24 @@ def test_arlif_input_scales_by_gain_and_rounds_half_up():
     assert aq.arlif_input(a, 3, -2, np.array([1, 0, 0, 0, -7])).tolist() == [5, 2, -1, -2, -7]
     assert aq.arlif_input(a, 1, 6, np.zeros(5)).tolist() == [320, 128, -128, -192, 0]  # the power-of-two grid
     assert aq.arlif_input(a, 3710, -12, np.zeros(5)).tolist() == [5, 2, -2, -3, 0]  # 18550/4096 = 4.53 -> 5...
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([1, 7, 8, 64]), st.sampled_from([1, 200, 3000]),
+       st.sampled_from([1, 2**7, 2**16, 2**24, 2**40]))
+def test_exact_matmul_equals_integer_matmul_in_every_regime(seed, rows, inner, scale):
+    """float32, float64 or int64, whichever the bound picks, the product is the int64 one exactly (large values
+    push the bound past 2**24 and 2**53; few rows keep the int64 loop)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-scale, scale + 1, (rows, inner), dtype=np.int64)
+    b = rng.integers(-128, 128, (inner, 5), dtype=np.int64)
+    b[0, 0] = 127  # the largest weight, so the bound is reached
+    a[0, 0] = scale
+    np.testing.assert_array_equal(fx.exact_matmul(a, b), a @ b)
+
+
+def test_exact_matmul_keeps_int64_where_a_float_would_round():
+    big = np.full((8, 2), (1 << 60) + 1, np.int64)  # 2**60 + 1 is no float64: a float product would lose the 1s
+    assert int(fx.exact_matmul(big, np.ones((2, 1), np.int64))[0, 0]) == (1 << 61) + 2
+    near = np.full((8, 2), (1 << 23) + 1, np.int64)  # past float32's 2**24 in the sum: float64 is still exact
+    assert int(fx.exact_matmul(near, np.ones((2, 1), np.int64))[0, 0]) == (1 << 24) + 2
