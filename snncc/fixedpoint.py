@@ -19,7 +19,9 @@ drift apart. Every rule below was read in lava-nc 0.10.0's ``fixed_pt`` ProcessM
   sum to signed 24 bits, ``(acc + 2**23) mod 2**24 - 2**23``, as ``lava.proc.conv.utils.signed_clamp`` does.
 
 All arithmetic here is int64 numpy; Lava keeps int32 arrays, and the quantizer's range checks keep every
-intermediate value far inside int32.
+intermediate value far inside int32. The element rules (decay, wrap, saturate, ...) and :func:`compartment_update`
+are written with operators that mean the same on int64 arrays and on int64 scalars, and are ``register_jitable``:
+numba compiles these very functions into the reference simulator's element kernels (:mod:`snncc.compiled`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba.extending import register_jitable
 
 from .conv import ConvGeometry, conv2d
 
@@ -82,23 +85,49 @@ class SynapseFormat:
         return -(1 << (self.weight_bits - 1))
 
 
+def as_int64(x: np.ndarray) -> np.ndarray:
+    """``x`` as int64 values (in numba, on a scalar, the scalar itself: :mod:`snncc.kernels`)."""
+    return np.asarray(x, dtype=np.int64)
+
+
+@register_jitable
 def trunc_decay(x: np.ndarray, d: int, decay_bits: int = DECAY_BITS) -> np.ndarray:
     """``x * (2**decay_bits - d) / 2**decay_bits`` truncated toward zero (Lava's decay rounding)."""
-    p = np.asarray(x, dtype=np.int64) * ((1 << decay_bits) - int(d))
-    return np.sign(p) * (np.abs(p) >> decay_bits)
+    p = as_int64(x) * ((1 << decay_bits) - int(d))
+    return (p + ((p >> 63) & ((1 << decay_bits) - 1))) >> decay_bits  # a negative p rounds up: toward zero
 
 
+@register_jitable
 def wrap_current(u: np.ndarray, state_bits: int = STATE_BITS) -> np.ndarray:
-    """Lava's single-correction wrap of ``u`` into 24 bits (values beyond +-2**24 are not folded again)."""
+    """Lava's single-correction wrap of ``u`` into 24 bits (values beyond +-2**24 are not folded again): above
+    ``2**23`` it takes ``2**24`` away, at or below ``-2**23`` it adds ``2**24`` (at most one of the two applies)."""
     m = 1 << (state_bits - 1)
-    u = np.where(u > m, u - 2 * m, u)
-    return np.where(u <= -m, u + 2 * m, u)
+    return u - (u > m) * (2 * m) + (u <= -m) * (2 * m)
 
 
+@register_jitable
 def saturate(v: np.ndarray, state_bits: int = STATE_BITS) -> np.ndarray:
     """Saturate ``v`` to the symmetric signed range +-(2**(bits-1) - 1)."""
     m = (1 << (state_bits - 1)) - 1
-    return np.clip(v, -m, m)
+    return np.minimum(np.maximum(v, -m), m)
+
+
+@register_jitable
+def scale_input(a: np.ndarray, act_shift: int) -> np.ndarray:
+    """The synaptic input in voltage units: ``a << act_shift``."""
+    return as_int64(a) << act_shift
+
+
+@register_jitable
+def spike_levels(v: np.ndarray, offset: int, shift: int, levels: int) -> np.ndarray:
+    """``clip((v + offset) >> shift, 0, levels)`` (arithmetic shift: floor)."""
+    return np.minimum(np.maximum((v + int(offset)) >> int(shift), 0), int(levels))
+
+
+@register_jitable
+def release(v: np.ndarray, count: np.ndarray, amount: np.ndarray | int) -> np.ndarray:
+    """``v - count * amount``: a reset by what ``count`` spikes (levels) take away."""
+    return v - as_int64(count) * amount
 
 
 def bias_value(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
@@ -111,6 +140,8 @@ def bias_value(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
 def shift_floor(acc: np.ndarray, exp: int) -> np.ndarray:
     """Apply a synapse's weight exponent to an accumulated sum: ``<< e`` or arithmetic ``>> -e`` (floor)."""
     acc = np.asarray(acc, dtype=np.int64)
+    if exp == 0:
+        return acc
     return acc << exp if exp > 0 else acc >> (-exp)
 
 
@@ -126,17 +157,24 @@ FLOAT_EXACT = ((np.float32, 1 << 24), (np.float64, 1 << 53))  # every integer be
 FLOAT_MIN_ROWS = 8  # fewer rows (a batch of 1): the bound and the conversions cost more than numpy's int64 loop
 
 
-def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def exact_matmul(a: np.ndarray, b: np.ndarray, column_bound: int | None = None,
+                 float_cache: dict | None = None) -> np.ndarray:
     """``a @ b`` of integer arrays, exactly, through float BLAS where a static bound proves it exact: every partial
     sum of an output is at most ``max|a| * sum_i |b[i, j]|``, and below 2**24 (float32) or 2**53 (float64) every
     one of them is an exact float, whatever order BLAS adds in. Otherwise, and for fewer than
-    :data:`FLOAT_MIN_ROWS` rows, int64 (numpy's own loop, no BLAS)."""
+    :data:`FLOAT_MIN_ROWS` rows, int64 (numpy's own loop, no BLAS). A caller with a fixed ``b`` passes its
+    ``column_bound`` (``max_j sum_i |b[i, j]|``) and a dict that keeps ``b``'s float copies between calls."""
     if a.size == 0 or b.size == 0 or a.shape[0] < FLOAT_MIN_ROWS:
         return a @ b
-    bound = int(np.abs(a).max()) * int(np.abs(b).sum(axis=0).max())
+    if column_bound is None:
+        column_bound = int(np.abs(b).sum(axis=0).max())
+    bound = int(np.abs(a).max()) * column_bound
     for dtype, limit in FLOAT_EXACT:
         if bound < limit:
-            return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
+            cache = {} if float_cache is None else float_cache
+            if dtype not in cache:
+                cache[dtype] = b.astype(dtype)
+            return (a.astype(dtype) @ cache[dtype]).astype(np.int64)
     return a @ b
 
 
@@ -175,46 +213,44 @@ def decay_retention(d: int, decay_bits: int = DECAY_BITS) -> float:
 
 
 # ---- one compartment step, written once for every arithmetic ---------------------------------------------------
+@register_jitable
+def floor_at(v: np.ndarray, floor: int) -> np.ndarray:
+    """A membrane floor: ``max(v, floor)``."""
+    return np.maximum(v, floor)
+
+
+@register_jitable
+def spike_test(v: np.ndarray, vth: int) -> np.ndarray:
+    """The spike test, strict: ``v > vth``."""
+    return v > vth
+
+
 class ExactArithmetic:
     """The integer rules above on int64 numpy arrays: the reference simulator's and the Lava models' arithmetic.
 
     The neuron steps (:func:`compartment_update` and the families' spike rules) are written against this interface,
     so the torch deploy-exact mode runs the same formulas with :class:`snncc.nn.arith.DeployArithmetic`, which
-    computes the same values in float64 with straight-through gradients.
+    computes the same values in float64 with straight-through gradients, and numba compiles them on scalars with
+    these same functions (:mod:`snncc.compiled` binds every method below to its function).
     """
 
-    def decay(self, x: np.ndarray, d: int, decay_bits: int) -> np.ndarray:
-        return trunc_decay(x, d, decay_bits)
+    decay = staticmethod(trunc_decay)
+    wrap = staticmethod(wrap_current)
+    saturate = staticmethod(saturate)
+    scale_input = staticmethod(scale_input)
+    maximum = staticmethod(floor_at)
+    above = staticmethod(spike_test)
+    levels = staticmethod(spike_levels)
+    release = staticmethod(release)
 
-    def wrap(self, u: np.ndarray, state_bits: int) -> np.ndarray:
-        return wrap_current(u, state_bits)
 
-    def saturate(self, v: np.ndarray, state_bits: int) -> np.ndarray:
-        return saturate(v, state_bits)
-
-    def scale_input(self, a: np.ndarray, act_shift: int) -> np.ndarray:
-        """The synaptic input in voltage units: ``a << act_shift``."""
-        return np.asarray(a, dtype=np.int64) << act_shift
-
-    def maximum(self, v: np.ndarray, floor: int) -> np.ndarray:
-        return np.maximum(v, floor)
-
-    def above(self, v: np.ndarray, vth: int) -> np.ndarray:
-        """The spike test, strict: ``v > vth``."""
-        return v > vth
-
-    def levels(self, v: np.ndarray, offset: int, shift: int, levels: int) -> np.ndarray:
-        """``clip((v + offset) >> shift, 0, levels)`` (arithmetic shift: floor)."""
-        return np.clip((v + int(offset)) >> int(shift), 0, int(levels))
-
-    def release(self, v: np.ndarray, count: np.ndarray, amount: np.ndarray | int) -> np.ndarray:
-        """``v - count * amount``: a reset by what ``count`` spikes (levels) take away."""
-        return v - np.asarray(count, dtype=np.int64) * amount
+ARITHMETIC_METHODS = ("decay", "wrap", "saturate", "scale_input", "maximum", "above", "levels", "release")
 
 
 EXACT = ExactArithmetic()
 
 
+@register_jitable
 def compartment_update(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: int, dv: int, bias: np.ndarray,
                        fmt: NeuronFormat = DEFAULT_FORMAT,
                        ar: ExactArithmetic = EXACT) -> tuple[np.ndarray, np.ndarray]:

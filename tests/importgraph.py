@@ -42,8 +42,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("backends", ["snncc.backends", "snncc.families.*.runners"]),
     ("families", ["snncc.families", "snncc.nn"]),
     ("ir", ["snncc.ir", "snncc.inputs"]),
-    ("base", ["snncc.fixedpoint", "snncc.conv", "snncc.target", "snncc.targets", "snncc.errors", "snncc.compat",
-              "snncc.values", "snncc.outputs"]),
+    ("base", ["snncc.fixedpoint", "snncc.kernels", "snncc.conv", "snncc.target", "snncc.targets", "snncc.errors",
+              "snncc.compat", "snncc.values", "snncc.outputs"]),
     ("version", ["snncc._version"]),
 ]
 

@@ -16,15 +16,23 @@ on a clock of its own (a family's ``graph_runners``) runs on that family's runne
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import nir
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from snncc import fixedpoint as fx
 from snncc.backends.base import check_inputs
 from snncc.errors import GraphError
 from snncc.ir import Graph, InputEncoding, IntegerNeuron, IntegerSynapse, type_name
+from snncc.kernels import count_at_limit
 
 from .trace import LayerTrace, SimResult, count_operations
+
+THREADS_ENV = "SNNCC_THREADS"
+MIN_SHARD = 8  # samples per thread below which one thread is faster (its step loop's overhead is per call)
 
 
 def check_synapse_sources(graph: Graph) -> None:
@@ -67,26 +75,52 @@ class ReferenceSimulator:
         self.latency = max((self.depth[n] for n in self.neurons), default=0)
         self.output_layers = [graph.predecessors(o)[0] for o in graph.output_names]
 
-    def run(self, inputs: np.ndarray, record_states: bool = False) -> SimResult:
+    def run(self, inputs: np.ndarray, record_states: bool = False, threads: int | None = None) -> SimResult:
         """Simulate ``inputs`` (batch, T, n_in) integer payloads: T + latency steps of Lava's schedule.
 
         A layer of latency ``d`` is held at its initial state, silent, until step ``d`` (when its first input
         arrives, which is where the deployed network resets it), records steps ``d .. d+T-1`` and is silent after.
+        Samples are independent: the batch is cut into one shard per thread (:func:`simulation_threads`), each
+        simulated on its own thread with BLAS held to one thread (the kernels release the GIL).
         """
         x = check_inputs(inputs, self.graph, self.encoding)
+        batch, timesteps, _ = x.shape
+        shards = np.array_split(np.arange(batch), max(1, min(simulation_threads(threads), batch // MIN_SHARD)))
+        with threadpool_limits(1, user_api="blas"):
+            if len(shards) == 1:
+                parts = [self._simulate(x, record_states)]
+            else:
+                with ThreadPoolExecutor(len(shards)) as pool:
+                    parts = list(pool.map(lambda idx: self._simulate(x[idx[0]:idx[-1] + 1], record_states), shards))
+        result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers,
+                           saturated={n: sum(p[2][n] for p in parts) for n in self.neurons})
+        for n in self.neurons:
+            spikes = np.concatenate([p[0][n] for p in parts])
+            u, v = ((np.concatenate([p[1][n][i] for p in parts]) for i in (0, 1)) if record_states
+                    else (None, None))
+            result.layers[n] = LayerTrace(spikes=spikes, latency=self.depth[n], u=u, v=v)
+        result.counts = count_operations(self.graph, x, result.layers)
+        return result
+
+    def _simulate(self, x: np.ndarray, record_states: bool) -> tuple[dict, dict, dict]:
+        """One shard of samples: per neuron layer its (batch, T, n) sends, its (u, v) traces when recorded, and how
+        many voltages reached the state limit."""
         batch, timesteps, _ = x.shape
         g = self.graph
         zero = {s: np.zeros((batch, int(np.prod(g.nodes[s].out_shape))), np.int64) for s in self.synapses}
         buf = dict(zero)
         state = {n: g.nodes[n].integer_state(batch) for n in self.neurons}
         size = {n: g.nodes[n].size for n in self.neurons}
-        spikes = {n: np.zeros((batch, timesteps, size[n]), np.int8 if g.nodes[n].payload_levels is None else np.int32)
+        inputs_of = {n: g.predecessors(n) for n in self.neurons}
+        # traces are written step-major (one contiguous row per step) and turned sample-major once at the end
+        spikes = {n: np.zeros((timesteps, batch, size[n]), np.int8 if g.nodes[n].payload_levels is None else np.int32)
                   for n in self.neurons}
-        states = ({n: (np.zeros((batch, timesteps, size[n]), np.int64),
-                       np.zeros((batch, timesteps, size[n]), np.int64)) for n in self.neurons}
+        states = ({n: (np.zeros((timesteps, batch, size[n]), np.int64),
+                       np.zeros((timesteps, batch, size[n]), np.int64)) for n in self.neurons}
                   if record_states else {})
         silent = {n: np.zeros((batch, size[n]), np.int64) for n in self.neurons}
-        out: dict[str, np.ndarray] = {self.input_name: np.zeros((batch, x.shape[2]), np.int64)}
+        accumulate = {s: g.nodes[s].accumulator() for s in self.synapses}  # weights prepared once per run
+        out: dict[str, np.ndarray] = {}
         saturated = dict.fromkeys(self.neurons, 0)  # voltages clipped at the state limit (a fidelity guard)
         v_limit = self.fmt.state_max
         for k in range(timesteps + self.latency):
@@ -97,20 +131,30 @@ class ReferenceSimulator:
                 if not 0 <= t < timesteps:
                     out[n] = silent[n]
                     continue
-                a = sum((delivered[p] for p in g.predecessors(n)), np.zeros((batch, size[n]), np.int64))
+                preds = inputs_of[n]
+                a = delivered[preds[0]] if len(preds) == 1 else sum(delivered[p] for p in preds)
                 out[n] = g.nodes[n].integer_step(state[n], a, self.fmt)
-                spikes[n][:, t] = out[n]
-                saturated[n] += int(np.count_nonzero(np.abs(state[n].v) >= v_limit))
+                spikes[n][t] = out[n]
+                saturated[n] += count_at_limit(state[n].v, v_limit)
                 if record_states:
-                    states[n][0][:, t] = state[n].u
-                    states[n][1][:, t] = state[n].v
+                    states[n][0][t] = state[n].u
+                    states[n][1][t] = state[n].v
             for syn in self.synapses:  # a silent source (outside its window, or no spikes) delivers nothing
                 src = out[self.sources[syn]]
-                buf[syn] = g.nodes[syn].accumulate(src) if src.any() else zero[syn]
-        result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers,
-                           saturated=saturated)
-        for n in self.neurons:
-            st = states.get(n, (None, None))
-            result.layers[n] = LayerTrace(spikes=spikes[n], latency=self.depth[n], u=st[0], v=st[1])
-        result.counts = count_operations(g, x, result.layers)
-        return result
+                buf[syn] = accumulate[syn](src) if src.any() else zero[syn]
+        major = {n: sample_major(spikes[n]) for n in self.neurons}
+        return major, {n: tuple(sample_major(w) for w in states[n]) for n in states}, saturated
+
+
+def simulation_threads(requested: int | None = None) -> int:
+    """Threads the reference simulator runs shards of a batch on: ``requested``, else ``SNNCC_THREADS``, else the
+    cores this process may use."""
+    if requested is None:
+        env = os.environ.get(THREADS_ENV)
+        requested = int(env) if env else len(os.sched_getaffinity(0))
+    return max(1, int(requested))
+
+
+def sample_major(trace: np.ndarray) -> np.ndarray:
+    """A (T, batch, n) trace as the (batch, T, n) array results hold."""
+    return np.ascontiguousarray(trace.transpose(1, 0, 2))

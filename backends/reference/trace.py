@@ -75,21 +75,27 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
     spikes.update({n: t.spikes for n, t in layers.items()})
     bursts = {n for n, node in graph.of_type(IntegerNeuron) if node.BURSTS}
     steps = timesteps * max((graph.nodes[n].substeps for n in bursts), default=1)
+    events: dict[str, np.ndarray] = {}  # per source: its events per neuron, summed over samples and steps
+
+    def per_neuron(src_name: str) -> np.ndarray:
+        if src_name not in events:
+            s = spikes[src_name]
+            events[src_name] = (s.astype(np.int64) if src_name in bursts else (s != 0)).sum(axis=(0, 1),
+                                                                                          dtype=np.int64)
+        return events[src_name]
+
     counts: dict[str, LayerCounts] = {}
     for name, node in graph.of_type(IntegerSynapse):
-        src_name = graph.predecessors(name)[0]
-        src = spikes[src_name].astype(np.int64)
-        events = src if src_name in bursts else (src != 0).astype(np.int64)
         if isinstance(node, QConv):  # connections per input: the receptive fields, weights shared
             nnz_cols = fan_out(node.weight, node.geometry)
             connections = int(fan_out(np.ones_like(node.weight), node.geometry).sum())
         else:
             nnz_cols, connections = (node.weight != 0).sum(axis=0).astype(np.int64), node.weight.size
-        counts[name] = LayerCounts(synops=int((events @ nnz_cols).sum()),
+        # sum over (sample, step) of events @ nnz_cols == (events summed over samples and steps) @ nnz_cols
+        counts[name] = LayerCounts(synops=int(per_neuron(graph.predecessors(name)[0]) @ nnz_cols),
                                    synops_dense=batch * steps * connections, graded_input=node.graded)
     for name, _node in graph.of_type(IntegerNeuron):
-        s = layers[name].spikes
-        per_neuron = (s.astype(np.int64) if name in bursts else (s != 0)).sum(axis=(0, 1), dtype=np.int64)
-        counts[name] = LayerCounts(neuron_updates=batch * steps * s.shape[2],
-                                   spikes=int(per_neuron.sum()), spikes_per_neuron=per_neuron)
+        totals = per_neuron(name)
+        counts[name] = LayerCounts(neuron_updates=batch * steps * totals.size, spikes=int(totals.sum()),
+                                   spikes_per_neuron=totals)
     return counts

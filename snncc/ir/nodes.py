@@ -14,12 +14,14 @@ standard nodes.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .. import fixedpoint as fx
+from ..kernels import DenseProduct
 
 # What a spike does to the voltage: ``zero`` sets it to 0; ``subtract`` subtracts the threshold at once;
 # ``subtract_after_leak`` subtracts it from the next step's leaked voltage (snnTorch's default). A family lists
@@ -227,6 +229,11 @@ class IntegerSynapse(SnnccNode):
         """What the synapse computes from its source's output ``spikes`` (batch, n_in) this step."""
         raise NotImplementedError
 
+    def accumulator(self) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`accumulate` for a whole run: a synapse whose weights cost work to prepare (float copies, bounds)
+        prepares them once here; the weights must not change while it is in use."""
+        return self.accumulate
+
     def summary(self) -> str:
         w = self.weight
         return f"w∈[{w.min() if w.size else 0},{w.max() if w.size else 0}] exp={self.weight_exp} graded={self.graded}"
@@ -260,6 +267,11 @@ class QDense(IntegerSynapse):
 
     def accumulate(self, spikes: np.ndarray) -> np.ndarray:
         return fx.synapse_accumulate(self.weight, spikes, self.weight_exp, self.graded)
+
+    def accumulator(self) -> Callable[[np.ndarray], np.ndarray]:
+        """:func:`snncc.fixedpoint.synapse_accumulate` by :class:`snncc.kernels.DenseProduct`'s exact routes."""
+        product, binary, exp = DenseProduct(self.weight), not self.graded, self.weight_exp
+        return lambda spikes: fx.shift_floor(product(spikes, binary), exp)
 
 
 @dataclass(eq=False)

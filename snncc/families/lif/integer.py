@@ -14,17 +14,28 @@ the one the test saw, so the next step repeats the test on it.
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 from snncc import fixedpoint as fx
+from snncc.ir.nodes import RESET_MODES
 
 SUBTRACT_AFTER_LEAK = "subtract_after_leak"
+ZERO, SUBTRACT, AFTER_LEAK = (RESET_MODES.index(m) for m in ("zero", "subtract", SUBTRACT_AFTER_LEAK))
 
 
+def reset_code(reset: str | int) -> int:
+    """The reset mode as its index in :data:`snncc.ir.nodes.RESET_MODES`: the rules below compare codes, so that
+    numba's element kernels (which are handed the code, :mod:`snncc.families.lif.kernel`) test integers."""
+    return RESET_MODES.index(reset) if isinstance(reset, str) else int(reset)
+
+
+@register_jitable
 def lif_threshold(vth: int, fmt: fx.NeuronFormat, fire_at_threshold: bool) -> int:
     """The value ``v`` must exceed to spike: ``vth << act_shift``, one less when a neuron at it fires."""
     return (int(vth) << fmt.act_shift) - int(bool(fire_at_threshold))
 
 
+@register_jitable
 def lif_fire(v: np.ndarray, vth: int, reset: str, fmt: fx.NeuronFormat = fx.DEFAULT_FORMAT,
              v_min: int | None = None, ar: fx.ExactArithmetic = fx.EXACT,
              fire_at_threshold: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -35,13 +46,15 @@ def lif_fire(v: np.ndarray, vth: int, reset: str, fmt: fx.NeuronFormat = fx.DEFA
     if v_min is not None:
         v = ar.maximum(v, v_min)
     s = ar.above(v, lif_threshold(vth, fmt, fire_at_threshold))
-    if reset == "zero":
+    mode = reset_code(reset)
+    if mode == ZERO:
         return ar.release(v, s, v), s
-    if reset == "subtract":
+    if mode == SUBTRACT:
         return ar.release(v, s, int(vth) << fmt.act_shift), s
     return v, s
 
 
+@register_jitable
 def lif_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: int, dv: int, vth: int, bias: np.ndarray,
              reset: str, fmt: fx.NeuronFormat = fx.DEFAULT_FORMAT, v_min: int | None = None,
              ar: fx.ExactArithmetic = fx.EXACT,
@@ -50,9 +63,11 @@ def lif_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: int, dv: int, v
 
     ``a_in`` is the summed synaptic input of this step (already shifted by each synapse's exponent).
     """
-    carried = ar.above(v, lif_threshold(vth, fmt, fire_at_threshold)) if reset == SUBTRACT_AFTER_LEAK else None
-    u, v = fx.compartment_update(u, v, a_in, du, dv, bias, fmt, ar)
-    if carried is not None:
+    if reset_code(reset) == AFTER_LEAK:
+        carried = ar.above(v, lif_threshold(vth, fmt, fire_at_threshold))
+        u, v = fx.compartment_update(u, v, a_in, du, dv, bias, fmt, ar)
         v = ar.release(v, carried, int(vth) << fmt.act_shift)
+    else:
+        u, v = fx.compartment_update(u, v, a_in, du, dv, bias, fmt, ar)
     v, s = lif_fire(v, vth, reset, fmt, v_min, ar, fire_at_threshold)
     return u, v, s

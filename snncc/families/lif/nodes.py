@@ -9,6 +9,7 @@ import numpy as np
 
 from snncc import fixedpoint as fx
 from snncc.families.lif.integer import SUBTRACT_AFTER_LEAK, lif_step
+from snncc.families.lif.kernel import compiled_lif_step
 from snncc.ir.nodes import (
     RESET_MODES,
     CubaFloatNeuron,
@@ -20,6 +21,7 @@ from snncc.ir.nodes import (
     value_range,
     vec,
 )
+from snncc.kernels import compiled_step_applies
 
 
 @dataclass(eq=False)
@@ -147,6 +149,9 @@ class QLIF(CubaIntegerNeuron):
         return state
 
     def integer_step(self, state: NeuronState, a: np.ndarray, fmt: fx.NeuronFormat) -> np.ndarray:
+        if compiled_step_applies(state):  # the same lif_step, compiled (snncc.families.lif.kernel)
+            return compiled_lif_step(state.u, state.v, a, state.bias, self.current_bias, self.du, self.dv, self.vth,
+                                     self.reset, self.v_min, self.fire_at_threshold, fmt)
         state.u, state.v, s = lif_step(state.u, state.v, a + self.current_bias, self.du, self.dv, self.vth, state.bias,
                                        self.reset, fmt, v_min=self.v_min, fire_at_threshold=self.fire_at_threshold)
         return s
