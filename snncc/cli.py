@@ -64,7 +64,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     bundle = Bundle.load(args.bundle)
     result = verify_bundle(bundle, inputs=args.inputs, samples=args.samples, seed=args.seed,
                            states=not args.spikes_only, skip=("netx",) if args.no_netx else (),
-                           min_output_agreement=args.min_output_agreement, progress=_progress(args.quiet))
+                           min_output_agreement=args.min_output_agreement, progress=_progress(args.quiet),
+                           workers=args.workers)
     print(result.render())
     if args.fidelity:
         from .reports.fidelity_report import plot_fidelity, render_fidelity
@@ -79,23 +80,53 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .backends import backend
-    from .bundle import Bundle
-    from .fidelity import logical_spikes
-    from .inputs import load_inputs
+    from .bundle import Bundle, write_json
+    from .dataset import run_dataset
 
-    if args.output:
-        check_writable(args.output, "-o file", OptionError)
+    for flag, path in (("-o", args.output), ("--json", args.json)):
+        if path:
+            check_writable(path, f"{flag} file", OptionError)
     bundle = Bundle.load(args.bundle)
-    result = bundle.run(load_inputs(args.inputs, bundle.n_inputs, bundle.encoding), args.backend)  # memory-guarded
-    graph = bundle.float_graph if backend(args.backend).runs_float else bundle.graph
-    out = result.output_layers[0]
-    counts = logical_spikes(graph, out, result.layers[out].spikes).sum(axis=1)
+    run = run_dataset(bundle, args.inputs, args.labels, args.backend, shard_size=args.shard,
+                      engine=_engine(args), progress=None if args.quiet else _progress_bar("run"))
     if args.output:
-        np.save(args.output, counts)
-        print(f"wrote output spike counts {counts.shape} to {args.output}")
-    print("predictions:", " ".join(str(int(p)) for p in counts.argmax(axis=1)))
+        np.save(args.output, run.outputs)
+        print(f"wrote output spike counts {run.outputs.shape} to {args.output}")
+    print(run.render())
+    if args.print_predictions:
+        print("predictions:", " ".join(str(int(p)) for p in run.predictions))
+    if args.json:
+        write_json(Path(args.json), run.to_dict())
+        print(f"run summary: {args.json}")
     return 0
+
+
+def _engine(args: argparse.Namespace):
+    """Where the shards run: here (default), a local Dask cluster of ``--workers`` processes, or ``--scheduler``'s."""
+    if args.scheduler is None and args.workers <= 1:
+        return None
+    from .distributed import dask_engine
+
+    return dask_engine(address=args.scheduler, workers=args.workers)
+
+
+def _progress_bar(what: str):
+    """``progress(done, total)`` drawing one line on stderr (redrawn in place on a terminal)."""
+    import time
+
+    start = time.perf_counter()
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - start
+        eta = elapsed / done * (total - done) if done else 0.0
+        width = 30
+        bar = "#" * int(width * done / max(total, 1))
+        line = f"[snncc] {what} [{bar:<{width}}] {done}/{total} samples, {elapsed:.1f} s, {eta:.1f} s left"
+        print(("\r" + line) if tty else line, end="" if tty and done < total else "\n", file=sys.stderr,
+              flush=True)
+
+    return show
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -197,14 +228,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "membrane error, saturation, clipped weights) and its plot")
     v.add_argument("--plot", help="where --fidelity writes its PNG (default: <bundle>/fidelity.png)")
     v.add_argument("--json", help="write the verdict as JSON to this file")
+    v.add_argument("--workers", type=_positive_int, default=1,
+                   help="run Lava over this many worker processes, a slice of the samples each (default 1)")
     v.add_argument("-q", "--quiet", action="store_true")
     v.set_defaults(func=cmd_verify)
 
-    r = sub.add_parser("run", help="run a bundle on payloads and print the predicted classes")
+    r = sub.add_parser("run", help="run a bundle over a data set: accuracy, rates, counts and energy per inference")
     r.add_argument("bundle")
-    r.add_argument("--inputs", required=True)
+    r.add_argument("--inputs", required=True, help="payloads (.npy/.npz): (samples, T, n_in) integers")
+    r.add_argument("--labels", help="class labels (.npy): one integer per sample; prints the accuracy")
     r.add_argument("--backend", default="reference", choices=_backend_names())
-    r.add_argument("-o", "--output", help="save output spike counts (.npy)")
+    r.add_argument("-o", "--output", help="save output spike counts (samples, classes) (.npy)")
+    r.add_argument("--json", help="write the run summary (accuracy, rates, counts, energy) as JSON")
+    r.add_argument("--shard", type=_positive_int, default=256, help="samples per shard (default 256)")
+    r.add_argument("--workers", type=_positive_int, default=1,
+                   help="run the shards on a local Dask cluster of this many worker processes (default: here)")
+    r.add_argument("--scheduler", help="run the shards on the Dask cluster at this address (tcp://host:port)")
+    r.add_argument("--print-predictions", action="store_true", help="print every sample's predicted class")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="print a bundle's report")
@@ -250,6 +291,16 @@ def _export_options(parser: argparse.ArgumentParser) -> None:
             kwargs = {"metavar": o.name.upper(), **o.kwargs} if "action" not in o.kwargs else o.kwargs
             parser.add_argument(o.flag, dest=f"{EXPORT_DEST}{f.name}.{o.name}", help=f"{o.help} [{f.flag}]",
                                 **kwargs)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _backend_names() -> list[str]:

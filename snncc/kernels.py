@@ -9,14 +9,19 @@ int64 scalars), so the compiled and the numpy path run one definition. A kernel 
 The synapse kernel, :func:`event_dense`, is the column sum of a binary input over its non-zero entries, in the
 weight's integer type: the caller picks that type from a static bound (:class:`DenseProduct`).
 
-No kernel is cached on disk: numba's cache is keyed by the kernel's own file only, and a cached kernel would keep
-running an old version of a rule edited in another file.
+Kernels are cached on disk (:func:`kernel`), in a folder named by a hash of every source file of the package:
+numba's own cache is keyed by the kernel's file alone, and would keep running a rule edited in another file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import os
 from collections import namedtuple
+from collections.abc import Callable
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -25,12 +30,51 @@ from numba.extending import NativeValue, models, overload, overload_method, regi
 
 from . import fixedpoint as fx
 
+CACHE_ENV = "SNNCC_KERNEL_CACHE"  # where compiled kernels are kept ("off": compile in every process)
+
+
+def _sources_hash() -> str:
+    """A digest of every Python file of snncc: the rules a kernel compiles may live in any of them."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        digest.update(str(f.relative_to(root)).encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir() -> Path | None:
+    setting = os.environ.get(CACHE_ENV)
+    if setting == "off":
+        return None
+    base = Path(setting) if setting else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snncc"
+    return base / "kernels" / _sources_hash()
+
+
+def kernel(fn: Callable) -> Callable:
+    """``numba.njit(nogil=True)``, cached in this version's folder of :func:`_cache_dir` when it can be written."""
+    folder = _cache_dir()
+    if folder is None:
+        return numba.njit(nogil=True)(fn)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return numba.njit(nogil=True)(fn)
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(folder)  # read once, when the dispatcher picks its cache locator
+    try:
+        return numba.njit(nogil=True, cache=True)(fn)
+    finally:
+        numba.config.CACHE_DIR = previous
+
+
 CompiledFormat = namedtuple("CompiledFormat", [f.name for f in dataclasses.fields(fx.NeuronFormat)])
 
 EVENT_MAX_DENSITY = 0.25  # above this share of non-zero inputs a float BLAS product beats the event loop (measured)
 INT32_BOUND = 1 << 31
 
 
+@functools.lru_cache(maxsize=16)
 def compiled_format(fmt: fx.NeuronFormat) -> CompiledFormat:
     """The neuron format as a named tuple numba reads fields from."""
     return CompiledFormat(*(int(getattr(fmt, f)) for f in CompiledFormat._fields))
@@ -90,7 +134,7 @@ def _as_int64_scalar(x):  # noqa: ANN001 - numba typing hook: a scalar stays a s
     return None
 
 
-@numba.njit(nogil=True)
+@kernel
 def event_dense(spikes: np.ndarray, weight_t: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """``out[b] = sum of weight_t[i] over the i where spikes[b, i] != 0``; without the GIL, so that the simulator's
     threads run it on their shards of the batch at once."""
@@ -107,7 +151,7 @@ def event_dense(spikes: np.ndarray, weight_t: np.ndarray, out: np.ndarray) -> No
             out[b, j] = acc[j]
 
 
-@numba.njit(nogil=True)
+@kernel
 def count_at_limit(v: np.ndarray, limit: int) -> int:  # pragma: no cover - compiled
     """How many entries of ``v`` have ``|v| >= limit`` (one pass, no temporary arrays)."""
     n = 0

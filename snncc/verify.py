@@ -8,7 +8,10 @@ float model vs integer model, per-layer spike agreement and firing rates, share 
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ import numpy as np
 
 from . import values
 from .backends import backend, target_backends
+from .backends.reference.trace import concatenate
 from .bundle import Bundle
 from .fidelity import compare_float_int
 from .inputs import check_payloads, load_inputs, random_inputs, trace_values
@@ -46,6 +50,8 @@ class VerifyResult:
     samples: int
     inputs: str
     min_output_agreement: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per backend
+    workers: int = 1
 
     @property
     def bit_exact(self) -> bool:
@@ -61,10 +67,13 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "bit_exact": self.bit_exact, "samples": self.samples, "inputs": self.inputs,
                 "comparisons": [c.to_dict() for c in self.comparisons], "fidelity": self.fidelity,
-                "min_output_agreement": self.min_output_agreement}
+                "min_output_agreement": self.min_output_agreement, "seconds": self.seconds, "workers": self.workers}
 
     def render(self) -> str:
         lines = [f"verified on {self.samples} {self.inputs} samples"]
+        if self.seconds:
+            lines[0] += " (" + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()) + (
+                f"; slow backends over {self.workers} workers)" if self.workers > 1 else ")")
         for c in self.comparisons:
             status = "BIT-EXACT" if c.equal else "MISMATCH"
             lines.append(f"  {c.a} vs {c.b}: {status} ({len(c.checked)} traces compared)")
@@ -108,10 +117,12 @@ def _first_mismatch(layer: str, what: str, xa: np.ndarray, xb: np.ndarray) -> di
 def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | Path | None = None, samples: int = DEFAULT_SAMPLES,
                   seed: int = 0, states: bool = True, skip: tuple[str, ...] = (),
                   min_output_agreement: float | None = None,
-                  progress: Callable[[str], None] | None = None) -> VerifyResult:
+                  progress: Callable[[str], None] | None = None, workers: int = 1) -> VerifyResult:
     """Run the reference and every exact backend of the target (but those in ``skip``, and those needing a file the
-    bundle lacks) on the same inputs and compare; also float vs integer fidelity."""
+    bundle lacks) on the same inputs and compare; also float vs integer fidelity. The slow backends (Lava's) run
+    over ``workers`` processes, a slice of the samples each (:func:`run_in_workers`)."""
     say = progress or (lambda _m: None)
+    clock: dict[str, float] = {}
     if min_output_agreement is not None:
         min_output_agreement = values.share(min_output_agreement, "--min-output-agreement")
     if inputs is None:
@@ -124,7 +135,9 @@ def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | Path | None = None,
              else check_payloads(inputs, bundle.n_inputs, bundle.encoding))
         kind = "given"  # bundle.run guards the memory its traces take
     say(f"reference simulator on {len(x)} samples")
+    start = time.perf_counter()
     ref = bundle.run(x, "reference", record_states=states)
+    clock["reference"] = time.perf_counter() - start
     comparisons = []
     for name in target_backends(bundle.target):
         other = backend(name)
@@ -134,10 +147,40 @@ def verify_bundle(bundle: Bundle, inputs: np.ndarray | str | Path | None = None,
             continue  # the bundle has no such file: nothing to compare
         say(other.describe)
         with_states = states and other.records_states
-        comparisons.append(compare_results("reference", ref, name, bundle.run(x, name, record_states=with_states),
-                                           with_states))
+        start = time.perf_counter()
+        result = run_in_workers(bundle, x, name, with_states, workers, say)
+        clock[name] = time.perf_counter() - start
+        comparisons.append(compare_results("reference", ref, name, result, with_states))
     say("float model")
     fidelity = compare_float_int(bundle.float_graph, bundle.run(x, "float", record_states=states), bundle.graph, ref,
                                  bundle.target.neuron_format.state_bits)
     return VerifyResult(comparisons=comparisons, fidelity=fidelity, samples=len(x), inputs=kind,
-                        min_output_agreement=min_output_agreement)
+                        min_output_agreement=min_output_agreement, seconds=clock, workers=workers)
+
+
+CHUNKS_PER_WORKER = 2  # a few chunks per worker: progress to show, while each Lava run's set-up is paid rarely
+
+
+def run_in_workers(bundle: Bundle, x: np.ndarray, name: str, states: bool, workers: int,
+                   say: Callable[[str], None]) -> Any:
+    """``bundle.run(x, name)``, over ``workers`` processes when there are several and the bundle has a folder they
+    can load it from: consecutive slices of the samples, joined back in order (the samples are independent)."""
+    if workers <= 1 or bundle.path is None or len(x) < 2:
+        return bundle.run(x, name, record_states=states)
+    slices = [idx for idx in np.array_split(np.arange(len(x)), min(len(x), workers * CHUNKS_PER_WORKER)) if idx.size]
+    parts: dict[int, Any] = {}
+    context = multiprocessing.get_context("spawn")  # no fork of this process's threads (BLAS, numba, the simulator)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(_run_slice, str(bundle.path), x[idx[0]:idx[-1] + 1], name, states): i
+                   for i, idx in enumerate(slices)}
+        done = 0
+        for future in as_completed(futures):
+            parts[futures[future]] = future.result()
+            done += len(slices[futures[future]])
+            say(f"{name}: {done}/{len(x)} samples over {workers} workers")
+    return concatenate([parts[i] for i in range(len(slices))])
+
+
+def _run_slice(path: str, x: np.ndarray, name: str, states: bool) -> Any:
+    """A worker's part: load the bundle (checked again) and run its slice."""
+    return Bundle.load(path).run(x, name, record_states=states)

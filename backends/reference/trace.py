@@ -11,6 +11,8 @@ sub-step; ``u`` and ``v`` are the states after each period's boundary update.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,22 @@ class LayerCounts:
             "graded_input": bool(self.graded_input), "neuron_updates": int(self.neuron_updates),
             "spikes": int(self.spikes),
         }
+
+
+def add_counts(a: dict[str, LayerCounts], b: dict[str, LayerCounts]) -> dict[str, LayerCounts]:
+    """Counts of two runs of the same graph (two shards of a data set) added layer by layer: every number and
+    per-neuron array is summed, a flag is kept when either run has it."""
+    out = {}
+    for name in [*a, *(k for k in b if k not in a)]:
+        if name not in a or name not in b:
+            out[name] = a.get(name) or b[name]
+            continue
+        merged = {}
+        for f in dataclasses.fields(LayerCounts):
+            x, y = getattr(a[name], f.name), getattr(b[name], f.name)
+            merged[f.name] = (x or y if isinstance(x, bool) else y if x is None else x if y is None else x + y)
+        out[name] = LayerCounts(**merged)
+    return out
 
 
 @dataclass
@@ -99,3 +117,18 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
         counts[name] = LayerCounts(neuron_updates=batch * steps * totals.size, spikes=int(totals.sum()),
                                    spikes_per_neuron=totals)
     return counts
+
+
+def concatenate(parts: list[SimResult]) -> SimResult:
+    """Runs of one graph on consecutive slices of a batch, as one run of the whole batch: traces joined along the
+    samples, counts and saturation added (exact: integers)."""
+    first = parts[0]
+    out = SimResult(timesteps=first.timesteps, batch=sum(p.batch for p in parts), latency=first.latency,
+                    output_layers=first.output_layers, substeps=first.substeps,
+                    saturated={n: sum(p.saturated.get(n, 0) for p in parts) for n in first.saturated})
+    for name, trace in first.layers.items():
+        joined = {f: None if getattr(trace, f) is None else np.concatenate([getattr(p.layers[name], f) for p in parts])
+                  for f in ("spikes", "u", "v", "bursts")}
+        out.layers[name] = LayerTrace(latency=trace.latency, **joined)
+    out.counts = functools.reduce(add_counts, (p.counts for p in parts))
+    return out

@@ -8,14 +8,13 @@ element by element at run time (20x slower measured).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
 
 from snncc import fixedpoint as fx
 from snncc.families.lif.integer import lif_step, reset_code
-from snncc.kernels import compiled_format
+from snncc.kernels import compiled_format, kernel
 
 
 @overload(reset_code)
@@ -25,7 +24,7 @@ def _reset_code_compiled(reset):  # noqa: ANN001 - numba typing hook
     return None
 
 
-@numba.njit(nogil=True)
+@kernel
 def _lif_layer(u, v, a, bias, current_bias, du, dv, vth, reset, v_min, fire_at_threshold, fmt, ar,
                spikes):  # pragma: no cover - compiled
     batch, n = u.shape
