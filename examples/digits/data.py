@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -110,3 +111,28 @@ def payloads(x: np.ndarray, timesteps: int, encoding: str = "direct",
         p = np.rint(np.clip(x, 0.0, 1.0) * PIXEL_LEVELS).astype(np.int64)
         return np.ascontiguousarray(np.broadcast_to(p[:, None, :], (p.shape[0], timesteps, p.shape[1])))
     return np.ascontiguousarray(_rate_spikes(x, timesteps, rng).transpose(1, 0, 2)).astype(np.int64)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write the payloads and labels of all 1797 digits (or the test split) as .npy files for ``snncc run``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", default="build/digits-data", help="folder for inputs.npy and labels.npy")
+    parser.add_argument("--timesteps", type=int, default=16)
+    parser.add_argument("--encoding", choices=("direct", "rate"), default="direct")
+    parser.add_argument("--test-only", action="store_true", help="only the 360 test images of the default split")
+    args = parser.parse_args(argv)
+    if args.test_only:
+        split = load_digits_split(seed=0)
+        x, y = split.x_test, split.y_test
+    else:
+        digits = load_digits()
+        x, y = (digits.data / PIXEL_LEVELS).astype(np.float32), digits.target.astype(np.int64)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "inputs.npy", payloads(x, args.timesteps, args.encoding, np.random.default_rng(EVAL_SEED)))
+    np.save(out / "labels.npy", y)
+    print(f"wrote {len(y)} samples: {out / 'inputs.npy'} and {out / 'labels.npy'}")
+
+
+if __name__ == "__main__":
+    main()
