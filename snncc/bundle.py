@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from .backends import target_backends
 from .errors import BundleError, GraphError, SnnccError, TargetError
 from .inputs import trace_values
 from .ir import Graph, InputEncoding, read_graph
-from .outputs import check_writable, created_parents, normal_permissions, os_error_text, remove_tree, signals_held
+from .outputs import check_writable, read_json, replace_folder
 from .target import Target, parse_target
 from .values import check_memory
 
@@ -118,12 +116,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     where = folder / MANIFEST
     if not where.is_file():
         raise BundleError(f"{folder} is not an snncc bundle (no {MANIFEST}); run 'snncc compile' first")
-    try:
-        manifest = json.loads(where.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BundleError(f"{where} is not UTF-8 text (corrupt)") from None
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    manifest = read_json(where, str(where), BundleError)
     if not isinstance(manifest, dict):
         raise BundleError(f"{where} must hold a JSON object, not {type(manifest).__name__}")
     if manifest.get("format") != 1:
@@ -164,7 +157,8 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-BUNDLE_EXTRAS = ("ir", "fidelity.png")  # what snncc adds to a bundle besides its listed files (--dump-ir, verify)
+BUNDLE_EXTRAS = ("ir", "fidelity.png", "report")  # what snncc adds to a bundle besides its listed files
+# (--dump-ir, verify --fidelity, report)
 
 
 def check_destination(dest: str | Path, force: bool = False) -> Path:
@@ -194,35 +188,9 @@ def foreign_entries(folder: Path) -> str | None:
 
 
 def write_atomically(dest: Path, fill: Callable[[Path], None], force: bool = False) -> None:
-    """Let ``fill`` populate a temporary sibling folder, then swap it in for ``dest`` (replacing an old bundle).
-
-    On any failure or signal the temporary folder (and any parent folder made for it) is removed and ``dest`` is
-    as it was; the swap itself runs with SIGINT/SIGTERM held back, so it is never left half done."""
-    dest = check_destination(dest, force)
-    with created_parents(dest.parent):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        try:
-            try:
-                fill(tmp)
-            except OSError as exc:
-                raise BundleError(f"cannot write the bundle {dest}: {os_error_text(exc)}") from None
-            normal_permissions(tmp)
-            with signals_held():
-                old = None
-                if dest.exists():
-                    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-                    os.replace(dest, old)
-                try:
-                    os.replace(tmp, dest)
-                except OSError:
-                    if old is not None:
-                        os.replace(old, dest)
-                    raise
-                if old is not None:
-                    remove_tree(old)
-        except BaseException:
-            remove_tree(tmp)
-            raise
+    """Let ``fill`` populate a temporary sibling folder, then swap it in for ``dest`` (replacing an old bundle), or
+    on any failure or signal leave ``dest`` as it was (:func:`snncc.outputs.replace_folder`)."""
+    replace_folder(check_destination(dest, force), fill, "bundle", BundleError)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -131,13 +131,22 @@ def _progress_bar(what: str):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .bundle import Bundle
-    from .reports import render_markdown, render_summary
+    from .reports import folder as rf
+    from .reports.run_summary import load_run
 
     bundle = Bundle.load(args.bundle)  # checks that the bundle is complete and unmodified
     if "report.json" not in bundle.manifest["files"]:
         raise BundleError(f"{args.bundle}: the manifest lists no report.json")
-    report = json.loads((Path(args.bundle) / "report.json").read_text())
-    print(render_markdown(report) if args.markdown else render_summary(report))
+    out = rf.check_report_folder(args.out if args.out is not None else bundle.path / "report")
+    compiled = json.loads((Path(args.bundle) / "report.json").read_text())
+    run = load_run(args.run, compiled) if args.run is not None else None
+    data = rf.report_data(compiled, args.bundle, run, args.run)
+    files = rf.write_report_folder(out, data, tuple(bundle.target.value("system", "mesh_shape")))
+    if args.markdown:
+        print(rf.render_report_markdown(data), end="")
+        print("\n".join(f"[snncc] wrote {f}" for f in files), file=sys.stderr)
+    else:
+        print(rf.render_report_summary(data, files))
     return 0
 
 
@@ -248,9 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
-    rep = sub.add_parser("report", help="print a bundle's report")
+    rep = sub.add_parser("report", help="write a bundle's report (JSON, Markdown, PNG plots) and print its summary")
     rep.add_argument("bundle")
-    rep.add_argument("--markdown", action="store_true", help="the full Markdown report instead of the summary")
+    rep.add_argument("--out", metavar="DIR", help="folder to write (default: <bundle>/report; replaced only if snncc "
+                                                  "wrote it)")
+    rep.add_argument("--run", metavar="RUN.json",
+                     help="a data-set run's summary ('snncc run --json'): its activity and energy instead of the "
+                          "compile's")
+    rep.add_argument("--markdown", action="store_true", help="print the full Markdown report instead of the summary")
     rep.set_defaults(func=cmd_report)
 
     e = sub.add_parser("export", help="write a bundle in another tool's format (--nir: standard NIR)")

@@ -1,5 +1,6 @@
 """Where snncc may write: every output path is checked before any work starts, so that a long compile or verify
-never fails at its last step, and nothing outside what snncc writes is touched.
+never fails at its last step, and nothing outside what snncc writes is touched. Also how it reads back the JSON
+files it (or a user) wrote: any fault is one error naming the file.
 
 A path is writable when its name is not empty, no component is longer than the file system allows, no ancestor is
 a file, and the nearest existing ancestor accepts a new entry (probed by creating and removing a temporary folder,
@@ -9,14 +10,16 @@ since permission bits say nothing for root or read-only mounts).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import SnnccError
 
@@ -95,9 +98,52 @@ def normal_permissions(folder: Path) -> None:
     os.chmod(folder, 0o777 & ~mask)
 
 
+def replace_folder(dest: Path, fill: Callable[[Path], None], what: str, error: type[SnnccError]) -> None:
+    """Let ``fill`` populate a temporary sibling folder, then swap it in for ``dest`` (replacing what is there; the
+    caller has checked that snncc may). ``what`` names the folder in ``error`` when the system refuses a write.
+
+    On any failure or signal the temporary folder (and any parent folder made for it) is removed and ``dest`` is
+    as it was; the swap itself runs with SIGINT/SIGTERM held back, so it is never left half done."""
+    with created_parents(dest.parent):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            try:
+                fill(tmp)
+            except OSError as exc:
+                raise error(f"cannot write the {what} {dest}: {os_error_text(exc)}") from None
+            normal_permissions(tmp)
+            with signals_held():
+                old = None
+                if dest.exists():
+                    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+                    os.replace(dest, old)
+                try:
+                    os.replace(tmp, dest)
+                except OSError:
+                    if old is not None:
+                        os.replace(old, dest)
+                    raise
+                if old is not None:
+                    remove_tree(old)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+
+
 def remove_tree(folder: Path) -> None:
     """Remove a folder snncc wrote (a failed bundle, a temporary dump); never raises."""
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_json(path: Path, where: str, error: type[SnnccError]) -> Any:
+    """The JSON value in the file ``path``, or ``error`` saying ``where`` (how the message names the file) is not
+    UTF-8 text or not valid JSON, and at which line."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise error(f"{where} is not UTF-8 text (corrupt)") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
 
 
 def os_error_text(exc: OSError) -> str:
