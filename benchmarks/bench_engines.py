@@ -72,9 +72,9 @@ def main() -> None:
     ap.add_argument("--shard", type=int, default=225)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from examples.digits.data import PIXEL_LEVELS
     from sklearn.datasets import load_digits
 
+    from examples.digits.data import PIXEL_LEVELS
     from snncc.compiler import Options, compile_model
     from snncc.dataset import merge, run_shard, shards
 
