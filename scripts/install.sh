@@ -39,7 +39,7 @@ import torch
 assert torch.__version__ == "2.13.0+cpu", f"torch is {torch.__version__}, not the CPU build 2.13.0+cpu"
 warnings.simplefilter("ignore")
 for name in ("snntorch", "norse.torch", "sinabs", "spikingjelly.activation_based.nir_exchange.to_nir",
-             "rockpool.nn.modules", "nirtorch"):
+             "rockpool.nn.modules", "nirtorch", "neurobench.benchmarks", "neurobench.metrics.workload"):
     importlib.import_module(name)
 PY
 "$VENV/bin/python" -c "from snncc.compat.lava import import_netx; import_netx()" || {

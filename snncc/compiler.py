@@ -176,7 +176,7 @@ def _report(bundle: Bundle, x: np.ndarray, activity: str, source: Any, ctx: Pass
             timings: Timings, t_steps: int, clock: _Stopwatch) -> dict[str, Any]:
     """The compile report: resources, energy, quantization, fidelity and lowerings, measured on ``x``."""
     final, float_graph, tgt = bundle.graph, bundle.float_graph, bundle.target
-    int_run = bundle.run(x, "reference")
+    int_run = bundle.run(x, "reference", record_states=True)  # the counts that need states: active updates
     clock.lap("reference_simulation")
     float_run = bundle.run(x, "float")
     clock.lap("float_simulation")

@@ -99,6 +99,10 @@ OPTIONAL_FIGURES: dict[str, dict[str, tuple[Rule, dict[str, Any]]]] = {
         }),
     },
 }
+# figures a target may leave out that default to another figure of the same target (older files keep their meaning)
+SAME_AS: dict[str, str] = {"energy.neuron_update_inactive": "energy.neuron_update",
+                           "energy.spike_hop_ns": "energy.spike_hop",
+                           "timing.neuron_update_inactive_time": "timing.neuron_update_time"}
 TOP_LEVEL_KEYS = ("schema_version", "name", "description", "base", "primitives", "backends", "exporters",
                   *FIGURE_RULES)
 FIGURE_SECTIONS = (*FIGURE_RULES, "primitives")  # what a derived target replaces entry by entry
@@ -108,13 +112,34 @@ PRIMITIVE_KINDS = ("stock", "custom")
 
 
 @dataclass(frozen=True)
+class Bound:
+    """One end of a figure's band, with where that end comes from."""
+
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Figure:
-    """One number of a target with its provenance."""
+    """One number of a target with its provenance; a figure nobody has measured may give a ``low``-``high`` band
+    (each end with its own source) around the ``value`` the point estimate uses."""
 
     value: Any
     unit: str
     source: str
     confirmed: bool
+    low: Bound | None = None
+    high: Bound | None = None
+
+    def bound(self, end: str) -> Any:
+        """``value`` (end "value"), or the band's ``low`` / ``high`` end (the value itself without a band)."""
+        return getattr(self, end).value if end != "value" and getattr(self, end) is not None else self.value
+
+    def to_data(self) -> dict[str, Any]:
+        out = {"value": self.value, "unit": self.unit, "source": self.source, "confirmed": self.confirmed}
+        out.update({end: {"value": b.value, "source": b.source} for end in ("low", "high")
+                    if (b := getattr(self, end)) is not None})
+        return out
 
 
 @dataclass(frozen=True)
@@ -165,8 +190,7 @@ class Target:
         description it was compiled for."""
         data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": self.name, "description": self.description}
         for section, figs in self.figures.items():
-            data[section] = {k: {"value": f.value, "unit": f.unit, "source": f.source, "confirmed": f.confirmed}
-                             for k, f in figs.items()}
+            data[section] = {k: f.to_data() for k, f in figs.items()}
         data["primitives"] = {k: {"kind": p.kind, "lava": p.lava} for k, p in self.primitives.items()}
         for key in ("backends", "exporters"):
             if getattr(self, key) is not None:
@@ -179,7 +203,7 @@ class Target:
             "name": self.name,
             "path": self.path,
             "figures": {
-                s: {k: f.__dict__ for k, f in sec.items()} for s, sec in self.figures.items()
+                s: {k: f.to_data() for k, f in sec.items()} for s, sec in self.figures.items()
             },
             "primitives": {k: p.__dict__ for k, p in self.primitives.items()},
             **({"backends": list(self.backends)} if self.backends is not None else {}),
@@ -253,6 +277,7 @@ def target_variant(base: str | Path, overrides: dict[str, Any], reason: str, fol
         if not isinstance(figure, dict):
             raise TargetError(f"target {where} has no figure '{dotted}' to override")
         figure.update(value=value, source=f"override of {name}: {reason}", confirmed=False)
+        figure.pop("low", None), figure.pop("high", None)  # one number now, no band
     label = "-".join(f"{k.split('.')[-1]}{v}" for k, v in overrides.items()).replace(" ", "")
     data["name"] = f"{name}-{label}" if label else name
     out = Path(folder or tempfile.mkdtemp(prefix="snncc-target-")) / f"{data['name']}.yaml"
@@ -310,7 +335,8 @@ def parse_target(data: Any, where: str = "<target>") -> Target:
         sec = data.get(section)
         if not isinstance(sec, dict):
             raise TargetError(f"target {where}: missing section '{section}'")
-        optional = OPTIONAL_FIGURES.get(section, {})
+        optional = {**OPTIONAL_FIGURES.get(section, {}),
+                    **{k.split(".")[1]: (COST, None) for k in SAME_AS if k.startswith(section + ".")}}
         for key in sec:
             if key not in rules and key not in optional:
                 raise TargetError(f"target {where}: unknown figure '{section}.{key}'",
@@ -321,8 +347,15 @@ def parse_target(data: Any, where: str = "<target>") -> Target:
                 raise TargetError(f"target {where}: missing figure '{section}.{key}'")
             figures[section][key] = _parse_figure(sec[key], f"{section}.{key}", rule, where)
         for key, (rule, default) in optional.items():
-            figures[section][key] = (_parse_figure(sec[key], f"{section}.{key}", rule, where) if key in sec
-                                     else Figure(**default))
+            if key in sec:
+                figures[section][key] = _parse_figure(sec[key], f"{section}.{key}", rule, where)
+            elif default is not None:
+                figures[section][key] = Figure(**default)
+    for dotted, other in SAME_AS.items():  # after every section: the figure each default copies is parsed
+        section, key = dotted.split(".")
+        if key not in figures[section]:
+            figures[section][key] = Figure(**{**figures[section][other.split(".")[1]].__dict__,
+                                              "source": f"default (not given by the target file): {other}'s figure"})
     _check_consistency(figures, where)
     primitives = _parse_primitives(data.get("primitives"), where)
     return Target(name=name, description=str(data.get("description", "")), path=where,
@@ -353,7 +386,29 @@ def _parse_figure(raw: Any, key: str, rule: Rule, where: str) -> Figure:
         raise TargetError(f"target {where}: '{key}.confirmed' must be true or false, got {raw['confirmed']!r}")
     if not isinstance(raw["source"], str) or not raw["source"].strip():
         raise TargetError(f"target {where}: '{key}.source' must name where the figure comes from")
-    return Figure(value=raw["value"], unit=str(raw["unit"]), source=raw["source"], confirmed=raw["confirmed"])
+    low, high = (_parse_bound(raw, key, end, rule, where) for end in ("low", "high"))
+    if (low is None) != (high is None):
+        raise TargetError(f"target {where}: '{key}' gives one end of a band; a band needs both low and high")
+    if low is not None and not low.value <= raw["value"] <= high.value:
+        raise TargetError(f"target {where}: '{key}' band must hold low <= value <= high, got {low.value} <= "
+                          f"{raw['value']} <= {high.value}")
+    return Figure(value=raw["value"], unit=str(raw["unit"]), source=raw["source"], confirmed=raw["confirmed"],
+                  low=low, high=high)
+
+
+def _parse_bound(raw: dict, key: str, end: str, rule: Rule, where: str) -> Bound | None:
+    """The ``low`` or ``high`` end of a figure's band ({value, source}), None when the figure gives none."""
+    if end not in raw:
+        return None
+    spec = raw[end]
+    if not isinstance(spec, dict) or set(spec) != {"value", "source"}:
+        raise TargetError(f"target {where}: '{key}.{end}' must be a mapping {{value, source}}, got {spec!r}")
+    problem = rule.problem(spec["value"]) if rule.kind == "number" else "a band needs a number figure"
+    if problem:
+        raise TargetError(f"target {where}: '{key}.{end}.value' {problem}, got {spec['value']!r}")
+    if not isinstance(spec["source"], str) or not spec["source"].strip():
+        raise TargetError(f"target {where}: '{key}.{end}.source' must name where that end comes from")
+    return Bound(value=spec["value"], source=spec["source"])
 
 
 def _is_int(value: Any) -> bool:

@@ -66,7 +66,8 @@ def test_traffic_follows_placement():
     place(g, l1=Core(0, 0, 0, 0), l2=Core(0, 5, 2, 3))
     t = traffic(g, {"l1": np.array([1, 2, 3]), "l2": np.array([4, 0])})
     assert t["l1"] == {"messages": 6, "recurrent_messages": 0, "messages_within_core": 0, "messages_between_cores": 6,
-                       "messages_between_chips": 0, "hops": 6 * 5, "chip_hops": 0}
+                       "messages_between_chips": 0, "hops": 6 * 5, "hops_ew": 6 * 3, "hops_ns": 6 * 2,
+                       "chip_hops": 0}  # l2 sits 2 rows (north-south) and 3 columns (east-west) away
     assert set(t["l2"].values()) == {0}  # nothing downstream
     place(g, l2=Core(2, 0, 0, 0))
     t = traffic(g, {"l1": np.array([1, 0, 0]), "l2": np.zeros(2)})["l1"]

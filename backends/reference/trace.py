@@ -33,7 +33,15 @@ class LayerTrace:
 
 @dataclass
 class LayerCounts:
-    """Operation counts of one layer, summed over samples and input steps."""
+    """Operation counts of one layer, summed over samples and input steps.
+
+    Two views. The chip's: ``synops`` (each spike of a sub-step burst counted), ``neuron_updates`` (every neuron
+    every step), split into ``neuron_updates_active`` and the rest (see :func:`count_operations`). NeuroBench 2.x's
+    (``SynapticOperations``, ``MembraneUpdates``), per model layer call, i.e. per sample and input step:
+    ``nb_effective_ac`` / ``nb_effective_mac`` (non-zero input x non-zero weight, in calls whose inputs do / do not
+    all lie in {-1, 0, 1}), ``nb_dense`` (every connection in every call) and ``membrane_updates``. A count that
+    needs the neuron states is None when the run did not record them.
+    """
 
     synops: int = 0  # synaptic operations: (non-zero input) x (non-zero weight) pairs
     synops_dense: int = 0  # every input x every weight, as on hardware without sparsity
@@ -41,12 +49,25 @@ class LayerCounts:
     neuron_updates: int = 0
     spikes: int = 0  # messages sent: non-zero outputs (a graded payload z > 0 is one message)
     spikes_per_neuron: np.ndarray | None = None  # (n,), summed over samples and steps
+    nb_effective_ac: int = 0
+    nb_effective_mac: int = 0
+    nb_dense: int = 0
+    membrane_updates: int | None = None
+    neuron_updates_active: int | None = None
+
+    @property
+    def neuron_updates_inactive(self) -> int | None:
+        active = self.neuron_updates_active
+        return None if active is None else self.neuron_updates - active
 
     def to_dict(self) -> dict:
         return {
             "synops": int(self.synops), "synops_dense": int(self.synops_dense),
             "graded_input": bool(self.graded_input), "neuron_updates": int(self.neuron_updates),
-            "spikes": int(self.spikes),
+            "spikes": int(self.spikes), "nb_effective_ac": int(self.nb_effective_ac),
+            "nb_effective_mac": int(self.nb_effective_mac), "nb_dense": int(self.nb_dense),
+            "membrane_updates": self.membrane_updates, "neuron_updates_active": self.neuron_updates_active,
+            "neuron_updates_inactive": self.neuron_updates_inactive,
         }
 
 
@@ -87,35 +108,62 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
     per step; a neuron's spikes are its non-zero outputs (messages), whatever their payload. On a sub-step clock of
     ``S`` sub-steps a layer's ``z`` counts ``z`` binary spikes, each one operation per non-zero weight, and every
     neuron is serviced (updated) in each of the ``T * S`` sub-steps.
+
+    NeuroBench's counts take one model layer call per sample and input step (NeuroBench classes a call of a whole
+    batch; per sample is its batch-size-1 figure): a payload ``z`` is one operation per non-zero weight, whatever
+    ``z``. From recorded states (``u`` and ``v``): an update is *active* when the neuron's state before or after
+    the step is non-zero or it sends (an input or bias moves a resting neuron's state); a neuron at rest that stays
+    at rest is *inactive*, its update a no-op (not split on a sub-step clock, whose traces hold periods). Membrane
+    updates are NeuroBench's: every neuron in a sample's first step, then each step whose ``v`` differs from the
+    step before.
     """
     batch, timesteps, _ = inputs.shape
     spikes: dict[str, np.ndarray] = {graph.input_names[0]: inputs}
     spikes.update({n: t.spikes for n, t in layers.items()})
     bursts = {n for n, node in graph.of_type(IntegerNeuron) if node.BURSTS}
     steps = timesteps * max((graph.nodes[n].substeps for n in bursts), default=1)
-    events: dict[str, np.ndarray] = {}  # per source: its events per neuron, summed over samples and steps
+    events: dict[tuple[str, bool], np.ndarray] = {}  # per source: its events per neuron, over samples and steps
 
-    def per_neuron(src_name: str) -> np.ndarray:
-        if src_name not in events:
+    def per_neuron(src_name: str, payloads: bool = True) -> np.ndarray:
+        """A source's events per neuron summed over samples and steps: a burst layer's ``z`` spikes each
+        (``payloads``), else (and for NeuroBench) its non-zero outputs."""
+        key = (src_name, payloads and src_name in bursts)
+        if key not in events:
             s = spikes[src_name]
-            events[src_name] = (s.astype(np.int64) if src_name in bursts else (s != 0)).sum(axis=(0, 1),
-                                                                                          dtype=np.int64)
-        return events[src_name]
+            events[key] = (s.astype(np.int64) if key[1] else (s != 0)).sum(axis=(0, 1), dtype=np.int64)
+        return events[key]
+
+    def wide_calls(src_name: str) -> np.ndarray:
+        """Per neuron, its non-zero outputs in the calls (sample, step) whose payloads do not all lie in {-1, 0, 1}
+        (NeuroBench's MACs); none for binary spikes."""
+        s = spikes[src_name]
+        if not s.size or int(np.abs(s).max()) <= 1:
+            return np.zeros(s.shape[2], np.int64)
+        wide = (np.abs(s) > 1).any(axis=2)
+        return (s[wide] != 0).sum(axis=0, dtype=np.int64)
 
     counts: dict[str, LayerCounts] = {}
     for name, node in graph.of_type(IntegerSynapse):
+        src_name = graph.predecessors(name)[0]
         if isinstance(node, QConv):  # connections per input: the receptive fields, weights shared
             nnz_cols = fan_out(node.weight, node.geometry)
             connections = int(fan_out(np.ones_like(node.weight), node.geometry).sum())
         else:
             nnz_cols, connections = (node.weight != 0).sum(axis=0).astype(np.int64), node.weight.size
         # sum over (sample, step) of events @ nnz_cols == (events summed over samples and steps) @ nnz_cols
-        counts[name] = LayerCounts(synops=int(per_neuron(graph.predecessors(name)[0]) @ nnz_cols),
-                                   synops_dense=batch * steps * connections, graded_input=node.graded)
-    for name, _node in graph.of_type(IntegerNeuron):
-        totals = per_neuron(name)
-        counts[name] = LayerCounts(neuron_updates=batch * steps * totals.size, spikes=int(totals.sum()),
-                                   spikes_per_neuron=totals)
+        effective, mac = int(per_neuron(src_name, False) @ nnz_cols), int(wide_calls(src_name) @ nnz_cols)
+        counts[name] = LayerCounts(synops=int(per_neuron(src_name) @ nnz_cols),
+                                   synops_dense=batch * steps * connections, graded_input=node.graded,
+                                   nb_effective_ac=effective - mac, nb_effective_mac=mac,
+                                   nb_dense=batch * timesteps * connections)
+    for name, node in graph.of_type(IntegerNeuron):
+        trace, totals = layers[name], per_neuron(name)
+        c = LayerCounts(neuron_updates=batch * steps * totals.size, spikes=int(totals.sum()), spikes_per_neuron=totals)
+        if trace.u is not None and trace.v is not None:
+            c.membrane_updates = batch * totals.size + int(np.count_nonzero(trace.v[:, 1:] != trace.v[:, :-1]))
+            if steps == timesteps:
+                c.neuron_updates_active = _active_updates(node.integer_state(batch), trace)
+        counts[name] = c
     return counts
 
 
@@ -132,3 +180,10 @@ def concatenate(parts: list[SimResult]) -> SimResult:
         out.layers[name] = LayerTrace(latency=trace.latency, **joined)
     out.counts = functools.reduce(add_counts, (p.counts for p in parts))
     return out
+
+
+def _active_updates(start: Any, trace: LayerTrace) -> int:
+    """Updates whose neuron is not at rest before and after the step, or sends (``start``: the initial state)."""
+    after = (trace.u != 0) | (trace.v != 0)
+    before = np.concatenate([((start.u != 0) | (start.v != 0))[:, None], after[:, :-1]], axis=1)
+    return int(np.count_nonzero(before | after | (trace.spikes != 0)))

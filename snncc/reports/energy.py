@@ -1,20 +1,26 @@
 """Energy and time per inference from measured operation counts and the target's per-operation model.
 
-Two conventions side by side:
+Three views side by side, never mixed:
 
-* the **target model**: ``E = synops*E_syn + neuron_updates*E_nu + messages*E_local + hops*E_hop
-  + chip_hops*E_chip + static_power_per_chip * chips * time``, every constant printed with its source and status;
-* the **SNN-paper convention**: binary synaptic events are accumulates (0.9 pJ), graded ones multiply-accumulates
-  (4.6 pJ); and an ANN of the same topology for comparison (one MAC per weight, one pass).
+* the **target model**: ``E = synops*E_syn + active*E_nu + inactive*E_nu_idle + messages*E_local
+  + hops_ew*E_hop + hops_ns*E_hop_ns + chip_hops*E_chip + static_power_per_chip * chips * time``, every constant
+  printed with its source and status; a target whose figures give low-high bands (Loihi 2: nobody has published
+  its per-operation energy) gets the same model at both ends of every band (``target_model.band``);
+* the **SNN-paper convention**, labelled "45 nm arithmetic only": binary synaptic events are accumulates (0.9 pJ),
+  graded ones multiply-accumulates (4.6 pJ); and an ANN of the same topology for comparison (one MAC per weight);
+* **NeuroBench**'s operation counts (:mod:`.neurobench`), which carry no energy.
 
 Spike messages: a neuron's spike is one message to each core that holds a consumer block (once per core, however
 many of its groups read it); hops are the Manhattan distance on the chip's mesh (different chips count one chip
-hop each). Static power is paid by the chips the placement uses (``target_model.chips``), not by every chip of
-the target's board (``chips_available``, ``system.chips``).
+hop each; a hop along a mesh row is east-west, along a column north-south). Static power is paid by the chips
+the placement uses (``target_model.chips``), not by every chip of the target's board (``chips_available``,
+``system.chips``). Every neuron is updated every step; the active / inactive split comes from recorded states
+(:func:`snncc.backends.reference.trace.count_operations`); a layer without it is charged as active throughout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,8 +30,11 @@ from ..ir import Graph, IntegerNeuron, IntegerSynapse, QConv, layer_size
 from ..mapping import Core, Mapping
 from ..mapping.layers import reads_by_core
 from ..target import Target
+from .neurobench import neurobench_counts
 
 PJ = 1e-12
+PAPER_LABEL = "45 nm arithmetic only"  # what the SNN-paper convention's 0.9 / 4.6 pJ price: no memory, no routing
+ENDS = ("low", "high")
 
 
 def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
@@ -52,7 +61,7 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
         for i, b in enumerate(blocks):
             owner[b.index()] = i
         every = np.bincount(owner, weights=counts, minlength=len(blocks))
-        msgs = hops = chip_hops = rec_msgs = local = between_chips = 0
+        msgs = hops_ew = hops_ns = chip_hops = rec_msgs = local = between_chips = 0
         for core, (idx, loop) in _destination_cores(graph, name, mapping).items():
             sent = every if idx is None else np.bincount(owner[idx], weights=counts[idx], minlength=len(blocks))
             sent = np.rint(sent).astype(np.int64)  # exact: float64 sums of counts far below 2**53
@@ -61,11 +70,12 @@ def traffic(graph: Graph, spikes_per_neuron: dict[str, np.ndarray],
             rec_msgs += int(sent.sum()) if loop else 0
             local += int(sent[same & (place[:, 1] == core.core)].sum())
             between_chips += int(sent[~same].sum())
-            hops += int((sent * (np.abs(core.row - place[:, 2]) + np.abs(core.col - place[:, 3])))[same].sum())
+            hops_ns += int((sent * np.abs(core.row - place[:, 2]))[same].sum())
+            hops_ew += int((sent * np.abs(core.col - place[:, 3]))[same].sum())
             chip_hops += int((sent * np.abs(core.chip - place[:, 0]))[~same].sum())
         out[name] = {"messages": msgs, "recurrent_messages": rec_msgs, "messages_within_core": local,
                      "messages_between_cores": msgs - local - between_chips, "messages_between_chips": between_chips,
-                     "hops": hops, "chip_hops": chip_hops}
+                     "hops": hops_ew + hops_ns, "hops_ew": hops_ew, "hops_ns": hops_ns, "chip_hops": chip_hops}
     return out
 
 
@@ -89,10 +99,10 @@ def ann_macs(node: IntegerSynapse) -> int:
 
 def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples: int, timesteps: int,
                   latency: int) -> dict[str, Any]:
-    """Per-inference operation counts and energy under the target model and the paper convention."""
-    e, tm, pc = target.figures["energy"], target.figures["timing"], target.figures["paper_convention"]
+    """Per-inference operation counts and energy under the target model, the paper convention and NeuroBench."""
+    pc = target.figures["paper_convention"]
     per = 1.0 / samples
-    layers: dict[str, dict[str, float]] = {}
+    layers: dict[str, dict[str, Any]] = {}
     spikes_per_neuron = {n: c.spikes_per_neuron for n, c in counts.items() if c.spikes_per_neuron is not None}
     mapping = Mapping.of(graph)
     tr = traffic(graph, spikes_per_neuron, mapping)
@@ -107,61 +117,84 @@ def energy_report(graph: Graph, counts: dict[str, Any], target: Target, samples:
                 ac += c.synops * per
             ann_mac += float(ann_macs(node))
         elif isinstance(node, IntegerNeuron) and c is not None:
+            active = c.neuron_updates if c.neuron_updates_active is None else c.neuron_updates_active
             layers[name] = {"neuron_updates": c.neuron_updates * per, "spikes": c.spikes * per,
+                            "neuron_updates_active": active * per,
+                            "neuron_updates_inactive": (c.neuron_updates - active) * per,
+                            "activity_measured": c.neuron_updates_active is not None,
                             **{k: v * per for k, v in tr[name].items()}}
-    synops = sum(v.get("synops", 0.0) for v in layers.values())
-    updates = sum(v.get("neuron_updates", 0.0) for v in layers.values())
-    msgs = sum(v.get("messages", 0.0) for v in layers.values())
-    rec_msgs = sum(v.get("recurrent_messages", 0.0) for v in layers.values())
-    where = {k: sum(v.get(k, 0.0) for v in layers.values())
-             for k in ("messages_within_core", "messages_between_cores", "messages_between_chips")}
-    hops = sum(v.get("hops", 0.0) for v in layers.values())
-    chip_hops = sum(v.get("chip_hops", 0.0) for v in layers.values())
+
+    def total(key: str) -> float:
+        return sum(v.get(key, 0.0) for v in layers.values())
+
+    msgs, hops = total("messages"), total("hops")
     steps = timesteps + latency
     chips = len({c.chip for m in mapping.layers.values() for c in m.cores})
-    step_time = _step_time(graph, mapping, counts, target, samples, steps)
-    dynamic = {
-        "synops": synops * e["synop"].value * PJ,
-        "neuron_updates": updates * e["neuron_update"].value * PJ,
-        "spike_messages": msgs * e["spike_local"].value * PJ,
-        "spike_hops": hops * e["spike_hop"].value * PJ,
-        "spike_chip_hops": chip_hops * e["spike_chip_hop"].value * PJ,
+    per_inference = {
+        "synops": total("synops"), "neuron_updates": total("neuron_updates"), "spikes": total("spikes"),
+        "spike_messages": msgs, "recurrent_messages": total("recurrent_messages"),
+        **{k: total(k) for k in ("messages_within_core", "messages_between_cores", "messages_between_chips")},
+        "hops_per_message": hops / msgs if msgs else 0.0, "hops": hops, "chip_hops": total("chip_hops"),
+        "steps": steps, **{k: total(k) for k in ("neuron_updates_active", "neuron_updates_inactive", "hops_ew",
+                                                 "hops_ns")},
+        "neuron_activity_measured": all(v["activity_measured"] for v in layers.values() if "spikes" in v),
     }
-    static = e["static_power_per_chip"].value * chips * step_time * steps
-    used = {"energy." + k: e[k] for k in ("synop", "neuron_update", "spike_local", "spike_hop", "spike_chip_hop",
-                                          "static_power_per_chip")}
-    used.update({"timing." + k: tm[k] for k in ("synop_time", "neuron_update_time", "barrier_time")})
+    model = {end: _target_model(graph, mapping, counts, target, per_inference, samples, chips, end)
+             for end in ("value", *ENDS)}
+    used = {f"{section}.{k}": f for section in ("energy", "timing") for k, f in target.figures[section].items()
+            if k != "time_step"}
     used.update({"paper_convention." + k: pc[k] for k in ("ac", "mac")})
     return {
-        "per_inference": {"synops": synops, "neuron_updates": updates, "spikes": sum(
-            v.get("spikes", 0.0) for v in layers.values()), "spike_messages": msgs, "recurrent_messages": rec_msgs,
-            **where, "hops_per_message": hops / msgs if msgs else 0.0, "hops": hops, "chip_hops": chip_hops,
-            "steps": steps},
+        "per_inference": per_inference,
         "layers": layers,
-        "target_model": {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,
-                         "total_j": sum(dynamic.values()) + static, "step_time_s": step_time,
-                         "latency_s": step_time * steps, "chips": chips,
-                         "chips_available": int(target.value("system", "chips"))},
+        "target_model": {**model["value"], "chips": chips, "chips_available": int(target.value("system", "chips")),
+                         "band": {end: model[end] for end in ENDS}},
         "paper_convention": {"ac": ac, "mac": mac, "energy_j": (ac * pc["ac"].value + mac * pc["mac"].value) * PJ,
-                             "ann_mac": ann_mac, "ann_energy_j": ann_mac * pc["mac"].value * PJ},
-        "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "confirmed": f.confirmed}
-                    for k, f in used.items()},
+                             "ann_mac": ann_mac, "ann_energy_j": ann_mac * pc["mac"].value * PJ,
+                             "label": PAPER_LABEL},
+        "neurobench": neurobench_counts(graph, counts, samples),
+        "figures": {k: f.to_data() for k, f in used.items()},
         "activity": {"samples": samples, "timesteps": timesteps},
     }
 
 
-def _step_time(graph: Graph, mapping: Mapping, counts: dict[str, Any], target: Target, samples: int,
-               steps: int) -> float:
-    """Mean time of one step: the busiest core's synaptic + neuron work (every group it holds), plus the barrier."""
-    tm = target.figures["timing"]
+def _target_model(graph: Graph, mapping: Mapping, counts: dict[str, Any], target: Target, pi: dict[str, Any],
+                  samples: int, chips: int, end: str) -> dict[str, Any]:
+    """Energy and time of one inference with every figure at ``end``: its value, or its band's low / high end."""
+    def fig(section: str, key: str) -> float:
+        return target.figures[section][key].bound(end)
+
+    dynamic = {
+        "synops": pi["synops"] * fig("energy", "synop") * PJ,
+        "neuron_updates": (pi["neuron_updates_active"] * fig("energy", "neuron_update")
+                           + pi["neuron_updates_inactive"] * fig("energy", "neuron_update_inactive")) * PJ,
+        "spike_messages": pi["spike_messages"] * fig("energy", "spike_local") * PJ,
+        "spike_hops": (pi["hops_ew"] * fig("energy", "spike_hop") + pi["hops_ns"] * fig("energy", "spike_hop_ns"))
+        * PJ,
+        "spike_chip_hops": pi["chip_hops"] * fig("energy", "spike_chip_hop") * PJ,
+    }
+    step_time = _step_time(graph, mapping, counts, samples, pi["steps"], fig)
+    static = fig("energy", "static_power_per_chip") * chips * step_time * pi["steps"]
+    return {"dynamic_j": dynamic, "dynamic_total_j": sum(dynamic.values()), "static_j": static,
+            "total_j": sum(dynamic.values()) + static, "step_time_s": step_time, "latency_s": step_time * pi["steps"]}
+
+
+def _step_time(graph: Graph, mapping: Mapping, counts: dict[str, Any], samples: int, steps: int,
+               fig: Callable[[str, str], float]) -> float:
+    """Mean time of one step: the busiest core's synaptic + neuron work (every group it holds; active and
+    inactive neurons at their own times), plus the barrier."""
     per_block: dict[str, float] = {}
     for name, node in graph.nodes.items():
         if not isinstance(node, IntegerNeuron):
             continue
         syn = sum(counts[s].synops for s in graph.predecessors(name) if s in counts) / (samples * steps)
+        c = counts[name]
+        share = 1.0 if c.neuron_updates_active is None or not c.neuron_updates else (
+            c.neuron_updates_active / c.neuron_updates)  # of its updates, the active ones
+        neuron_time = (share * fig("timing", "neuron_update_time")
+                       + (1.0 - share) * fig("timing", "neuron_update_inactive_time"))
         n_blocks = len(mapping.layers[name].blocks)
-        per_block[name] = (syn / n_blocks) * tm["synop_time"].value + (layer_size(node) / n_blocks) * tm[
-            "neuron_update_time"].value
+        per_block[name] = (syn / n_blocks) * fig("timing", "synop_time") + (layer_size(node) / n_blocks) * neuron_time
     busiest = max((sum(per_block[name] for name, _ in members) for members in mapping.slot_members().values()),
                   default=0.0)
-    return (busiest + tm["barrier_time"].value) * 1e-9
+    return (busiest + fig("timing", "barrier_time")) * 1e-9

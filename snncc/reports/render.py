@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _j(x: float) -> str:
-    for unit, f in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12)):
-        if abs(x) >= f or unit == "pJ":
-            return f"{x / f:.3g} {unit}"
-    return f"{x:.3g} J"
+from .energy_lines import band_lines, band_text, neurobench_lines, paper_label
+from .energy_lines import joules as _j
 
 
 def _pct(x: float) -> str:
@@ -25,9 +21,9 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"- cores: **{r['cores_used']}** used (lower bound {r['cores_lower_bound']}, available "
              f"{r['cores_available']})",
              f"- energy per inference (target model): **{_j(e['target_model']['total_j'])}** "
-             f"(dynamic {_j(e['target_model']['dynamic_total_j'])}, static {_j(e['target_model']['static_j'])}); "
-             f"SNN-paper convention {_j(e['paper_convention']['energy_j'])}; same-topology ANN "
-             f"{_j(e['paper_convention']['ann_energy_j'])}",
+             f"(dynamic {_j(e['target_model']['dynamic_total_j'])}, static {_j(e['target_model']['static_j'])})"
+             f"{band_text(e)}; SNN-paper convention ({paper_label(e)}) {_j(e['paper_convention']['energy_j'])}; "
+             f"same-topology ANN {_j(e['paper_convention']['ann_energy_j'])}",
              *(f"- {label}: {report[name]['status']}" for name, label in _exports(report).items()),
              f"- activity measured on {e['activity']['samples']} {report['activity_inputs']} samples", ""]
     lines += _semantics_section(report.get("semantics"))
@@ -71,15 +67,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [f"| {k} | {_j(v)} |" for k, v in tmod["dynamic_j"].items()]
     chips = f"{tmod['chips']} of {tmod.get('chips_available', tmod['chips'])} chip(s) used"
     lines += [f"| static ({chips} x {tmod['latency_s'] * 1e6:.1f} us) | {_j(tmod['static_j'])} |",
-              f"| **total** | **{_j(tmod['total_j'])}** |", "",
-              f"Paper convention: {e['paper_convention']['ac']:.0f} AC x 0.9 pJ + {e['paper_convention']['mac']:.0f} "
+              f"| **total** | **{_j(tmod['total_j'])}** |", "", *band_lines(e),
+              f"Paper convention ({paper_label(e)}): {e['paper_convention']['ac']:.0f} AC x 0.9 pJ + "
+              f"{e['paper_convention']['mac']:.0f} "
               f"MAC x 4.6 pJ = {_j(e['paper_convention']['energy_j'])}; ANN of the same topology: "
               f"{e['paper_convention']['ann_mac']:.0f} MAC = {_j(e['paper_convention']['ann_energy_j'])}.", "",
+              *neurobench_lines(e),
               "### Constants and their provenance", "", "| constant | value | confirmed | source |",
               "|---|---|---|---|"]
     for k, f in e["figures"].items():
-        lines.append(f"| {k} | {f['value']} {f['unit']} | {'yes' if f['confirmed'] else '**assumption**'} | "
-                     f"{f['source']} |")
+        band = f" (band {f['low']['value']}-{f['high']['value']})" if "low" in f else ""
+        ends = f"; low: {f['low']['source']}; high: {f['high']['source']}" if "low" in f else ""
+        lines.append(f"| {k} | {f['value']} {f['unit']}{band} | {'yes' if f['confirmed'] else '**assumption**'} | "
+                     f"{f['source']}{ends} |")
     lines += ["", "## Quantization", "", "| layer | scale | weight exp | vth | threshold err | weight rms err | "
               "weights zeroed | worst-case input / limit |", "|---|---|---|---|---|---|---|---|"]
     for name, ql in q["layers"].items():
@@ -152,7 +152,8 @@ def render_summary(report: dict[str, Any]) -> str:
     tm = e["target_model"]
     lines.append(f"energy per inference: {_j(tm['total_j'])} = dynamic {_j(tm['dynamic_total_j'])} + static "
                  f"{_j(tm['static_j'])} over {tm['latency_s'] * 1e6:.0f} us (target model; assumptions marked in "
-                 f"report.md); {_j(e['paper_convention']['energy_j'])} in the SNN-paper convention")
+                 f"report.md){band_text(e)}; {_j(e['paper_convention']['energy_j'])} in the SNN-paper convention "
+                 f"({paper_label(e)})")
     fid = report.get("fidelity")
     if fid:
         lines.append(f"float vs integer on {e['activity']['samples']} {report['activity_inputs']} samples: output "
