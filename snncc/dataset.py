@@ -27,6 +27,7 @@ from .fidelity import logical_spikes
 from .inputs import load_inputs
 from .ir import IntegerNeuron
 from .reports.energy import energy_report
+from .reports.energy_lines import band_text, joules, neurobench_lines, paper_label
 
 DEFAULT_SHARD = 256  # samples per shard: large enough that the simulator's per-step overhead is amortised
 
@@ -87,21 +88,17 @@ class DatasetRun:
         if not self.energy:  # the float model: no chip, no counts worth pricing
             return "\n".join(lines + self.notes)
         pi = self.energy["per_inference"]
-        lines.append(f"per inference: {pi['synops']:,.0f} synaptic ops, {pi['neuron_updates']:,.0f} neuron updates, "
-                     f"{pi['spikes']:,.0f} spikes, {pi['spike_messages']:,.0f} messages")
+        lines.append(f"per inference: {pi['synops']:,.0f} synaptic ops, {pi['neuron_updates']:,.0f} neuron updates"
+                     + (f" ({pi['neuron_updates_active']:,.0f} active)" if pi.get("neuron_activity_measured") else "")
+                     + f", {pi['spikes']:,.0f} spikes, {pi['spike_messages']:,.0f} messages")
         tm, pc = self.energy["target_model"], self.energy["paper_convention"]
-        lines.append(f"energy per inference (target model): {_joules(tm['total_j'])} = dynamic "
-                     f"{_joules(tm['dynamic_total_j'])} + static {_joules(tm['static_j'])} over "
+        lines.append(f"energy per inference (target model): {joules(tm['total_j'])}{band_text(self.energy)} = "
+                     f"dynamic {joules(tm['dynamic_total_j'])} + static {joules(tm['static_j'])} over "
                      f"{1e6 * tm['latency_s']:.0f} us")
-        lines.append(f"energy per inference (SNN-paper convention): {_joules(pc['energy_j'])}")
+        lines.append(f"energy per inference (SNN-paper convention, {paper_label(self.energy)}): "
+                     f"{joules(pc['energy_j'])}")
+        lines += [line for line in neurobench_lines(self.energy) if line]
         return "\n".join(lines + self.notes)
-
-
-def _joules(x: float) -> str:
-    for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x / 1e-12:.3g} pJ"
 
 
 @functools.lru_cache(maxsize=4)
@@ -113,7 +110,8 @@ def _loaded(path: str) -> Bundle:
 def run_shard(bundle: Bundle | str, x: np.ndarray, start: int, backend: str = "reference") -> Shard:
     """Run samples ``x`` (n, T, n_in) of a set whose first is sample ``start``; the unit of work of every engine."""
     b = _loaded(str(bundle)) if isinstance(bundle, str) else bundle
-    result = b.run(x, backend)
+    chosen = find_backend(backend)  # states, where recorded, split the neuron updates into active and inactive
+    result = b.run(x, backend, record_states=chosen.records_states and not chosen.runs_float)
     graph = b.float_graph if find_backend(backend).runs_float else b.graph
     out = result.output_layers[0]
     outputs = logical_spikes(graph, out, result.layers[out].spikes).sum(axis=1, dtype=np.int64)
