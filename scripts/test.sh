@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 .venv/bin/ruff check .
 # two workers (pytest-xdist): the suite took 13:10 in one process and 9:50 in two on this 2-core machine
-SNNCC_DERANDOMIZE=1 exec .venv/bin/python -m pytest -q -n "${SNNCC_TEST_WORKERS:-2}" "$@"
+# the simulator on one thread per worker: xdist's processes are the parallelism (tests pass threads= to test the rest)
+SNNCC_THREADS=${SNNCC_THREADS:-1} SNNCC_DERANDOMIZE=1 exec .venv/bin/python -m pytest -q -n "${SNNCC_TEST_WORKERS:-2}" "$@"
