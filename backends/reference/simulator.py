@@ -16,6 +16,7 @@ on a clock of its own (a family's ``graph_runners``) runs on that family's runne
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,7 +30,7 @@ from snncc.errors import GraphError
 from snncc.ir import Graph, InputEncoding, IntegerNeuron, IntegerSynapse, type_name
 from snncc.kernels import count_at_limit
 
-from .trace import LayerTrace, SimResult, count_operations
+from .trace import LayerTrace, SimResult, add_counts, count_operations
 
 THREADS_ENV = "SNNCC_THREADS"
 MIN_SHARD = 8  # samples per thread below which one thread is faster (its step loop's overhead is per call)
@@ -85,26 +86,40 @@ class ReferenceSimulator:
         """
         x = check_inputs(inputs, self.graph, self.encoding)
         batch, timesteps, _ = x.shape
+        g = self.graph
+        # the whole batch's traces, (batch, T, n); each shard writes its rows of them once, at its end
+        traces = {n: [np.empty((batch, timesteps, g.nodes[n].size),
+                               np.int8 if g.nodes[n].payload_levels is None else np.int32)]
+                  + ([np.empty((batch, timesteps, g.nodes[n].size), np.int64) for _ in "uv"] if record_states else [])
+                  for n in self.neurons}
         shards = np.array_split(np.arange(batch), max(1, min(simulation_threads(threads), batch // MIN_SHARD)))
+
+        def shard(idx: np.ndarray) -> tuple[dict[str, int], dict]:
+            """Simulate and count one shard (counts add up exactly, so each thread counts its own)."""
+            rows = slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
+            mine = {n: [t[rows] for t in ts] for n, ts in traces.items()}
+            saturated = self._simulate(x[rows], record_states, mine)
+            layers = {n: LayerTrace(mine[n][0], self.depth[n], *mine[n][1:]) for n in self.neurons}
+            return saturated, count_operations(g, x[rows], layers)
+
         with threadpool_limits(1, user_api="blas"):
             if len(shards) == 1:
-                parts = [self._simulate(x, record_states)]
+                parts = [shard(np.arange(batch))]
             else:
                 with ThreadPoolExecutor(len(shards)) as pool:
-                    parts = list(pool.map(lambda idx: self._simulate(x[idx[0]:idx[-1] + 1], record_states), shards))
+                    parts = list(pool.map(shard, shards))
         result = SimResult(timesteps=timesteps, batch=batch, latency=self.latency, output_layers=self.output_layers,
-                           saturated={n: sum(p[2][n] for p in parts) for n in self.neurons})
+                           saturated={n: sum(p[0][n] for p in parts) for n in self.neurons})
         for n in self.neurons:
-            spikes = np.concatenate([p[0][n] for p in parts])
-            u, v = ((np.concatenate([p[1][n][i] for p in parts]) for i in (0, 1)) if record_states
-                    else (None, None))
-            result.layers[n] = LayerTrace(spikes=spikes, latency=self.depth[n], u=u, v=v)
-        result.counts = count_operations(self.graph, x, result.layers)
+            spikes, *uv = traces[n]
+            result.layers[n] = LayerTrace(spikes=spikes, latency=self.depth[n], u=uv[0] if uv else None,
+                                          v=uv[1] if uv else None)
+        result.counts = functools.reduce(add_counts, (p[1] for p in parts))
         return result
 
-    def _simulate(self, x: np.ndarray, record_states: bool) -> tuple[dict, dict, dict]:
-        """One shard of samples: per neuron layer its (batch, T, n) sends, its (u, v) traces when recorded, and how
-        many voltages reached the state limit."""
+    def _simulate(self, x: np.ndarray, record_states: bool, sink: dict[str, list[np.ndarray]]) -> dict[str, int]:
+        """One shard of samples, written into ``sink`` (per neuron layer its (batch, T, n) sends, then u and v when
+        recorded); returns per layer how many voltages reached the state limit."""
         batch, timesteps, _ = x.shape
         g = self.graph
         zero = {s: np.zeros((batch, int(np.prod(g.nodes[s].out_shape))), np.int64) for s in self.synapses}
@@ -142,8 +157,10 @@ class ReferenceSimulator:
             for syn in self.synapses:  # a silent source (outside its window, or no spikes) delivers nothing
                 src = out[self.sources[syn]]
                 buf[syn] = accumulate[syn](src) if src.any() else zero[syn]
-        major = {n: sample_major(spikes[n]) for n in self.neurons}
-        return major, {n: tuple(sample_major(w) for w in states[n]) for n in states}, saturated
+        for n in self.neurons:  # step-major to sample-major, into the run's traces
+            for dest, trace in zip(sink[n], (spikes[n], *states.get(n, ())), strict=True):
+                dest[...] = trace.transpose(1, 0, 2)
+        return saturated
 
 
 def simulation_threads(requested: int | None = None) -> int:
@@ -153,8 +170,3 @@ def simulation_threads(requested: int | None = None) -> int:
         env = os.environ.get(THREADS_ENV)
         requested = int(env) if env else len(os.sched_getaffinity(0))
     return max(1, int(requested))
-
-
-def sample_major(trace: np.ndarray) -> np.ndarray:
-    """A (T, batch, n) trace as the (batch, T, n) array results hold."""
-    return np.ascontiguousarray(trace.transpose(1, 0, 2))

@@ -20,6 +20,7 @@ import numpy as np
 
 from snncc.conv import fan_out
 from snncc.ir import IntegerNeuron, IntegerSynapse, QConv
+from snncc.kernels import abs_max, nonzero_per_column
 
 
 @dataclass
@@ -130,14 +131,15 @@ def count_operations(graph: Any, inputs: np.ndarray, layers: dict[str, LayerTrac
         key = (src_name, payloads and src_name in bursts)
         if key not in events:
             s = spikes[src_name]
-            events[key] = (s.astype(np.int64) if key[1] else (s != 0)).sum(axis=(0, 1), dtype=np.int64)
+            flat = s.reshape(-1, s.shape[2])
+            events[key] = flat.sum(axis=0, dtype=np.int64) if key[1] else nonzero_per_column(flat)
         return events[key]
 
     def wide_calls(src_name: str) -> np.ndarray:
         """Per neuron, its non-zero outputs in the calls (sample, step) whose payloads do not all lie in {-1, 0, 1}
         (NeuroBench's MACs); none for binary spikes."""
         s = spikes[src_name]
-        if not s.size or int(np.abs(s).max()) <= 1:
+        if not s.size or abs_max(s) <= 1:
             return np.zeros(s.shape[2], np.int64)
         wide = (np.abs(s) > 1).any(axis=2)
         return (s[wide] != 0).sum(axis=0, dtype=np.int64)
