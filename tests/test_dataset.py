@@ -40,7 +40,7 @@ def test_run_prints_accuracy_counts_and_energy_of_the_whole_set(digits, tmp_path
     proc = snncc("run", bundle.path, "--inputs", x_path, "--labels", y_path, "--json", summary)
     assert proc.returncode == 0, proc.stderr
     x, y = np.load(x_path), np.load(y_path)
-    whole = bundle.run(x, "reference")
+    whole = bundle.run(x, "reference", record_states=True)  # a data-set run records states: active updates
     expected = predictions(bundle.graph, whole)
     correct = int(np.sum(expected == y))
     assert f"accuracy: {100 * correct / len(y):.2f}% ({correct} / 1797)" in proc.stdout

@@ -41,7 +41,8 @@ def _finite_problem(value: Any) -> str | None:
 
 def mismatch(value: Any, like: Any, field: str) -> str | None:
     """The first field of ``value`` whose presence or kind differs from ``like`` (what the compile wrote), as
-    "field: problem", or None. Keys ``value`` has beyond ``like`` are allowed (a newer run of the same bundle)."""
+    "field: problem", or None. Keys ``value`` has beyond ``like`` are allowed (a newer run of the same bundle), and
+    a null where the compile wrote a number (a count that needs recorded states, which a run may not record)."""
     if isinstance(like, dict):
         if not isinstance(value, dict):
             return f"{field} must be an object, not {_kind(value)}"
@@ -52,7 +53,7 @@ def mismatch(value: Any, like: Any, field: str) -> str | None:
             if problem:
                 return problem
         return None
-    if like is None:
+    if like is None or (value is None and _kind(like) == "a number"):  # null: a count the run did not measure
         return None
     if _kind(value) != _kind(like):
         return f"{field} must be {_kind(like)}, not {_kind(value)}"
