@@ -101,15 +101,8 @@ class DatasetRun:
         return "\n".join(lines + self.notes)
 
 
-@functools.lru_cache(maxsize=4)
-def _loaded(path: str) -> Bundle:
-    """A worker loads (and checks) a bundle once, not once per shard."""
-    return Bundle.load(path)
-
-
-def run_shard(bundle: Bundle | str, x: np.ndarray, start: int, backend: str = "reference") -> Shard:
+def run_shard(b: Bundle, x: np.ndarray, start: int, backend: str = "reference") -> Shard:
     """Run samples ``x`` (n, T, n_in) of a set whose first is sample ``start``; the unit of work of every engine."""
-    b = _loaded(str(bundle)) if isinstance(bundle, str) else bundle
     chosen = find_backend(backend)  # states, where recorded, split the neuron updates into active and inactive
     result = b.run(x, backend, record_states=chosen.records_states and not chosen.runs_float)
     graph = b.float_graph if find_backend(backend).runs_float else b.graph

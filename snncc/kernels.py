@@ -39,6 +39,7 @@ llvm.set_option("snncc", "--runtime-memory-check-threshold=64")
 CACHE_ENV = "SNNCC_KERNEL_CACHE"  # where compiled kernels are kept ("off": compile in every process)
 
 
+@functools.lru_cache(maxsize=1)
 def _sources_hash() -> str:
     """A digest of every Python file of snncc: the rules a kernel compiles may live in any of them."""
     root = Path(__file__).resolve().parent

@@ -91,11 +91,12 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def normal_permissions(folder: Path) -> None:
-    """Give ``folder`` (made by mkdtemp, mode 0700) the mode a new folder gets under the user's umask."""
+def normal_permissions(path: Path, mode: int = 0o777) -> None:
+    """Give ``path`` (made by mkdtemp or mkstemp, mode 0700 or 0600) the mode a new folder (``0o777``) or file
+    (``0o666``) gets under the user's umask."""
     mask = os.umask(0)
     os.umask(mask)
-    os.chmod(folder, 0o777 & ~mask)
+    os.chmod(path, mode & ~mask)
 
 
 def replace_folder(dest: Path, fill: Callable[[Path], None], what: str, error: type[SnnccError]) -> None:

@@ -8,6 +8,7 @@ float model vs integer model, per-layer spike agreement and firing rates, share 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -182,5 +183,10 @@ def run_in_workers(bundle: Bundle, x: np.ndarray, name: str, states: bool, worke
 
 
 def _run_slice(path: str, x: np.ndarray, name: str, states: bool) -> Any:
-    """A worker's part: load the bundle (checked again) and run its slice."""
-    return Bundle.load(path).run(x, name, record_states=states)
+    """A worker's part: run its slice on the bundle, which it loads (and checks) once for all its slices."""
+    return _worker_bundle(path).run(x, name, record_states=states)
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_bundle(path: str) -> Bundle:
+    return Bundle.load(path)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import OptionError
-from ..outputs import check_writable, created_parents, os_error_text, signals_held
+from ..outputs import check_writable, created_parents, normal_permissions, os_error_text, signals_held
 
 
 def check_file_destination(dest: str | Path, what: str, same_kind: Callable[[Path], bool], kind: str,
@@ -38,9 +38,7 @@ def write_file_atomically(dest: Path, fill: Callable[[Path], None], check: Calla
             except OSError as exc:
                 raise OptionError(f"cannot write the {what} {dest}: {os_error_text(exc)}") from None
             check(tmp)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
+            normal_permissions(tmp, 0o666)
             with signals_held():
                 os.replace(tmp, dest)
         except BaseException:
