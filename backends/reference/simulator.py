@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import nir
@@ -88,17 +89,17 @@ class ReferenceSimulator:
         batch, timesteps, _ = x.shape
         g = self.graph
         # the whole batch's traces, (batch, T, n); each shard writes its rows of them once, at its end
-        traces = {n: [np.empty((batch, timesteps, g.nodes[n].size),
-                               np.int8 if g.nodes[n].payload_levels is None else np.int32)]
+        traces = {n: [np.empty((batch, timesteps, g.nodes[n].size), sends_dtype(g.nodes[n]))]
                   + ([np.empty((batch, timesteps, g.nodes[n].size), np.int64) for _ in "uv"] if record_states else [])
                   for n in self.neurons}
         shards = np.array_split(np.arange(batch), max(1, min(simulation_threads(threads), batch // MIN_SHARD)))
+        accumulate = {s: g.nodes[s].accumulator() for s in self.synapses}  # weights prepared once per run
 
         def shard(idx: np.ndarray) -> tuple[dict[str, int], dict]:
             """Simulate and count one shard (counts add up exactly, so each thread counts its own)."""
             rows = slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
             mine = {n: [t[rows] for t in ts] for n, ts in traces.items()}
-            saturated = self._simulate(x[rows], record_states, mine)
+            saturated = self._simulate(x[rows], record_states, mine, accumulate)
             layers = {n: LayerTrace(mine[n][0], self.depth[n], *mine[n][1:]) for n in self.neurons}
             return saturated, count_operations(g, x[rows], layers)
 
@@ -117,9 +118,11 @@ class ReferenceSimulator:
         result.counts = functools.reduce(add_counts, (p[1] for p in parts))
         return result
 
-    def _simulate(self, x: np.ndarray, record_states: bool, sink: dict[str, list[np.ndarray]]) -> dict[str, int]:
+    def _simulate(self, x: np.ndarray, record_states: bool, sink: dict[str, list[np.ndarray]],
+                  accumulate: dict[str, Callable[[np.ndarray], np.ndarray]]) -> dict[str, int]:
         """One shard of samples, written into ``sink`` (per neuron layer its (batch, T, n) sends, then u and v when
-        recorded); returns per layer how many voltages reached the state limit."""
+        recorded), its synapses computed by the run's ``accumulate``; returns per layer how many voltages reached
+        the state limit."""
         batch, timesteps, _ = x.shape
         g = self.graph
         zero = {s: np.zeros((batch, int(np.prod(g.nodes[s].out_shape))), np.int64) for s in self.synapses}
@@ -128,13 +131,11 @@ class ReferenceSimulator:
         size = {n: g.nodes[n].size for n in self.neurons}
         inputs_of = {n: g.predecessors(n) for n in self.neurons}
         # traces are written step-major (one contiguous row per step) and turned sample-major once at the end
-        spikes = {n: np.zeros((timesteps, batch, size[n]), np.int8 if g.nodes[n].payload_levels is None else np.int32)
-                  for n in self.neurons}
+        spikes = {n: np.zeros((timesteps, batch, size[n]), sends_dtype(g.nodes[n])) for n in self.neurons}
         states = ({n: (np.zeros((timesteps, batch, size[n]), np.int64),
                        np.zeros((timesteps, batch, size[n]), np.int64)) for n in self.neurons}
                   if record_states else {})
         silent = {n: np.zeros((batch, size[n]), np.int64) for n in self.neurons}
-        accumulate = {s: g.nodes[s].accumulator() for s in self.synapses}  # weights prepared once per run
         out: dict[str, np.ndarray] = {}
         saturated = dict.fromkeys(self.neurons, 0)  # voltages clipped at the state limit (a fidelity guard)
         v_limit = self.fmt.state_max
@@ -161,6 +162,11 @@ class ReferenceSimulator:
             for dest, trace in zip(sink[n], (spikes[n], *states.get(n, ())), strict=True):
                 dest[...] = trace.transpose(1, 0, 2)
         return saturated
+
+
+def sends_dtype(node: IntegerNeuron) -> type:
+    """What a layer's sends are recorded as: int8 binary spikes, int32 graded payloads."""
+    return np.int8 if node.payload_levels is None else np.int32
 
 
 def simulation_threads(requested: int | None = None) -> int:
